@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Text;
+
+namespace ParallelExec.Internal;
+
+/// <summary>
+/// Collects every invalid option value of one options object and throws a single <see cref="ArgumentException"/>
+/// that lists them all, so a user fixes their configuration in one pass rather than one error at a time.
+/// </summary>
+/// <remarks>
+/// Message format, pinned by tests: <c>"Invalid {OptionsType}: {Name} = {value}: {reason}; {Name} = {value}: {reason}."</c>
+/// The exception's <see cref="ArgumentException.ParamName"/> is the first invalid member, so a single bad value
+/// reads like an ordinary argument error.
+/// </remarks>
+internal sealed class OptionsValidator
+{
+    private readonly string _optionsName;
+    private List<(string Name, string Value, string Reason)>? _errors;
+
+    public OptionsValidator(string optionsName)
+    {
+        _optionsName = optionsName;
+    }
+
+    public bool HasErrors => _errors is { Count: > 0 };
+
+    /// <summary>Records an error when <paramref name="valid"/> is false.</summary>
+    public OptionsValidator Require(bool valid, string name, object? value, string reason)
+    {
+        if (!valid)
+        {
+            (_errors ??= []).Add((name, Format(value), reason));
+        }
+
+        return this;
+    }
+
+    public OptionsValidator RequirePositive(int value, string name) =>
+        Require(value > 0, name, value, "must be greater than zero");
+
+    public OptionsValidator RequireNotNull(object? value, string name) =>
+        Require(value is not null, name, value, "must not be null");
+
+    public OptionsValidator RequirePositive(TimeSpan value, string name) =>
+        Require(value > TimeSpan.Zero, name, value, "must be greater than zero");
+
+    public OptionsValidator RequirePositiveOrInfinite(TimeSpan value, string name) =>
+        Require(value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan, name, value, "must be greater than zero or Timeout.InfiniteTimeSpan");
+
+    public OptionsValidator RequireDefined<TEnum>(TEnum value, string name)
+        where TEnum : struct, Enum =>
+        Require(Enum.IsDefined(value), name, value, $"must be a defined {typeof(TEnum).Name} value");
+
+    /// <summary>Throws one exception listing every recorded error, if there is any.</summary>
+    /// <exception cref="ArgumentException">At least one option is invalid.</exception>
+    public void ThrowIfInvalid()
+    {
+        if (_errors is not { Count: > 0 } errors)
+        {
+            return;
+        }
+
+        var message = new StringBuilder("Invalid ").Append(_optionsName).Append(": ");
+        for (var i = 0; i < errors.Count; i++)
+        {
+            if (i > 0)
+            {
+                message.Append("; ");
+            }
+
+            message.Append(errors[i].Name).Append(" = ").Append(errors[i].Value).Append(": ").Append(errors[i].Reason);
+        }
+
+        message.Append('.');
+        throw new ArgumentException(message.ToString(), errors[0].Name);
+    }
+
+    private static string Format(object? value) => value switch
+    {
+        null => "null",
+        string s => $"\"{s}\"",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? string.Empty,
+    };
+}
