@@ -474,6 +474,9 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
         }
     }
 
+    /// <summary>Gets whether the calling thread holds the processor's lock; tests use it to prove no user code runs under it.</summary>
+    internal bool IsLockHeldByCurrentThread => Monitor.IsEntered(_gate);
+
     /// <summary>Runs the handler worker for a started batch; the batch's thread-pool work item calls it.</summary>
     internal void RunWorker(PendingBatch<TItem, TResult> batch) => _ = RunWorkerAsync(batch);
 
@@ -1220,7 +1223,9 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
             if (batch.Count > 0)
             {
                 _lastLatencyTicks = batch.Latency.Ticks;
-                if (_options.AdaptiveBatchSize)
+                // A partial batch (flushed by time or on request) says nothing about how large a batch could be,
+                // unless it was already too slow.
+                if (_options.AdaptiveBatchSize && (batch.Reason == BatchFlushReason.Size || batch.Latency > _options.TargetLatency))
                 {
                     AdaptLocked(batch.Count, batch.Latency);
                 }
@@ -1257,8 +1262,12 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
         var ideal = latency <= TimeSpan.Zero
             ? _options.MaxBatchSize
             : count * (_options.TargetLatency.Ticks / (double)latency.Ticks);
-        var size = (int)Math.Round((_batchSize + Math.Min(ideal, _options.MaxBatchSize)) / 2, MidpointRounding.AwayFromZero);
-        _batchSize = Math.Clamp(size, _options.MinBatchSize, _options.MaxBatchSize);
+        ideal = Math.Min(ideal, _options.MaxBatchSize);
+        var halfway = (_batchSize + ideal) / 2;
+
+        // Round toward the ideal so that the last step lands on it instead of stopping one short.
+        var size = ideal < _batchSize ? Math.Floor(halfway) : Math.Ceiling(halfway);
+        _batchSize = Math.Clamp((int)size, _options.MinBatchSize, _options.MaxBatchSize);
     }
 
     private void RecycleLocked(PendingBatch<TItem, TResult> batch)
