@@ -23,6 +23,10 @@ public sealed class TaskGraph
         foreach (var definition in definitions)
         {
             _ids.Add(definition.Id, definition.Index);
+            if (definition.DependencyIndices.Length == 0)
+            {
+                InitialReadyCount++;
+            }
         }
     }
 
@@ -41,6 +45,9 @@ public sealed class TaskGraph
     internal TimeProvider TimeProvider { get; }
 
     internal TaskDefinition[] Definitions { get; }
+
+    /// <summary>The number of tasks without dependencies: the ready heap's size at the start of a run.</summary>
+    internal int InitialReadyCount { get; }
 
     /// <summary>Runs the graph.</summary>
     /// <param name="cancellationToken">Cancels the run: running tasks see their token cancelled, tasks that have not started are skipped, and the result says <see cref="TaskGraphResult.IsCancelled"/>.</param>

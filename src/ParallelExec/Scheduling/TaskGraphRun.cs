@@ -55,6 +55,11 @@ public sealed class TaskGraphRun
     private readonly Channel<TaskNodeResult>? _completions;
     private readonly TaskCompletionSource<TaskGraphResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly KeyValuePair<string, object?> _nameTag;
+
+    // Task bodies run in the caller's execution context (AsyncLocal values, Activity.Current), each starting from the
+    // context as it was at the run's start, so a body's AsyncLocal changes do not leak into the next body a
+    // dispatcher runs inline.
+    private readonly ExecutionContext? _executionContext = ExecutionContext.Capture();
     private Dictionary<string, int>? _dynamicIds;
     private CancellationTokenRegistration _callerRegistration;
     private List<Exception>? _failures;
@@ -146,6 +151,7 @@ public sealed class TaskGraphRun
         {
             if (_stopReason is null)
             {
+                _ready.EnsureCapacity(_graph.InitialReadyCount);
                 foreach (var node in _nodes)
                 {
                     if (node.PendingDependencies == 0 && node.State == NodeState.Waiting)
@@ -311,13 +317,15 @@ public sealed class TaskGraphRun
     }
 
     /// <summary>A dispatcher: runs tasks one after another while they complete synchronously.</summary>
-    private void RunLoop(TaskNodeResult? node)
+    /// <param name="node">The task this dispatcher was given (its slot is already counted).</param>
+    /// <param name="startedAt">When the task starts, if the caller just read the clock; otherwise <see langword="null"/>.</param>
+    private void RunLoop(TaskNodeResult? node, DateTimeOffset? startedAt = null)
     {
         try
         {
             while (node is not null)
             {
-                var pending = Execute(node);
+                var pending = Execute(node, startedAt ?? _time.GetUtcNow());
                 if (!pending.IsCompleted)
                 {
                     _ = CompleteWhenDoneAsync(node, pending);
@@ -334,7 +342,10 @@ public sealed class TaskGraphRun
                     error = exception;
                 }
 
-                node = Complete(node, error);
+                // The end of one task and the start of the next one this dispatcher takes share one clock reading.
+                var now = _time.GetUtcNow();
+                node = Complete(node, error, now);
+                startedAt = now;
             }
         }
         catch (Exception exception)
@@ -359,9 +370,10 @@ public sealed class TaskGraphRun
         // Leave the thread that completed the user's work before running more tasks on it.
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         TaskNodeResult? next;
+        var now = _time.GetUtcNow();
         try
         {
-            next = Complete(node, error);
+            next = Complete(node, error, now);
         }
         catch (Exception exception)
         {
@@ -369,12 +381,17 @@ public sealed class TaskGraphRun
             return;
         }
 
-        RunLoop(next);
+        RunLoop(next, now);
     }
 
-    private ValueTask Execute(TaskNodeResult node)
+    private ValueTask Execute(TaskNodeResult node, DateTimeOffset startedAt)
     {
-        node.StartedAtInternal = _time.GetUtcNow();
+        node.StartedAtInternal = startedAt;
+        if (_executionContext is not null && ExecutionContext.Capture() != _executionContext)
+        {
+            ExecutionContext.Restore(_executionContext);
+        }
+
         if (s_tasksRunning.Enabled)
         {
             s_tasksRunning.Add(1, _nameTag);
@@ -400,9 +417,8 @@ public sealed class TaskGraphRun
     }
 
     /// <summary>Records how a task ended, releases or skips its dependents, and takes the next task for this dispatcher.</summary>
-    private TaskNodeResult? Complete(TaskNodeResult node, Exception? error)
+    private TaskNodeResult? Complete(TaskNodeResult node, Exception? error, DateTimeOffset now)
     {
-        var now = _time.GetUtcNow();
         var timedOut = false;
         var timeout = TimeSpan.Zero;
         if (node.Timeout is { } scope)

@@ -508,6 +508,30 @@ public class TaskGraphTests
         Assert.Equal(count + 1, result.SucceededCount);
     }
 
+    [Fact]
+    public async Task Bodies_see_the_callers_AsyncLocal_values_and_not_each_others_changes()
+    {
+        var local = new AsyncLocal<string>();
+        local.Value = "caller";
+        var seen = new ConcurrentQueue<string?>();
+        var builder = Exec.Graph().WithMaxDegreeOfParallelism(1);
+        for (var i = 0; i < 20; i++)
+        {
+            builder.AddTask($"t{i}", (_, _) =>
+            {
+                seen.Enqueue(local.Value);
+                local.Value = "changed by a body";
+                return ValueTask.CompletedTask;
+            }, i == 0 ? [] : [$"t{i - 1}"]);
+        }
+
+        var graph = builder.Build();
+        await graph.RunAsync().WithTimeout();
+
+        Assert.Equal(Enumerable.Repeat<string?>("caller", 20), seen);
+        Assert.Equal("caller", local.Value);
+    }
+
     internal static ValueTask Nothing(TaskGraphContext context, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     private static Func<TaskGraphContext, CancellationToken, ValueTask> RecordOrder(ConcurrentQueue<string> order) =>
