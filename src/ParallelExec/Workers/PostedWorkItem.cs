@@ -1,0 +1,61 @@
+using Microsoft.Extensions.ObjectPool;
+
+namespace ParallelExec.Workers;
+
+/// <summary>
+/// A fire-and-forget work item. Its failure goes to <see cref="WorkerPoolOptions.OnError"/>; the node returns to a shared
+/// pool when it ends, so steady-state posting allocates nothing.
+/// </summary>
+internal sealed class PostedWorkItem : WorkItem
+{
+    private static readonly ObjectPool<PostedWorkItem> s_pool =
+        new DefaultObjectPool<PostedWorkItem>(new DefaultPooledObjectPolicy<PostedWorkItem>(), 4096);
+
+    private Func<CancellationToken, ValueTask>? _work;
+
+    /// <summary>The submitter waiting for room in a full queue (<see cref="QueueFullMode.Wait"/>), if any.</summary>
+    internal PostWaiter? Waiter;
+
+    internal override Delegate Work => _work!;
+
+    internal override bool IsAwaited => false;
+
+    internal static PostedWorkItem Rent(WorkerPool pool, object? key, Func<CancellationToken, ValueTask> work)
+    {
+        var item = s_pool.Get();
+        item.Pool = pool;
+        item.Key = key;
+        item._work = work;
+        return item;
+    }
+
+    protected override ValueTask InvokeAsync(CancellationToken token) => _work!(token);
+
+    internal override void Complete()
+    {
+        if (Outcome == WorkOutcome.Failed)
+        {
+            Pool!.ReportError(new WorkItemFailure(Error!, Key, _work!));
+        }
+
+        Recycle();
+    }
+
+    internal override void CompleteWithoutRunning(Exception exception)
+    {
+        // A submitter still waiting for room learns the outcome from its PostAsync call; an accepted item has no caller
+        // left to tell (drops went to OnDropped, cancellations to the statistics).
+        var waiter = Waiter;
+        Waiter = null;
+        waiter?.SetException(exception);
+        Recycle();
+    }
+
+    internal void Recycle()
+    {
+        ResetBase();
+        _work = null;
+        Waiter = null;
+        s_pool.Return(this);
+    }
+}

@@ -1,0 +1,144 @@
+using System.Runtime.CompilerServices;
+using Polly;
+
+namespace ParallelExec.Workers;
+
+/// <summary>Where a work item is in its life; changed only under the pool's lock.</summary>
+internal enum WorkItemState : byte
+{
+    /// <summary>Created, not yet admitted (its cancellation registration may already fire).</summary>
+    New,
+
+    /// <summary>In the list of submissions waiting for room in a full queue.</summary>
+    Waiting,
+
+    /// <summary>In the queue, waiting for a worker (and, if keyed, for its key to be free).</summary>
+    Queued,
+
+    /// <summary>Handed to a worker or running inline.</summary>
+    Running,
+
+    /// <summary>Ended; the pool no longer refers to it.</summary>
+    Done,
+}
+
+/// <summary>How a work item's execution ended.</summary>
+internal enum WorkOutcome : byte
+{
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>
+/// One unit of work inside a <see cref="WorkerPool"/>. The same object is the queue node (intrusive links, so queueing,
+/// cancelling and evicting allocate nothing), carries the caller's cancellation registration and, for awaited work, is
+/// the <see cref="System.Threading.Tasks.Sources.IValueTaskSource"/> the caller awaits.
+/// </summary>
+/// <remarks>
+/// Invariants: <see cref="State"/>, <see cref="Prev"/>, <see cref="Next"/> and <see cref="CancelRequested"/> change only
+/// under the pool lock. A node is in at most one list (queue or waiting list). A node is recycled only after its
+/// cancellation registration has been disposed (which waits for a callback in flight), so a late callback never sees a
+/// recycled node.
+/// </remarks>
+internal abstract class WorkItem
+{
+    internal static readonly Action<object?> OnCallerCancelled = static state => ((WorkItem)state!).Pool!.OnItemCancelled((WorkItem)state);
+
+    internal WorkItem? Prev;
+    internal WorkItem? Next;
+    internal WorkItemState State;
+    internal bool CancelRequested;
+    internal object? Key;
+    internal WorkerPool? Pool;
+    internal CancellationToken CallerToken;
+    internal CancellationTokenRegistration CallerRegistration;
+
+    /// <summary>Linked token source for a running item whose caller token can be cancelled; kept for reuse.</summary>
+    internal CancellationTokenSource? RunCts;
+
+    internal long StartTimestamp;
+    internal WorkOutcome Outcome;
+    internal Exception? Error;
+
+    /// <summary>Gets the user's delegate, for <see cref="DroppedWorkItem"/> and <see cref="WorkItemFailure"/>.</summary>
+    internal abstract Delegate Work { get; }
+
+    /// <summary>Gets whether the submitter awaits this item's completion (so a nested submission may run it inline).</summary>
+    internal abstract bool IsAwaited { get; }
+
+    /// <summary>Registers the caller's token. Called before the item is admitted, so no worker can have seen it yet.</summary>
+    internal void RegisterCancellation(CancellationToken cancellationToken)
+    {
+        CallerToken = cancellationToken;
+        if (cancellationToken.CanBeCanceled)
+        {
+            CallerRegistration = cancellationToken.UnsafeRegister(OnCallerCancelled, this);
+        }
+    }
+
+    /// <summary>Disposes the caller registration, waiting for a callback that is running on another thread.</summary>
+    internal void ReleaseRegistration()
+    {
+        CallerRegistration.Dispose();
+        CallerRegistration = default;
+    }
+
+    /// <summary>Runs the work (through the pipeline, if any) and records the outcome; never throws.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    internal async ValueTask ExecuteAsync(CancellationToken token, ResiliencePipeline? pipeline)
+    {
+        try
+        {
+            if (pipeline is null)
+            {
+                await InvokeAsync(token).ConfigureAwait(false);
+            }
+            else
+            {
+                await pipeline.ExecuteAsync(static (item, ct) => item.InvokeAsync(ct), this, token).ConfigureAwait(false);
+            }
+
+            Outcome = WorkOutcome.Succeeded;
+        }
+        catch (OperationCanceledException exception) when (token.IsCancellationRequested)
+        {
+            Outcome = WorkOutcome.Cancelled;
+            Error = exception;
+        }
+        catch (Exception exception)
+        {
+            Outcome = WorkOutcome.Failed;
+            Error = exception;
+        }
+    }
+
+    /// <summary>Invokes the user's delegate once, storing its result.</summary>
+    protected abstract ValueTask InvokeAsync(CancellationToken token);
+
+    /// <summary>Tells the submitter the outcome of a run. Called outside the lock, after the pool accounted for the item.</summary>
+    internal abstract void Complete();
+
+    /// <summary>Tells the submitter the item ended without running (cancelled in the queue, dropped, refused).</summary>
+    internal abstract void CompleteWithoutRunning(Exception exception);
+
+    /// <summary>Clears the fields shared by every kind so the node can be reused.</summary>
+    protected void ResetBase()
+    {
+        Prev = null;
+        Next = null;
+        State = WorkItemState.New;
+        CancelRequested = false;
+        Key = null;
+        Pool = null;
+        CallerToken = default;
+        CallerRegistration = default;
+        StartTimestamp = 0;
+        Outcome = default;
+        Error = null;
+        if (RunCts is { } cts && !cts.TryReset())
+        {
+            RunCts = null;
+        }
+    }
+}

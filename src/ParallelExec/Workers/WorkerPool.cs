@@ -1,0 +1,1152 @@
+using System.Diagnostics;
+using ParallelExec.Internal;
+using Polly;
+
+namespace ParallelExec.Workers;
+
+/// <summary>
+/// A fixed (but resizable) number of workers over a bounded queue of work items. Await a result with
+/// <see cref="RunAsync{T}(Func{CancellationToken, ValueTask{T}}, CancellationToken)"/>, post fire-and-forget work with
+/// <see cref="TryPost(Func{CancellationToken, ValueTask})"/> or <see cref="PostAsync(Func{CancellationToken, ValueTask}, CancellationToken)"/>,
+/// keep per-key order with the keyed overloads, or process a whole sequence with
+/// <see cref="ProcessAsync{TSource, TResult}(IEnumerable{TSource}, Func{TSource, CancellationToken, ValueTask{TResult}}, ResultOrder, CancellationToken)"/>.
+/// </summary>
+/// <remarks>
+/// <para><b>Ledger.</b> Every submitted item ends exactly once: it succeeds, fails (an awaiting caller gets the exception;
+/// a posted item's failure goes to <see cref="WorkerPoolOptions.OnError"/>), is cancelled, or is dropped/rejected by the
+/// <see cref="WorkerPoolOptions.FullMode"/> or a disposal deadline (reported to <see cref="WorkerPoolOptions.OnDropped"/>,
+/// to the statistics and metrics, and to its submitter: <see cref="ItemDroppedException"/> for awaited items, a
+/// <see cref="PostResult"/> for posted ones).</para>
+/// <para><b>Cancellation.</b> Cancelling the token of a queued item (or of a submission waiting for room) removes it at
+/// once: the item is unlinked from the queue, its slot is freed for the next waiting submission, and an awaiting caller
+/// completes as cancelled. Cancelling the token of a running item cancels the token the work receives.</para>
+/// <para><b>Nested submissions.</b> A work item running on this pool that submits to the same pool (detected through an
+/// <see cref="AsyncLocal{T}"/> set on the workers) must not wait for a worker that may never come. So an awaited nested
+/// submission (<c>RunAsync</c>, <c>ProcessAsync</c>) that cannot start at once on an idle worker runs inline on the calling
+/// work item (caller-runs), bypassing the queue, its capacity and per-key ordering; a nested
+/// <see cref="PostAsync(Func{CancellationToken, ValueTask}, CancellationToken)"/> that finds the queue full in
+/// <see cref="QueueFullMode.Wait"/> mode runs the item inline and returns <see cref="PostResult.RanInline"/>. Work runs
+/// in the workers' execution context, not the submitter's.</para>
+/// <para><b>Threading.</b> One lock guards the queue; no user code (work, callbacks, token callbacks) runs under it, and
+/// every completion the pool signals continues asynchronously.</para>
+/// </remarks>
+[DebuggerDisplay("{DebuggerDisplay,nq}")]
+public sealed partial class WorkerPool : IAsyncDisposable
+{
+    private static readonly AsyncLocal<WorkerPool?> s_currentPool = new();
+
+    private readonly object _lock = new();
+    private readonly int _capacity;
+    private readonly QueueFullMode _fullMode;
+    private readonly Action<DroppedWorkItem>? _onDropped;
+    private readonly Action<WorkItemFailure>? _onError;
+    private readonly ResiliencePipeline? _pipeline;
+    private readonly TimeProvider _timeProvider;
+    private readonly CancellationTokenSource _shutdownCts = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Stack<Worker> _idle = new();
+    private readonly List<Worker> _workers = [];
+    private readonly List<Task> _workerTasks = [];
+    private readonly Dictionary<object, bool> _busyKeys = [];
+
+    // The queue (accepted items waiting for a worker) and the waiting list (submissions waiting for room), both intrusive
+    // doubly linked lists through WorkItem.Prev/Next, so that a cancelled or evicted item is unlinked in O(1).
+    private WorkItem? _head;
+    private WorkItem? _tail;
+    private int _queued;
+    private int _keyedQueued;
+    private WorkItem? _waitHead;
+    private WorkItem? _waitTail;
+    private int _waiting;
+
+    private int _targetWorkers;
+    private int _liveWorkers;
+    private int _running;
+    private int _peakQueued;
+    private long _submitted;
+    private long _completed;
+    private long _failed;
+    private long _cancelled;
+    private long _dropped;
+    private long _rejected;
+
+    private volatile bool _disposing;
+    private bool _stopped;
+    private bool _deadlinePassed;
+    private Task? _disposeTask;
+
+    /// <summary>Creates a pool and starts its workers.</summary>
+    /// <param name="options">The configuration; validated and copied.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">One or more options are invalid; the message lists every one.</exception>
+    public WorkerPool(WorkerPoolOptions options)
+        : this(options ?? throw new ArgumentNullException(nameof(options)), null)
+    {
+    }
+
+    internal WorkerPool(WorkerPoolOptions options, IReadOnlyList<string>? nullMembers)
+    {
+        var copy = options.Clone();
+        var validator = new OptionsValidator(nameof(WorkerPoolOptions))
+            .RequirePositive(copy.WorkerCount, nameof(WorkerPoolOptions.WorkerCount))
+            .RequirePositive(copy.QueueCapacity, nameof(WorkerPoolOptions.QueueCapacity))
+            .RequireDefined(copy.FullMode, nameof(WorkerPoolOptions.FullMode))
+            .RequireNotNull(copy.TimeProvider, nameof(WorkerPoolOptions.TimeProvider))
+            .RequireNotNull(copy.Name, nameof(WorkerPoolOptions.Name));
+        foreach (var member in nullMembers ?? [])
+        {
+            validator.RequireNotNull(null, member);
+        }
+
+        validator.ThrowIfInvalid();
+
+        _capacity = copy.QueueCapacity;
+        _fullMode = copy.FullMode;
+        _onDropped = copy.OnDropped;
+        _onError = copy.OnError;
+        _pipeline = copy.ResiliencePipeline;
+        _timeProvider = copy.TimeProvider;
+        Name = copy.Name;
+        NameTag = new KeyValuePair<string, object?>(TelemetryTagNames.Name, copy.Name);
+
+        List<Worker> started;
+        lock (_lock)
+        {
+            started = AddWorkersLocked(copy.WorkerCount);
+        }
+
+        StartWorkers(started);
+        WorkerPoolMetrics.Register(this);
+    }
+
+    /// <summary>Gets the pool's name (<see cref="WorkerPoolOptions.Name"/>).</summary>
+    public string Name { get; }
+
+    /// <summary>Gets the number of workers the pool is sized to.</summary>
+    public int WorkerCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _targetWorkers;
+            }
+        }
+    }
+
+    internal KeyValuePair<string, object?> NameTag { get; }
+
+    private string DebuggerDisplay => $"{Name}: workers = {_targetWorkers}, queued = {_queued}, running = {_running}";
+
+    /// <summary>Runs <paramref name="work"/> on a worker and returns its result.</summary>
+    /// <typeparam name="T">The result type.</typeparam>
+    /// <param name="work">The work; it receives a token cancelled when <paramref name="cancellationToken"/> is cancelled
+    /// while it runs, or when a disposal deadline passes.</param>
+    /// <param name="cancellationToken">Cancels the submission: while it waits for room or sits in the queue the item is
+    /// removed and the returned task completes as cancelled; while it runs, the work's token is cancelled.</param>
+    /// <returns>The work's result. Faults with the work's exception, with <see cref="ItemDroppedException"/> when the
+    /// queue policy or a disposal deadline dropped the item, or with <see cref="ObjectDisposedException"/> when the pool
+    /// was disposed while the submission waited for room. The value task must be awaited exactly once.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (through the returned task).</exception>
+    public ValueTask<T> RunAsync<T>(Func<CancellationToken, ValueTask<T>> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return SubmitAwaited<T>(null, work, null, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a worker and completes when it has run.</summary>
+    /// <param name="work">The work; see <see cref="RunAsync{T}(Func{CancellationToken, ValueTask{T}}, CancellationToken)"/>.</param>
+    /// <param name="cancellationToken">Cancels the submission; see <see cref="RunAsync{T}(Func{CancellationToken, ValueTask{T}}, CancellationToken)"/>.</param>
+    /// <returns>A task that completes when the work has run; faults as described for <see cref="RunAsync{T}(Func{CancellationToken, ValueTask{T}}, CancellationToken)"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (through the returned task).</exception>
+    public ValueTask RunAsync(Func<CancellationToken, ValueTask> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return SubmitAwaitedVoid(null, work, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> after every earlier item submitted with an equal <paramref name="key"/> has ended, and
+    /// never at the same time as another item with that key; items with different keys run in parallel.
+    /// </summary>
+    /// <typeparam name="T">The result type.</typeparam>
+    /// <param name="key">The ordering key, compared with <see cref="object.Equals(object)"/>.</param>
+    /// <param name="work">The work; see <see cref="RunAsync{T}(Func{CancellationToken, ValueTask{T}}, CancellationToken)"/>.</param>
+    /// <param name="cancellationToken">Cancels the submission; see <see cref="RunAsync{T}(Func{CancellationToken, ValueTask{T}}, CancellationToken)"/>.</param>
+    /// <returns>The work's result; see <see cref="RunAsync{T}(Func{CancellationToken, ValueTask{T}}, CancellationToken)"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (through the returned task).</exception>
+    public ValueTask<T> RunAsync<T>(object key, Func<CancellationToken, ValueTask<T>> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(work);
+        return SubmitAwaited<T>(key, work, null, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="work"/> in per-key order; see <see cref="RunAsync{T}(object, Func{CancellationToken, ValueTask{T}}, CancellationToken)"/>.</summary>
+    /// <param name="key">The ordering key, compared with <see cref="object.Equals(object)"/>.</param>
+    /// <param name="work">The work.</param>
+    /// <param name="cancellationToken">Cancels the submission.</param>
+    /// <returns>A task that completes when the work has run.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (through the returned task).</exception>
+    public ValueTask RunAsync(object key, Func<CancellationToken, ValueTask> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(work);
+        return SubmitAwaitedVoid(key, work, cancellationToken);
+    }
+
+    /// <summary>
+    /// Posts fire-and-forget work without ever waiting. Its failure goes to <see cref="WorkerPoolOptions.OnError"/>.
+    /// </summary>
+    /// <param name="work">The work; it receives a token cancelled when a disposal deadline passes.</param>
+    /// <returns><see cref="PostResult.Accepted"/>, <see cref="PostResult.AcceptedAfterDrop"/>,
+    /// <see cref="PostResult.Rejected"/> (full, <see cref="QueueFullMode.Reject"/>), or <see cref="PostResult.QueueFull"/>
+    /// (full, <see cref="QueueFullMode.Wait"/>: nothing was taken).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    public PostResult TryPost(Func<CancellationToken, ValueTask> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return TryPostCore(null, work);
+    }
+
+    /// <summary>Posts fire-and-forget work in per-key order, without ever waiting; see <see cref="TryPost(Func{CancellationToken, ValueTask})"/>.</summary>
+    /// <param name="key">The ordering key, compared with <see cref="object.Equals(object)"/>.</param>
+    /// <param name="work">The work.</param>
+    /// <returns>What happened to the item; see <see cref="TryPost(Func{CancellationToken, ValueTask})"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    public PostResult TryPost(object key, Func<CancellationToken, ValueTask> work)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(work);
+        return TryPostCore(key, work);
+    }
+
+    /// <summary>
+    /// Posts fire-and-forget work, waiting for room when the queue is full in <see cref="QueueFullMode.Wait"/> mode. The
+    /// returned task completes when the item is accepted, not when it has run. Its failure goes to
+    /// <see cref="WorkerPoolOptions.OnError"/>.
+    /// </summary>
+    /// <param name="work">The work; it receives a token cancelled by <paramref name="cancellationToken"/> or a disposal deadline.</param>
+    /// <param name="cancellationToken">Cancels the wait for room (the task completes as cancelled), removes the item if it
+    /// is still queued (counted as cancelled in the statistics), and reaches the work's token while it runs.</param>
+    /// <returns>What happened to the item: <see cref="PostResult.Accepted"/>, <see cref="PostResult.AcceptedAfterDrop"/>,
+    /// <see cref="PostResult.Rejected"/> or <see cref="PostResult.RanInline"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed (also through the returned task, when the
+    /// pool is disposed while the call waits for room).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while waiting (through the returned task).</exception>
+    public ValueTask<PostResult> PostAsync(Func<CancellationToken, ValueTask> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return PostAsyncCore(null, work, cancellationToken);
+    }
+
+    /// <summary>Posts fire-and-forget work in per-key order; see <see cref="PostAsync(Func{CancellationToken, ValueTask}, CancellationToken)"/>.</summary>
+    /// <param name="key">The ordering key, compared with <see cref="object.Equals(object)"/>.</param>
+    /// <param name="work">The work.</param>
+    /// <param name="cancellationToken">Cancels the submission; see <see cref="PostAsync(Func{CancellationToken, ValueTask}, CancellationToken)"/>.</param>
+    /// <returns>What happened to the item.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while waiting (through the returned task).</exception>
+    public ValueTask<PostResult> PostAsync(object key, Func<CancellationToken, ValueTask> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(work);
+        return PostAsyncCore(key, work, cancellationToken);
+    }
+
+    /// <summary>
+    /// Changes the number of workers while the pool runs. New workers start at once; when shrinking, idle workers retire
+    /// at once and busy ones retire when their current item ends (no running item is interrupted).
+    /// </summary>
+    /// <param name="workerCount">The new number of workers.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="workerCount"/> is zero or negative.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    public void SetWorkerCount(int workerCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workerCount);
+        ThrowIfDisposed();
+        List<Worker> started;
+        lock (_lock)
+        {
+            _targetWorkers = workerCount;
+            started = AddWorkersLocked(workerCount - _liveWorkers);
+            while (_liveWorkers > _targetWorkers && _idle.Count > 0)
+            {
+                RetireLocked(_idle.Pop());
+            }
+        }
+
+        StartWorkers(started);
+    }
+
+    /// <summary>Returns a consistent snapshot of the pool's counters.</summary>
+    /// <returns>The counters at one instant.</returns>
+    public WorkerPoolStatistics GetStatistics()
+    {
+        lock (_lock)
+        {
+            return new WorkerPoolStatistics(
+                _targetWorkers, _queued, _waiting, _running, _peakQueued,
+                _submitted, _completed, _failed, _cancelled, _dropped, _rejected);
+        }
+    }
+
+    /// <summary>
+    /// Stops intake and waits until every queued and running item has ended. Idempotent: later calls return the same
+    /// task. Submissions still waiting for room complete with <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    /// <returns>A task that completes when the pool has drained and its workers have stopped.</returns>
+    public ValueTask DisposeAsync() => DisposeAsync(Timeout.InfiniteTimeSpan);
+
+    /// <summary>
+    /// Stops intake and drains the queue; when <paramref name="drainDeadline"/> passes (measured with the pool's
+    /// <see cref="TimeProvider"/>), items still queued are dropped (<see cref="DropReason.DisposeDeadline"/>: their awaiting
+    /// callers get <see cref="ItemDroppedException"/>) and the tokens of running items are cancelled; the returned task
+    /// then waits for the running items to end. Idempotent: later calls return the first call's task.
+    /// </summary>
+    /// <param name="drainDeadline">How long to drain before cancelling what is left, or <see cref="Timeout.InfiniteTimeSpan"/>.</param>
+    /// <returns>A task that completes when the pool has stopped.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="drainDeadline"/> is negative and not infinite.</exception>
+    public ValueTask DisposeAsync(TimeSpan drainDeadline)
+    {
+        if (drainDeadline < TimeSpan.Zero && drainDeadline != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(drainDeadline), drainDeadline, "The drain deadline must be zero or positive, or Timeout.InfiniteTimeSpan.");
+        }
+
+        WorkItem? refused;
+        lock (_lock)
+        {
+            if (_disposeTask is not null)
+            {
+                return new ValueTask(_disposeTask);
+            }
+
+            _disposing = true;
+            refused = _waitHead;
+            _waitHead = _waitTail = null;
+            for (var item = refused; item is not null; item = item.Next)
+            {
+                item.State = WorkItemState.Done;
+                _cancelled++;
+            }
+
+            _waiting = 0;
+            CheckDrainedLocked();
+
+            // DisposeCoreAsync runs synchronously up to its first await; it takes only this (reentrant) lock there.
+            _disposeTask = DisposeCoreAsync(drainDeadline);
+        }
+
+        WorkerPoolMetrics.Unregister(this);
+
+        while (refused is not null)
+        {
+            var next = refused.Next;
+            refused.ReleaseRegistration();
+            refused.CompleteWithoutRunning(new ObjectDisposedException(GetType().FullName, "The worker pool was disposed before the item could be queued."));
+            refused = next;
+        }
+
+        return new ValueTask(_disposeTask);
+    }
+
+    internal void ReportError(WorkItemFailure failure)
+    {
+        if (_onError is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _onError(failure);
+        }
+#pragma warning disable CA1031 // A user's error handler must not be able to kill a worker.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    /// <summary>The caller's token fired; see the state machine in <see cref="WorkItem"/>.</summary>
+    internal void OnItemCancelled(WorkItem item)
+    {
+        CancellationTokenSource? runCts = null;
+        var removed = false;
+        lock (_lock)
+        {
+            switch (item.State)
+            {
+                case WorkItemState.New:
+                    item.CancelRequested = true;
+                    break;
+                case WorkItemState.Waiting:
+                    UnlinkWaiterLocked(item);
+                    item.State = WorkItemState.Done;
+                    _cancelled++;
+                    removed = true;
+                    CheckDrainedLocked();
+                    break;
+                case WorkItemState.Queued:
+                    UnlinkQueuedLocked(item);
+                    item.State = WorkItemState.Done;
+                    _cancelled++;
+                    removed = true;
+                    AdmitWaitersLocked();
+                    CheckDrainedLocked();
+                    break;
+                case WorkItemState.Running:
+                    item.CancelRequested = true;
+                    runCts = item.RunCts;
+                    break;
+            }
+        }
+
+        if (removed)
+        {
+            RecordOutcome(WorkOutcome.Cancelled);
+
+            // The registration running this callback is the item's own: nothing to dispose, and a recycled node cannot
+            // be reached by it again.
+            item.CallerRegistration = default;
+            item.CompleteWithoutRunning(new OperationCanceledException(item.CallerToken));
+        }
+
+        // Outside the lock: cancelling runs the callbacks the user's work registered on its token.
+        runCts?.Cancel();
+    }
+
+    private ValueTask<T> SubmitAwaited<T>(object? key, Func<CancellationToken, ValueTask<T>>? work, Func<CancellationToken, ValueTask>? voidWork, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<T>(cancellationToken);
+        }
+
+        var item = AwaitedWorkItem<T>.Rent(this, key, work, voidWork);
+        var version = item.Version;
+        Admit(item, canWait: true, cancellationToken, out _);
+        return new ValueTask<T>(item, version);
+    }
+
+    private ValueTask SubmitAwaitedVoid(object? key, Func<CancellationToken, ValueTask> work, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        var item = AwaitedWorkItem<VoidResult>.Rent(this, key, null, work);
+        var version = item.Version;
+        Admit(item, canWait: true, cancellationToken, out _);
+        return new ValueTask(item, version);
+    }
+
+    private PostResult TryPostCore(object? key, Func<CancellationToken, ValueTask> work)
+    {
+        ThrowIfDisposed();
+        var item = PostedWorkItem.Rent(this, key, work);
+        return Admit(item, canWait: false, default, out _) switch
+        {
+            Admission.Full => RecycleAndReturn(item, PostResult.QueueFull),
+            Admission.Rejected => PostResult.Rejected,
+            Admission.QueuedAfterDrop => PostResult.AcceptedAfterDrop,
+            _ => PostResult.Accepted,
+        };
+    }
+
+    private ValueTask<PostResult> PostAsyncCore(object? key, Func<CancellationToken, ValueTask> work, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<PostResult>(cancellationToken);
+        }
+
+        var item = PostedWorkItem.Rent(this, key, work);
+        return Admit(item, canWait: true, cancellationToken, out var waiter) switch
+        {
+            Admission.Waiting => waiter!.Task,
+            Admission.Rejected => new ValueTask<PostResult>(PostResult.Rejected),
+            Admission.QueuedAfterDrop => new ValueTask<PostResult>(PostResult.AcceptedAfterDrop),
+            Admission.Cancelled => ValueTask.FromCanceled<PostResult>(cancellationToken),
+            Admission.RanInline => AwaitInline(item),
+            _ => new ValueTask<PostResult>(PostResult.Accepted),
+        };
+    }
+
+    private static PostResult RecycleAndReturn(PostedWorkItem item, PostResult result)
+    {
+        item.Recycle();
+        return result;
+    }
+
+    private enum Admission
+    {
+        Started,
+        Queued,
+        QueuedAfterDrop,
+        Waiting,
+        Rejected,
+        Full,
+        Cancelled,
+        RanInline,
+    }
+
+    /// <summary>
+    /// Hands a new item to the pool: to an idle worker, to the queue (evicting per the full mode), to the waiting list,
+    /// or inline for a nested submission that could otherwise deadlock. Every ending that needs no worker (rejected,
+    /// cancelled before admission, evicted victim) is completed here, outside the lock.
+    /// </summary>
+    private Admission Admit(WorkItem item, bool canWait, CancellationToken cancellationToken, out PostWaiter? waiter)
+    {
+        waiter = null;
+        var nested = ReferenceEquals(s_currentPool.Value, this);
+        item.RegisterCancellation(cancellationToken);
+
+        Admission admission;
+        WorkItem? victim = null;
+        DropReason victimReason = default;
+        lock (_lock)
+        {
+            if (_disposing)
+            {
+                admission = Admission.Full;
+                item.State = WorkItemState.Done;
+                goto Disposed;
+            }
+
+            if (item.CancelRequested)
+            {
+                item.State = WorkItemState.Done;
+                admission = Admission.Cancelled;
+            }
+            else if (_idle.Count > 0 && IsRunnableLocked(item))
+            {
+                // Idle workers exist only when no queued item is runnable, so starting this one does not overtake any.
+                _submitted++;
+                var worker = _idle.Pop();
+                StartLocked(item, worker);
+                worker.Signal(item);
+                admission = Admission.Started;
+            }
+            else if (nested && item.IsAwaited)
+            {
+                _submitted++;
+                StartInlineLocked(item);
+                admission = Admission.RanInline;
+            }
+            else if (_queued < _capacity)
+            {
+                _submitted++;
+                EnqueueLocked(item);
+                admission = Admission.Queued;
+            }
+            else
+            {
+                switch (_fullMode)
+                {
+                    case QueueFullMode.Reject:
+                        _submitted++;
+                        _rejected++;
+                        item.State = WorkItemState.Done;
+                        admission = Admission.Rejected;
+                        break;
+                    case QueueFullMode.DropOldest:
+                    case QueueFullMode.DropNewest:
+                        _submitted++;
+                        victim = _fullMode == QueueFullMode.DropOldest ? _head! : _tail!;
+                        victimReason = _fullMode == QueueFullMode.DropOldest ? DropReason.DroppedOldest : DropReason.DroppedNewest;
+                        UnlinkQueuedLocked(victim);
+                        victim.State = WorkItemState.Done;
+                        _dropped++;
+                        EnqueueLocked(item);
+                        admission = Admission.QueuedAfterDrop;
+                        break;
+                    default:
+                        if (!canWait)
+                        {
+                            item.State = WorkItemState.Done;
+                            admission = Admission.Full;
+                        }
+                        else if (nested)
+                        {
+                            _submitted++;
+                            StartInlineLocked(item);
+                            admission = Admission.RanInline;
+                        }
+                        else
+                        {
+                            _submitted++;
+                            if (item is PostedWorkItem posted)
+                            {
+                                waiter = posted.Waiter = PostWaiter.Rent();
+                            }
+
+                            AppendWaiterLocked(item);
+                            admission = Admission.Waiting;
+                        }
+
+                        break;
+                }
+            }
+        }
+
+        switch (admission)
+        {
+            case Admission.Rejected:
+                Drop(item, DropReason.Rejected);
+                break;
+            case Admission.Cancelled:
+                item.ReleaseRegistration();
+                if (item.IsAwaited)
+                {
+                    item.CompleteWithoutRunning(new OperationCanceledException(cancellationToken));
+                }
+                else
+                {
+                    ((PostedWorkItem)item).Recycle();
+                }
+
+                break;
+            case Admission.RanInline when item.IsAwaited:
+                _ = RunInlineAsync(item);
+                break;
+        }
+
+        if (victim is not null)
+        {
+            Drop(victim, victimReason);
+        }
+
+        return admission;
+
+    Disposed:
+        item.ReleaseRegistration();
+        if (item is PostedWorkItem p)
+        {
+            p.Recycle();
+        }
+
+        throw new ObjectDisposedException(GetType().FullName);
+    }
+
+    private async ValueTask<PostResult> AwaitInline(WorkItem item)
+    {
+        await RunInlineAsync(item).ConfigureAwait(false);
+        return PostResult.RanInline;
+    }
+
+    /// <summary>Runs a nested submission on the calling flow (caller-runs), with the same accounting as a worker.</summary>
+    private async Task RunInlineAsync(WorkItem item)
+    {
+        var token = item.CallerToken;
+        var started = WorkerPoolMetrics.Duration.Enabled ? _timeProvider.GetTimestamp() : 0;
+        await item.ExecuteAsync(token, _pipeline).ConfigureAwait(false);
+        item.ReleaseRegistration();
+        lock (_lock)
+        {
+            _running--;
+            CountOutcomeLocked(item.Outcome);
+            CheckDrainedLocked();
+        }
+
+        RecordRun(item, started);
+        item.Complete();
+    }
+
+    private void Drop(WorkItem item, DropReason reason)
+    {
+        item.ReleaseRegistration();
+        if (WorkerPoolMetrics.Drops.Enabled)
+        {
+            WorkerPoolMetrics.Drops.Add(1, NameTag, new KeyValuePair<string, object?>(TelemetryTagNames.DropReason, reason.ToString()));
+        }
+
+        if (_onDropped is not null)
+        {
+            try
+            {
+                _onDropped(new DroppedWorkItem(reason, item.Key, item.Work));
+            }
+#pragma warning disable CA1031 // A user's drop handler must not be able to break a submission or a worker.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        }
+
+        item.CompleteWithoutRunning(new ItemDroppedException(reason));
+    }
+
+    private async Task RunWorkerAsync(Worker worker)
+    {
+        // Marks every work item this worker runs, and everything they call, as running on this pool (nested-submission
+        // detection). Set once per worker, not per item: changing an AsyncLocal allocates.
+        s_currentPool.Value = this;
+        WorkItem? finished = null;
+        long started = 0;
+        while (true)
+        {
+            WorkItem? next;
+            var retire = false;
+            finished?.ReleaseRegistration();
+            lock (_lock)
+            {
+                if (finished is not null)
+                {
+                    FinishLocked(finished, worker);
+                }
+
+                if (_stopped || _liveWorkers > _targetWorkers)
+                {
+                    // A retiring worker must not strand a runnable item that its finished item's key just freed.
+                    _liveWorkers--;
+                    _workers.Remove(worker);
+                    retire = true;
+                    next = null;
+                    DispatchLocked();
+                }
+                else
+                {
+                    next = TakeNextLocked(worker);
+                    if (next is null)
+                    {
+                        worker.PrepareToWait();
+                        _idle.Push(worker);
+                    }
+                }
+
+                CheckDrainedLocked();
+            }
+
+            if (finished is not null)
+            {
+                RecordRun(finished, started);
+                finished.Complete();
+            }
+
+            if (retire)
+            {
+                return;
+            }
+
+            next ??= await worker.WaitAsync().ConfigureAwait(false);
+            if (next is null)
+            {
+                return;
+            }
+
+            started = WorkerPoolMetrics.Duration.Enabled ? _timeProvider.GetTimestamp() : 0;
+            await next.ExecuteAsync(next.RunCts?.Token ?? _shutdownCts.Token, _pipeline).ConfigureAwait(false);
+            finished = next;
+        }
+    }
+
+    private void RecordRun(WorkItem item, long started)
+    {
+        RecordOutcome(item.Outcome);
+        if (started != 0)
+        {
+            WorkerPoolMetrics.Duration.Record(_timeProvider.GetElapsedTime(started).TotalSeconds, NameTag);
+        }
+    }
+
+    private void RecordOutcome(WorkOutcome outcome)
+    {
+        if (WorkerPoolMetrics.Items.Enabled)
+        {
+            var tag = outcome switch
+            {
+                WorkOutcome.Succeeded => "succeeded",
+                WorkOutcome.Failed => "failed",
+                _ => "cancelled",
+            };
+            WorkerPoolMetrics.Items.Add(1, NameTag, new KeyValuePair<string, object?>(TelemetryTagNames.Outcome, tag));
+        }
+    }
+
+    private async Task DisposeCoreAsync(TimeSpan drainDeadline)
+    {
+        if (drainDeadline == Timeout.InfiniteTimeSpan)
+        {
+            await _drained.Task.ConfigureAwait(false);
+        }
+        else
+        {
+            try
+            {
+                await _drained.Task.WaitAsync(drainDeadline, _timeProvider).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                CancelRemaining();
+                await _drained.Task.ConfigureAwait(false);
+            }
+        }
+
+        Task[] workers;
+        lock (_lock)
+        {
+            _stopped = true;
+            while (_idle.Count > 0)
+            {
+                RetireLocked(_idle.Pop());
+            }
+
+            workers = [.. _workerTasks];
+        }
+
+        await Task.WhenAll(workers).ConfigureAwait(false);
+        _shutdownCts.Dispose();
+    }
+
+    /// <summary>The drain deadline passed: drop what is queued, cancel what runs.</summary>
+    private void CancelRemaining()
+    {
+        WorkItem? dropped;
+        var running = new List<CancellationTokenSource>();
+        lock (_lock)
+        {
+            _deadlinePassed = true;
+            dropped = _head;
+            for (var item = _head; item is not null; item = item.Next)
+            {
+                item.State = WorkItemState.Done;
+                _dropped++;
+            }
+
+            _head = _tail = null;
+            _queued = 0;
+            _keyedQueued = 0;
+            foreach (var worker in _workers)
+            {
+                if (worker.Current?.RunCts is { } cts)
+                {
+                    running.Add(cts);
+                }
+            }
+
+            CheckDrainedLocked();
+        }
+
+        _shutdownCts.Cancel();
+        foreach (var cts in running)
+        {
+            cts.Cancel();
+        }
+
+        while (dropped is not null)
+        {
+            var next = dropped.Next;
+            Drop(dropped, DropReason.DisposeDeadline);
+            dropped = next;
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposing, this);
+
+    private List<Worker> AddWorkersLocked(int count)
+    {
+        var started = new List<Worker>();
+        _targetWorkers = Math.Max(_targetWorkers, _liveWorkers + count);
+        for (var i = 0; i < count; i++)
+        {
+            var worker = new Worker();
+            _workers.Add(worker);
+            _liveWorkers++;
+            started.Add(worker);
+        }
+
+        return started;
+    }
+
+    private void StartWorkers(List<Worker> workers)
+    {
+        if (workers.Count == 0)
+        {
+            return;
+        }
+
+        // Workers must not inherit the creator's execution context (its AsyncLocals would leak into every work item).
+        using (ExecutionContext.SuppressFlow())
+        {
+            foreach (var worker in workers)
+            {
+                var task = Task.Run(() => RunWorkerAsync(worker));
+                lock (_lock)
+                {
+                    _workerTasks.RemoveAll(static t => t.IsCompleted);
+                    _workerTasks.Add(task);
+                }
+            }
+        }
+    }
+
+    private void RetireLocked(Worker worker)
+    {
+        _liveWorkers--;
+        _workers.Remove(worker);
+        worker.Signal(null);
+    }
+
+    private bool IsRunnableLocked(WorkItem item) => item.Key is null || !_busyKeys.ContainsKey(item.Key);
+
+    private void StartLocked(WorkItem item, Worker worker)
+    {
+        item.State = WorkItemState.Running;
+        if (item.Key is not null)
+        {
+            _busyKeys.Add(item.Key, true);
+        }
+
+        if (item.CallerToken.CanBeCanceled)
+        {
+            item.RunCts ??= new CancellationTokenSource();
+        }
+
+        _running++;
+        worker.Current = item;
+        if (item.StartTimestamp != 0)
+        {
+            WorkerPoolMetrics.WaitTime.Record(_timeProvider.GetElapsedTime(item.StartTimestamp).TotalSeconds, NameTag);
+        }
+    }
+
+    private void StartInlineLocked(WorkItem item)
+    {
+        item.State = WorkItemState.Running;
+        _running++;
+    }
+
+    private void FinishLocked(WorkItem item, Worker worker)
+    {
+        item.State = WorkItemState.Done;
+        _running--;
+        worker.Current = null;
+        if (item.Key is not null)
+        {
+            _busyKeys.Remove(item.Key);
+        }
+
+        if (_deadlinePassed)
+        {
+            // The deadline may have collected this source to cancel it outside the lock: never reuse it.
+            item.RunCts = null;
+        }
+
+        CountOutcomeLocked(item.Outcome);
+    }
+
+    private void CountOutcomeLocked(WorkOutcome outcome)
+    {
+        switch (outcome)
+        {
+            case WorkOutcome.Succeeded:
+                _completed++;
+                break;
+            case WorkOutcome.Failed:
+                _failed++;
+                break;
+            default:
+                _cancelled++;
+                break;
+        }
+    }
+
+    private WorkItem? TakeNextLocked(Worker worker)
+    {
+        var item = _head;
+        if (_keyedQueued > 0)
+        {
+            while (item is not null && !IsRunnableLocked(item))
+            {
+                item = item.Next;
+            }
+        }
+
+        if (item is null)
+        {
+            return null;
+        }
+
+        UnlinkQueuedLocked(item);
+        StartLocked(item, worker);
+        AdmitWaitersLocked();
+        return item;
+    }
+
+    /// <summary>Gives runnable queued items to idle workers (after a worker retired or a waiter was admitted).</summary>
+    private void DispatchLocked()
+    {
+        while (_idle.Count > 0 && _queued > 0)
+        {
+            var item = _head;
+            while (item is not null && !IsRunnableLocked(item))
+            {
+                item = item.Next;
+            }
+
+            if (item is null)
+            {
+                return;
+            }
+
+            UnlinkQueuedLocked(item);
+            var worker = _idle.Pop();
+            StartLocked(item, worker);
+            worker.Signal(item);
+            AdmitWaitersLocked();
+        }
+    }
+
+    /// <summary>Moves submissions waiting for room into the queue while there is room, in arrival order.</summary>
+    private void AdmitWaitersLocked()
+    {
+        var admittedAny = false;
+        while (_waitHead is not null && _queued < _capacity)
+        {
+            var item = _waitHead;
+            UnlinkWaiterLocked(item);
+            EnqueueLocked(item);
+            admittedAny = true;
+            if (item is PostedWorkItem { Waiter: { } waiter } posted)
+            {
+                posted.Waiter = null;
+
+                // Completing the waiter only queues its continuation (RunContinuationsAsynchronously): no user code here.
+                waiter.SetResult(PostResult.Accepted);
+            }
+        }
+
+        if (admittedAny && _idle.Count > 0)
+        {
+            DispatchLocked();
+        }
+    }
+
+    private void EnqueueLocked(WorkItem item)
+    {
+        item.State = WorkItemState.Queued;
+        item.Next = null;
+        item.Prev = _tail;
+        if (_tail is null)
+        {
+            _head = item;
+        }
+        else
+        {
+            _tail.Next = item;
+        }
+
+        _tail = item;
+        _queued++;
+        if (item.Key is not null)
+        {
+            _keyedQueued++;
+        }
+
+        if (_queued > _peakQueued)
+        {
+            _peakQueued = _queued;
+        }
+
+        if (WorkerPoolMetrics.WaitTime.Enabled)
+        {
+            item.StartTimestamp = _timeProvider.GetTimestamp();
+        }
+    }
+
+    private void UnlinkQueuedLocked(WorkItem item)
+    {
+        if (item.Prev is null)
+        {
+            _head = item.Next;
+        }
+        else
+        {
+            item.Prev.Next = item.Next;
+        }
+
+        if (item.Next is null)
+        {
+            _tail = item.Prev;
+        }
+        else
+        {
+            item.Next.Prev = item.Prev;
+        }
+
+        item.Prev = item.Next = null;
+        _queued--;
+        if (item.Key is not null)
+        {
+            _keyedQueued--;
+        }
+    }
+
+    private void AppendWaiterLocked(WorkItem item)
+    {
+        item.State = WorkItemState.Waiting;
+        item.Next = null;
+        item.Prev = _waitTail;
+        if (_waitTail is null)
+        {
+            _waitHead = item;
+        }
+        else
+        {
+            _waitTail.Next = item;
+        }
+
+        _waitTail = item;
+        _waiting++;
+    }
+
+    private void UnlinkWaiterLocked(WorkItem item)
+    {
+        if (item.Prev is null)
+        {
+            _waitHead = item.Next;
+        }
+        else
+        {
+            item.Prev.Next = item.Next;
+        }
+
+        if (item.Next is null)
+        {
+            _waitTail = item.Prev;
+        }
+        else
+        {
+            item.Next.Prev = item.Prev;
+        }
+
+        item.Prev = item.Next = null;
+        _waiting--;
+    }
+
+    private void CheckDrainedLocked()
+    {
+        if (_disposing && _queued == 0 && _running == 0 && _waiting == 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+}
