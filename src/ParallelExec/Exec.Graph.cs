@@ -1,0 +1,98 @@
+using ParallelExec.Scheduling;
+
+namespace ParallelExec;
+
+// RS0026 guards against adding an optional parameter to a shipped overload; these overloads ship together, and the
+// library's rule is that every async method ends with an optional CancellationToken.
+#pragma warning disable RS0026
+
+/// <content>The task scheduler's entry points.</content>
+public static partial class Exec
+{
+    /// <summary>Starts building a task graph: tasks with dependencies, run concurrently, critical path first.</summary>
+    /// <returns>A new single-use builder with default options.</returns>
+    public static TaskGraphBuilder Graph() => new();
+
+    /// <summary>Starts building a task graph from options (copied now, validated by <see cref="TaskGraphBuilder.Build"/>).</summary>
+    /// <param name="options">The graph options.</param>
+    /// <returns>A new single-use builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    public static TaskGraphBuilder Graph(TaskGraphOptions options) => new(options);
+
+    /// <summary>
+    /// Runs independent tasks concurrently, at most <paramref name="maxDegreeOfParallelism"/> at a time, under a failure
+    /// policy; the replacement for awaiting them one after another. Task <c>i</c> has the id <c>i</c> (as a string), and
+    /// <see cref="TaskGraphResult.Tasks"/> lists them in input order.
+    /// </summary>
+    /// <typeparam name="T">The type of the tasks' values.</typeparam>
+    /// <param name="tasks">The work items; each receives a token cancelled when the run is cancelled.</param>
+    /// <param name="maxDegreeOfParallelism">The most tasks running at once.</param>
+    /// <param name="failurePolicy"><see cref="FailurePolicy.FailFast"/> cancels the rest on the first failure; the other two policies run every task.</param>
+    /// <param name="cancellationToken">Cancels running tasks and skips the ones not started.</param>
+    /// <returns>The result: every task's outcome, and one exception holding the real failures.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="tasks"/> or one of its items is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is not positive.</exception>
+    public static Task<TaskGraphResult> RunAllAsync<T>(
+        IEnumerable<Func<CancellationToken, ValueTask<T>>> tasks,
+        int maxDegreeOfParallelism,
+        FailurePolicy failurePolicy = FailurePolicy.FailFast,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tasks);
+        var builder = CreateIndependentTasksBuilder(maxDegreeOfParallelism, failurePolicy);
+        var index = 0;
+        foreach (var task in tasks)
+        {
+            ArgumentNullException.ThrowIfNull(task, nameof(tasks));
+            builder.AddTask(IdOf(index++), (_, ct) => task(ct));
+        }
+
+        return builder.Build().RunAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs independent tasks that produce no value concurrently, at most <paramref name="maxDegreeOfParallelism"/> at a
+    /// time, under a failure policy. Task <c>i</c> has the id <c>i</c> (as a string).
+    /// </summary>
+    /// <param name="tasks">The work items; each receives a token cancelled when the run is cancelled.</param>
+    /// <param name="maxDegreeOfParallelism">The most tasks running at once.</param>
+    /// <param name="failurePolicy"><see cref="FailurePolicy.FailFast"/> cancels the rest on the first failure; the other two policies run every task.</param>
+    /// <param name="cancellationToken">Cancels running tasks and skips the ones not started.</param>
+    /// <returns>The result: every task's outcome, and one exception holding the real failures.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="tasks"/> or one of its items is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is not positive.</exception>
+    public static Task<TaskGraphResult> RunAllAsync(
+        IEnumerable<Func<CancellationToken, ValueTask>> tasks,
+        int maxDegreeOfParallelism,
+        FailurePolicy failurePolicy = FailurePolicy.FailFast,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tasks);
+        var builder = CreateIndependentTasksBuilder(maxDegreeOfParallelism, failurePolicy);
+        var index = 0;
+        foreach (var task in tasks)
+        {
+            ArgumentNullException.ThrowIfNull(task, nameof(tasks));
+            builder.AddTask(IdOf(index++), (_, ct) => task(ct));
+        }
+
+        return builder.Build().RunAsync(cancellationToken);
+    }
+
+    private static TaskGraphBuilder CreateIndependentTasksBuilder(int maxDegreeOfParallelism, FailurePolicy failurePolicy)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxDegreeOfParallelism);
+        if (!Enum.IsDefined(failurePolicy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(failurePolicy), failurePolicy, "Must be a defined FailurePolicy value.");
+        }
+
+        return new TaskGraphBuilder()
+            .WithMaxDegreeOfParallelism(maxDegreeOfParallelism)
+            .WithFailurePolicy(failurePolicy)
+            .WithName("runall");
+    }
+
+    private static string IdOf(int index) => index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+#pragma warning restore RS0026
