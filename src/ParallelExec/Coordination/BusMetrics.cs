@@ -32,6 +32,8 @@ internal static class BusMetrics
     private static readonly ObservableGauge<int> s_mailboxDepth = Telemetry.Meter.CreateObservableGauge(
         "parallelexec.bus.mailbox.depth", ObserveMailboxDepth, "{message}", "Messages waiting in all mailboxes of a bus.");
 
+    public static bool HandlerDurationEnabled => s_handlerDuration.Enabled;
+
     public static void Register(CoordinationBus bus) => s_liveBuses.AddOrUpdate(bus, null);
 
     public static void Unregister(CoordinationBus bus) => s_liveBuses.Remove(bus);

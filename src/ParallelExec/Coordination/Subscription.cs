@@ -31,7 +31,10 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
     private volatile bool _closed;
     private volatile bool _abandoned;
     private long _received;
-    private long _handled;
+
+    // Written by the handler loop(s) while publishers write _received: padded onto its own cache line so that the two
+    // sides do not invalidate each other's line on every message.
+    private PaddedCounter _handled;
     private long _failed;
     private long _dropped;
 
@@ -90,7 +93,7 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
     public long Received => Interlocked.Read(ref _received);
 
     /// <summary>Gets how many messages the handler completed (or the stream yielded).</summary>
-    public long Handled => Interlocked.Read(ref _handled);
+    public long Handled => Interlocked.Read(ref _handled.Value);
 
     /// <summary>Gets how many messages the handler failed on (after the resilience pipeline); each is a dead letter.</summary>
     public long Failed => Interlocked.Read(ref _failed);
@@ -197,6 +200,7 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Offers a message to a full <see cref="QueueFullMode.Wait"/> mailbox, waiting for room.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<EnqueueStatus> EnqueueWaitingAsync(Envelope envelope, CancellationToken cancellationToken)
     {
         try
@@ -286,8 +290,7 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
 
     private protected void OnHandled()
     {
-        Interlocked.Increment(ref _handled);
-        Bus.OnHandled();
+        Interlocked.Increment(ref _handled.Value);
     }
 
     private async Task CompleteWhenDone(Task loops)
@@ -301,6 +304,7 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
             // The loops catch handler exceptions themselves; nothing else is expected, and the drain must complete.
         }
 
+        Bus.Retire(this);
         _drained.TrySetResult();
     }
 
@@ -325,9 +329,10 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
         }
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ProcessAsync(Envelope envelope)
     {
-        var started = Bus.Options.TimeProvider.GetTimestamp();
+        var started = BusMetrics.HandlerDurationEnabled ? Bus.Options.TimeProvider.GetTimestamp() : 0;
         try
         {
             await InvokeAsync(envelope, _handlerCancellation.Token).ConfigureAwait(false);
@@ -344,14 +349,17 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
         }
         finally
         {
-            BusMetrics.RecordHandlerDuration(Bus, Bus.Options.TimeProvider.GetElapsedTime(started));
+            if (started != 0)
+            {
+                BusMetrics.RecordHandlerDuration(Bus, Bus.Options.TimeProvider.GetElapsedTime(started));
+            }
         }
     }
 
     private void OnAccepted()
     {
         Interlocked.Increment(ref _received);
-        Bus.OnDelivered();
+        BusMetrics.RecordDelivered(Bus);
     }
 
     private void OnEvicted(Envelope envelope)
@@ -376,5 +384,12 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
         {
             sink.OnFailure(new NoResponderException(envelope.Topic, $"The responder {Name} on topic \"{envelope.Topic}\" unsubscribed before the request reached it."));
         }
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]
+    private struct PaddedCounter
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)]
+        public long Value;
     }
 }

@@ -48,7 +48,7 @@ public class CoordinationBusTests
         Assert.Equal(2, (await bus.PublishAsync("t", "text")).Delivered);
         Assert.Equal(2, (await bus.PublishAsync("t", 42)).Delivered);
 
-        await WaitUntil(() => objects.Count == 2);
+        await WaitUntil(() => objects.Count == 2 && strings.Count == 1 && ints.Count == 1);
         Assert.Equal(["text"], strings.ToArray());
         Assert.Equal([42], ints.ToArray());
         Assert.Equal(["text", 42], objects.ToArray());
