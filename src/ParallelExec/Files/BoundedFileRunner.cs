@@ -25,14 +25,29 @@ internal static class BoundedFileRunner
         cancellationToken.ThrowIfCancellationRequested();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = stop.Token;
-        var pending = Channel.CreateBounded<TInput>(new BoundedChannelOptions(maxParallel) { SingleWriter = true });
-        var results = Channel.CreateBounded<FileResult>(new BoundedChannelOptions(maxParallel * 2) { SingleReader = true });
-
-        var producer = Task.Run(() => ProduceAsync(inputs, pending.Writer, token), CancellationToken.None);
+        // A few results per worker may wait for the consumer, so that workers rarely block on a slow reader and the
+        // reader is woken once per burst rather than once per file.
+        var results = Channel.CreateBounded<FileResult>(new BoundedChannelOptions(maxParallel * 4) { SingleReader = true });
+        Task<Exception?> producer;
         var workers = new Task[maxParallel];
-        for (var i = 0; i < workers.Length; i++)
+        if (inputs is IReadOnlyList<TInput> list)
         {
-            workers[i] = Task.Run(() => WorkAsync(pending.Reader, results.Writer, operation, token), CancellationToken.None);
+            // Indexable inputs (arrays, lists): workers claim the next index themselves, no producer or hand-off needed.
+            producer = Task.FromResult<Exception?>(null);
+            var next = new StrongBox<int>(-1);
+            for (var i = 0; i < workers.Length; i++)
+            {
+                workers[i] = Task.Run(() => WorkOnListAsync(list, next, results.Writer, operation, token), CancellationToken.None);
+            }
+        }
+        else
+        {
+            var pending = Channel.CreateBounded<TInput>(new BoundedChannelOptions(maxParallel) { SingleWriter = true });
+            producer = Task.Run(() => ProduceAsync(inputs, pending.Writer, token), CancellationToken.None);
+            for (var i = 0; i < workers.Length; i++)
+            {
+                workers[i] = Task.Run(() => WorkAsync(pending.Reader, results.Writer, operation, token), CancellationToken.None);
+            }
         }
 
         var completion = CompleteResultsAsync(producer, workers, results.Writer);
@@ -95,6 +110,35 @@ internal static class BoundedFileRunner
                 while (reader.TryRead(out var input))
                 {
                     var result = await operation(input, token).ConfigureAwait(false);
+                    if (!writer.TryWrite(result))
+                    {
+                        await writer.WriteAsync(result, token).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // The enumeration was cancelled or abandoned; its consumer sees the cancellation.
+        }
+    }
+
+    private static async Task WorkOnListAsync<TInput>(
+        IReadOnlyList<TInput> inputs,
+        StrongBox<int> next,
+        ChannelWriter<FileResult> writer,
+        Func<TInput, CancellationToken, ValueTask<FileResult>> operation,
+        CancellationToken token)
+    {
+        try
+        {
+            int index;
+            while ((index = Interlocked.Increment(ref next.Value)) < inputs.Count)
+            {
+                token.ThrowIfCancellationRequested();
+                var result = await operation(inputs[index], token).ConfigureAwait(false);
+                if (!writer.TryWrite(result))
+                {
                     await writer.WriteAsync(result, token).ConfigureAwait(false);
                 }
             }
