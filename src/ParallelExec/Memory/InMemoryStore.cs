@@ -41,7 +41,8 @@ public sealed class InMemoryStore : IMemoryStore
             return ValueTask.FromCanceled<ReadOnlyMemory<byte>?>(cancellationToken);
         }
 
-        return new(TryGetLive(namespaceName, key, Now(), out var value) ? value : null);
+        // The cast matters: "? value : null" would turn null into an empty ReadOnlyMemory through its array conversion.
+        return new(TryGetLive(namespaceName, key, Now(), out var value) ? (ReadOnlyMemory<byte>?)value : null);
     }
 
     /// <inheritdoc/>
