@@ -1,0 +1,46 @@
+using Polly;
+
+namespace ParallelExec.Sqlite;
+
+/// <summary>Options of <see cref="SqliteMemoryStore"/>; validated and copied when the store is created.</summary>
+public sealed class SqliteMemoryStoreOptions
+{
+    /// <summary>
+    /// Gets or sets the database: a file path (created with its schema on first use) or <c>:memory:</c> for a private
+    /// in-memory database that lives as long as the store.
+    /// </summary>
+    /// <value>The default is <c>:memory:</c>; must not be <see langword="null"/> or empty.</value>
+    public string DataSource { get; set; } = ":memory:";
+
+    /// <summary>Gets or sets the clock that decides when entries with a time to live expire, and that times retries.</summary>
+    /// <value>The default is <see cref="TimeProvider.System"/>; must not be <see langword="null"/>.</value>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>
+    /// Gets or sets how long one attempt waits inside SQLite for another connection's lock before it fails with
+    /// SQLITE_BUSY and the retry takes over. Microsoft.Data.Sqlite counts this in whole seconds, so it is rounded up.
+    /// </summary>
+    /// <value>The default is 1 second; must be greater than zero.</value>
+    public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Gets or sets how many times an operation that found the database busy or locked is retried (with exponential
+    /// back-off and jitter starting at <see cref="BusyRetryDelay"/>) before its caller gets the
+    /// <see cref="Microsoft.Data.Sqlite.SqliteException"/>. Ignored when <see cref="ResiliencePipeline"/> is set.
+    /// </summary>
+    /// <value>The default is 5; must be zero or greater.</value>
+    public int MaxBusyRetries { get; set; } = 5;
+
+    /// <summary>Gets or sets the first back-off delay of the busy retry. Ignored when <see cref="ResiliencePipeline"/> is set.</summary>
+    /// <value>The default is 20 milliseconds; must be greater than zero.</value>
+    public TimeSpan BusyRetryDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// Gets or sets the Polly pipeline every operation runs through, replacing the built-in busy retry. Each attempt
+    /// is a whole operation (a bulk write retries its whole transaction), so any retry it makes is safe.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>: a retry of busy and locked errors built from <see cref="MaxBusyRetries"/> and <see cref="BusyRetryDelay"/>.</value>
+    public ResiliencePipeline? ResiliencePipeline { get; set; }
+
+    internal SqliteMemoryStoreOptions Clone() => (SqliteMemoryStoreOptions)MemberwiseClone();
+}

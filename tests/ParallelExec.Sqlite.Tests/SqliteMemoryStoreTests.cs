@@ -1,0 +1,185 @@
+using System.Text;
+using Microsoft.Data.Sqlite;
+using ParallelExec.Tests.Infrastructure;
+
+namespace ParallelExec.Sqlite.Tests;
+
+public sealed class SqliteMemoryStoreTests : IDisposable
+{
+    private readonly SqliteTestDatabase _database = new();
+
+    public void Dispose() => _database.Dispose();
+
+    [Fact]
+    public async Task Schema_is_created_on_first_use_in_WAL_mode_and_data_survives_reopening()
+    {
+        var path = _database.NewPath();
+        await using (var store = new SqliteMemoryStore(path))
+        {
+            Assert.False(File.Exists(path));
+            await store.SetManyAsync("ns", [new("a", Bytes("1")), new("b", Bytes("2"))]);
+        }
+
+        await using (var reopened = new SqliteMemoryStore(path))
+        {
+            Assert.Equal("1", Text(await reopened.GetAsync("ns", "a")));
+            Assert.Equal(["a", "b"], await reopened.ListKeysAsync("ns"));
+        }
+
+        await using var check = OpenOther(path);
+        using var command = check.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode;";
+        Assert.Equal("wal", (string?)command.ExecuteScalar());
+    }
+
+    [Fact]
+    public async Task A_write_waits_out_another_connections_write_lock_through_the_bounded_retry()
+    {
+        var path = _database.NewPath();
+        await using var store = new SqliteMemoryStore(new SqliteMemoryStoreOptions { DataSource = path, MaxBusyRetries = 20, BusyRetryDelay = TimeSpan.FromMilliseconds(5) });
+        await store.SetAsync("ns", "warm", Bytes("schema exists"));
+
+        await using var other = OpenOther(path);
+        var lockHolder = other.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: holds the write lock
+        var write = Task.Run(async () => await store.SetAsync("ns", "k", Bytes("written after the lock")));
+
+        // Wait (bounded) until the store has met SQLITE_BUSY and retried at least once, then let go of the lock.
+        await WaitUntil(() => store.BusyRetries >= 1);
+        Assert.False(write.IsCompleted);
+        lockHolder.Commit();
+
+        await write.WithTimeout();
+        Assert.Equal("written after the lock", Text(await store.GetAsync("ns", "k")));
+    }
+
+    [Fact]
+    public async Task A_write_that_stays_busy_fails_after_the_bounded_retries_and_writes_nothing()
+    {
+        var path = _database.NewPath();
+        await using var store = new SqliteMemoryStore(new SqliteMemoryStoreOptions { DataSource = path, MaxBusyRetries = 1, BusyRetryDelay = TimeSpan.FromMilliseconds(5) });
+        await store.SetAsync("ns", "warm", Bytes("schema exists"));
+        await using var other = OpenOther(path);
+        using (var lockHolder = other.BeginTransaction(deferred: false))
+        {
+            var ex = await Assert.ThrowsAsync<SqliteException>(() => store.SetManyAsync("ns", [new("x", Bytes("1")), new("y", Bytes("2"))]).AsTask().WithTimeout());
+            Assert.True(SqliteMemoryStore.IsBusyOrLocked(ex), ex.Message);
+            Assert.Equal(1, store.BusyRetries);
+            lockHolder.Rollback();
+        }
+
+        Assert.Equal(["warm"], await store.ListKeysAsync("ns"));
+    }
+
+    [Fact]
+    public async Task Cancellation_inside_a_bulk_write_rolls_back_every_row()
+    {
+        await using var store = new SqliteMemoryStore(_database.NewPath());
+        await store.SetAsync("ns", "before", Bytes("kept"));
+        using var cts = new CancellationTokenSource();
+        var rowsWritten = 0;
+        store.AfterBulkRowWritten = index =>
+        {
+            rowsWritten = index + 1;
+            if (index == 499)
+            {
+                cts.Cancel();
+            }
+        };
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            await store.SetManyAsync("ns", Enumerable.Range(0, 1000).Select(i => new KeyValuePair<string, ReadOnlyMemory<byte>>($"k{i:D4}", Bytes("v"))), cancellationToken: cts.Token));
+
+        Assert.Equal(500, rowsWritten);
+        Assert.Equal(["before"], await store.ListKeysAsync("ns"));
+    }
+
+    [Fact]
+    public async Task A_failure_inside_a_bulk_write_rolls_back_every_row_and_the_store_keeps_working()
+    {
+        await using var store = new SqliteMemoryStore(_database.NewPath());
+        store.AfterBulkRowWritten = index =>
+        {
+            if (index == 300)
+            {
+                throw new InvalidOperationException("injected failure");
+            }
+        };
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+            await store.SetManyAsync("ns", Enumerable.Range(0, 1000).Select(i => new KeyValuePair<string, ReadOnlyMemory<byte>>($"k{i}", Bytes("v")))));
+        Assert.Empty(await store.ListKeysAsync("ns"));
+
+        store.AfterBulkRowWritten = null;
+        await store.SetManyAsync("ns", [new("after", Bytes("ok"))]);
+        Assert.Equal(["after"], await store.ListKeysAsync("ns"));
+    }
+
+    [Fact]
+    public async Task RemoveExpired_deletes_expired_rows()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(50));
+        await using var store = new SqliteMemoryStore(new SqliteMemoryStoreOptions { DataSource = _database.NewPath(), TimeProvider = time });
+        await store.SetAsync("ns", "short", Bytes("s"), TimeSpan.FromSeconds(1));
+        await store.SetAsync("ns", "long", Bytes("l"), TimeSpan.FromHours(1));
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(1, await store.RemoveExpiredAsync());
+        Assert.Equal(0, await store.RemoveExpiredAsync());
+        Assert.Equal(["long"], await store.ListKeysAsync("ns"));
+    }
+
+    [Fact]
+    public async Task Dispose_is_idempotent_and_later_calls_throw_ObjectDisposedException()
+    {
+        var store = new SqliteMemoryStore(_database.NewPath());
+        await store.SetAsync("ns", "k", Bytes("v"));
+        await store.DisposeAsync();
+        await store.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.GetAsync("ns", "k"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.SetManyAsync("ns", [new("a", Bytes("b"))]));
+    }
+
+    [Fact]
+    public void Invalid_options_are_all_listed_in_one_exception()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new SqliteMemoryStore(new SqliteMemoryStoreOptions
+        {
+            DataSource = "",
+            TimeProvider = null!,
+            BusyTimeout = TimeSpan.Zero,
+            MaxBusyRetries = -1,
+            BusyRetryDelay = TimeSpan.FromSeconds(-1),
+        }));
+
+        Assert.Equal(
+            "Invalid SqliteMemoryStoreOptions: DataSource = \"\": must be a file path or :memory:; TimeProvider = null: must not be null; BusyTimeout = 00:00:00: must be greater than zero; MaxBusyRetries = -1: must be zero or greater; BusyRetryDelay = -00:00:01: must be greater than zero. (Parameter 'DataSource')",
+            ex.Message);
+        Assert.Throws<ArgumentNullException>(() => new SqliteMemoryStore((string)null!));
+    }
+
+    private static SqliteConnection OpenOther(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 1 }.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TestTimeout.Unexpected;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The condition never became true: probable hang.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);
+
+    private static string? Text(ReadOnlyMemory<byte>? value) => value is { } bytes ? Encoding.UTF8.GetString(bytes.Span) : null;
+}
