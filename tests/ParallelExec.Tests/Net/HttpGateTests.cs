@@ -498,6 +498,72 @@ public sealed class HttpGateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EveryCallEndsExactlyOnceUnderConcurrentSubmissionCancellationAndDrops()
+    {
+        var dropped = new ConcurrentQueue<string>();
+        await using var gate = Exec.Http()
+            .WithMaxConcurrency(3)
+            .WithQueue(8, QueueFullMode.DropOldest)
+            .Configure(o => o.OnDropped = (provider, _) => dropped.Enqueue(provider))
+            .Build();
+        var ran = new ConcurrentDictionary<int, int>();
+        var outcomes = new ConcurrentDictionary<int, string>();
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(producer => Task.Run(async () =>
+        {
+            var calls = new List<(int Id, Task<int> Call, CancellationTokenSource Cts)>();
+            for (var i = 0; i < 100; i++)
+            {
+                var id = (producer * 100) + i;
+                var cts = new CancellationTokenSource();
+                calls.Add((id, gate.RunAsync($"p{id % 3}", async token =>
+                {
+                    ran.AddOrUpdate(id, 1, (_, n) => n + 1);
+                    await Task.Yield();
+                    return id;
+                }, priority: id % 4, cancellationToken: cts.Token), cts));
+                if (id % 5 == 0)
+                {
+                    await cts.CancelAsync();
+                }
+            }
+
+            foreach (var (id, call, cts) in calls)
+            {
+                try
+                {
+                    Assert.Equal(id, await call);
+                    Assert.True(outcomes.TryAdd(id, "ok"));
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.True(outcomes.TryAdd(id, "cancelled"));
+                }
+                catch (ItemDroppedException)
+                {
+                    Assert.True(outcomes.TryAdd(id, "dropped"));
+                }
+                finally
+                {
+                    cts.Dispose();
+                }
+            }
+        }))).WithTimeout();
+
+        Assert.Equal(400, outcomes.Count);
+        Assert.All(ran, r => Assert.Equal(1, r.Value));
+        Assert.All(outcomes.Where(o => o.Value == "ok"), o => Assert.True(ran.ContainsKey(o.Key)));
+        Assert.All(outcomes.Where(o => o.Value != "ok"), o => Assert.False(ran.ContainsKey(o.Key)));
+        Assert.Contains(outcomes, o => o.Value == "dropped");
+        Assert.Contains(outcomes, o => o.Value == "cancelled");
+        var stats = gate.GetStatistics();
+        Assert.Equal(outcomes.Count(o => o.Value == "dropped"), stats.Dropped);
+        Assert.Equal(dropped.Count, stats.Dropped);
+        Assert.Equal(0, stats.Waiting);
+        Assert.Equal(0, stats.InFlight);
+    }
+
+    [Fact]
     public void InvalidOptionsAreAllListedInOneException()
     {
         var options = new HttpGateOptions { MaxConcurrency = 0, QueueCapacity = -1, DefaultThrottlePause = TimeSpan.Zero };
