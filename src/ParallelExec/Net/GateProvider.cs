@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Threading.RateLimiting;
+
+namespace ParallelExec.Net;
+
+/// <summary>
+/// One provider's partition of an <see cref="HttpGate"/>: its waiting calls, its sliding request and weight windows,
+/// its throttling pause and the one timer that wakes it when a window frees permits or a pause ends.
+/// </summary>
+/// <remarks>
+/// The windows are <see cref="ConcurrencyLimiter"/>s whose permits are handed back by the gate's
+/// <see cref="TimeProvider"/> one period after they were taken: a sliding-window log. The runtime's replenishing
+/// limiters (<see cref="TokenBucketRateLimiter"/> and the window limiters) read <see cref="Stopwatch"/> even when
+/// replenished by hand, so they cannot follow an injected clock; returning permits on the gate's own timer keeps the
+/// accounting in System.Threading.RateLimiting and every instant of it on the injected clock.
+/// Every member is used under the gate's lock.
+/// </remarks>
+internal sealed class GateProvider : IDisposable
+{
+    public GateProvider(string name, ProviderLimits limits, string gateName)
+    {
+        Name = name;
+        Limits = limits;
+        Tags = new TagList
+        {
+            { TelemetryTagNames.Name, gateName },
+            { TelemetryTagNames.Provider, name },
+        };
+        if (limits.RequestLimit is { } requests)
+        {
+            RequestWindow = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = requests, QueueLimit = 0 });
+        }
+
+        if (limits.WeightLimit is { } weight)
+        {
+            WeightWindow = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = weight, QueueLimit = 0 });
+        }
+    }
+
+    public string Name { get; }
+
+    /// <summary>The gate this partition belongs to, so that a waiter's cancellation callback finds its lock.</summary>
+    public HttpGate? Gate { get; init; }
+
+    public bool IsDisposed { get; private set; }
+
+    public ProviderLimits Limits { get; }
+
+    public TagList Tags { get; }
+
+    public ConcurrencyLimiter? RequestWindow { get; }
+
+    public ConcurrencyLimiter? WeightWindow { get; }
+
+    /// <summary>Request permits to hand back, oldest first (one period each, so the queue is ordered by due time).</summary>
+    public Queue<(TimeSpan DueAt, RateLimitLease Lease)> RequestReleases { get; } = new();
+
+    /// <summary>Weight permits to hand back, oldest first.</summary>
+    public Queue<(TimeSpan DueAt, RateLimitLease Lease)> WeightReleases { get; } = new();
+
+    /// <summary>Waiting calls, best first.</summary>
+    public SortedSet<GateWaiter> Waiting { get; } = new(GateWaiterComparer.Instance);
+
+    public TimeSpan PausedUntil { get; set; }
+
+    public ITimer? Timer { get; set; }
+
+    /// <summary>When the timer is armed to fire, or <see cref="Timeout.InfiniteTimeSpan"/> when it is not armed.</summary>
+    public TimeSpan TimerDueAt { get; set; } = Timeout.InfiniteTimeSpan;
+
+    public int InFlight { get; set; }
+
+    public long Admitted { get; set; }
+
+    public long Dropped { get; set; }
+
+    public long Throttled { get; set; }
+
+    public TimeSpan TotalPause { get; set; }
+
+    public bool CanAdmit(int weight, TimeSpan now) =>
+        PausedUntil <= now
+        && (RequestWindow is null || RequestWindow.GetStatistics()!.CurrentAvailablePermits >= 1)
+        && (WeightWindow is null || weight == 0 || WeightWindow.GetStatistics()!.CurrentAvailablePermits >= weight);
+
+    /// <summary>Takes the window permits of one admitted call; <see cref="CanAdmit"/> said they are there.</summary>
+    public void TakePermits(int weight, TimeSpan now)
+    {
+        if (RequestWindow is not null)
+        {
+            var lease = RequestWindow.AttemptAcquire(1);
+            Debug.Assert(lease.IsAcquired, "CanAdmit checked the request window under the same lock.");
+            RequestReleases.Enqueue((now + Limits.RequestPeriod, lease));
+        }
+
+        if (WeightWindow is not null && weight > 0)
+        {
+            var lease = WeightWindow.AttemptAcquire(weight);
+            Debug.Assert(lease.IsAcquired, "CanAdmit checked the weight window under the same lock.");
+            WeightReleases.Enqueue((now + Limits.WeightPeriod, lease));
+        }
+    }
+
+    /// <summary>Hands back every permit whose period has passed.</summary>
+    public void ReturnDuePermits(TimeSpan now)
+    {
+        while (RequestReleases.TryPeek(out var entry) && entry.DueAt <= now)
+        {
+            RequestReleases.Dequeue().Lease.Dispose();
+        }
+
+        while (WeightReleases.TryPeek(out var entry) && entry.DueAt <= now)
+        {
+            WeightReleases.Dequeue().Lease.Dispose();
+        }
+    }
+
+    /// <summary>The next instant something changes for this provider without a call ending, or infinite.</summary>
+    public TimeSpan NextWakeAt(TimeSpan now)
+    {
+        var next = Timeout.InfiniteTimeSpan;
+        if (RequestReleases.TryPeek(out var request))
+        {
+            next = request.DueAt;
+        }
+
+        if (WeightReleases.TryPeek(out var weight) && (next == Timeout.InfiniteTimeSpan || weight.DueAt < next))
+        {
+            next = weight.DueAt;
+        }
+
+        if (PausedUntil > now && (next == Timeout.InfiniteTimeSpan || PausedUntil < next))
+        {
+            next = PausedUntil;
+        }
+
+        return next;
+    }
+
+    public void Dispose()
+    {
+        IsDisposed = true;
+        Timer?.Dispose();
+        while (RequestReleases.TryDequeue(out var entry))
+        {
+            entry.Lease.Dispose();
+        }
+
+        while (WeightReleases.TryDequeue(out var entry))
+        {
+            entry.Lease.Dispose();
+        }
+
+        RequestWindow?.Dispose();
+        WeightWindow?.Dispose();
+    }
+}

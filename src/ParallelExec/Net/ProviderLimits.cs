@@ -1,0 +1,39 @@
+namespace ParallelExec.Net;
+
+/// <summary>
+/// The rate limits of one provider (one partition of an <see cref="HttpGate"/>): how many requests, and how much
+/// caller-estimated weight (for example model tokens), may start within a sliding period.
+/// </summary>
+/// <remarks>
+/// Both limits are sliding windows: at no instant have more than <see cref="RequestLimit"/> calls started within the
+/// last <see cref="RequestPeriod"/>, nor more than <see cref="WeightLimit"/> weight within the last
+/// <see cref="WeightPeriod"/>. A sliding window never bursts above what a fixed-window or token-bucket server allows for
+/// the same numbers, so a gate configured with a provider's published limits does not provoke 429s. A limit left
+/// <see langword="null"/> is not enforced. The gate copies the limits when it is built.
+/// </remarks>
+public sealed class ProviderLimits
+{
+    /// <summary>Gets or sets how many calls may start within <see cref="RequestPeriod"/>.</summary>
+    /// <value><see langword="null"/> (no request limit). Must be greater than zero when set.</value>
+    public int? RequestLimit { get; set; }
+
+    /// <summary>Gets or sets the sliding period <see cref="RequestLimit"/> counts over.</summary>
+    /// <value>One second. Must be greater than zero.</value>
+    public TimeSpan RequestPeriod { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Gets or sets how much weight (the sum of the callers' estimates) may start within <see cref="WeightPeriod"/>.</summary>
+    /// <value><see langword="null"/> (no weight limit). Must be greater than zero when set.</value>
+    public int? WeightLimit { get; set; }
+
+    /// <summary>Gets or sets the sliding period <see cref="WeightLimit"/> counts over.</summary>
+    /// <value>One minute (model providers publish tokens per minute). Must be greater than zero.</value>
+    public TimeSpan WeightPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    internal ProviderLimits Clone() => new()
+    {
+        RequestLimit = RequestLimit,
+        RequestPeriod = RequestPeriod,
+        WeightLimit = WeightLimit,
+        WeightPeriod = WeightPeriod,
+    };
+}
