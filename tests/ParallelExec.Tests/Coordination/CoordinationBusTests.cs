@@ -341,6 +341,30 @@ public class CoordinationBusTests
     }
 
     [Fact]
+    public async Task A_stream_nobody_reads_applies_its_full_mode_and_TryRead_takes_in_order()
+    {
+        var drops = new ConcurrentQueue<DroppedMessage>();
+        await using var bus = Exec.Bus().OnDropped(drops.Enqueue).Build();
+        using var stream = bus.SubscribeStream<int>("s", new SubscriptionOptions { MailboxCapacity = 3, FullMode = QueueFullMode.DropOldest });
+
+        var ids = new List<long>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add((await bus.PublishAsync("s", i)).MessageId);
+        }
+
+        var read = new List<int>();
+        while (stream.TryRead(out var message))
+        {
+            read.Add(message.Message);
+        }
+
+        Assert.Equal([2, 3, 4], read);
+        Assert.Equal(ids.Take(2), drops.Select(d => d.MessageId));
+        Assert.Equal(2, stream.Dropped);
+    }
+
+    [Fact]
     public async Task Unsubscribing_by_dispose_stops_delivery()
     {
         await using var bus = Exec.Bus().Build();
