@@ -675,6 +675,8 @@ public sealed class CoordinationBus : IAsyncDisposable
 
     private ValueTask<PublishResult> DeliverAsync(Envelope envelope, Subscription[] targets, CancellationToken cancellationToken)
     {
+        // Saved and restored: an OnDropped callback may publish from inside an eviction, nesting this method.
+        var outerEvictions = t_evictions;
         t_evictions = 0;
         int delivered = 0, rejected = 0, waiting = 0, firstWaiting = -1;
         int[]? waitingIndices = null;
@@ -706,6 +708,7 @@ public sealed class CoordinationBus : IAsyncDisposable
         }
 
         var evicted = t_evictions;
+        t_evictions = outerEvictions;
         if (waiting == 0)
         {
             return new ValueTask<PublishResult>(Complete(envelope, targets.Length, delivered, rejected, evicted));
