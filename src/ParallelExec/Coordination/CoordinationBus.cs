@@ -115,9 +115,11 @@ public sealed class CoordinationBus : IAsyncDisposable
     /// message was offered, or while waiting for room (subscribers that already took it keep it).</exception>
     public ValueTask<PublishResult> PublishAsync<T>(string topic, T message, CancellationToken cancellationToken = default)
     {
-        TopicPattern.ValidateTopic(topic);
+        ArgumentNullException.ThrowIfNull(topic);
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
+
+        // Route validates the topic when it is not cached yet; a cached route proves the topic valid.
         var targets = Route(topic, RuntimeType(message));
         var envelope = new Envelope<T>(topic, message, NextMessageId(), Options.TimeProvider.GetUtcNow(), reply: null);
         OnPublished();
@@ -246,33 +248,36 @@ public sealed class CoordinationBus : IAsyncDisposable
     /// <exception cref="ObjectDisposedException">The bus has been (or was, while waiting) disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <remarks>When every responder fails, the exception of the first failure is thrown.</remarks>
-    public async Task<TReply> RequestAsync<TRequest, TReply>(string topic, TRequest request, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    public Task<TReply> RequestAsync<TRequest, TReply>(string topic, TRequest request, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         TopicPattern.ValidateTopic(topic);
         var wait = timeout ?? Options.RequestTimeout;
         ValidateTimeout(wait, nameof(timeout));
         ThrowIfDisposed();
-        cancellationToken.ThrowIfCancellationRequested();
-        var started = Options.TimeProvider.GetTimestamp();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TReply>(cancellationToken);
+        }
+
         var targets = Route(topic, RuntimeType(request));
         var sink = new SingleReplySink<TReply>();
         var responders = CountResponders(targets, sink);
         if (responders == 0)
         {
-            throw new NoResponderException(topic);
+            return Task.FromException<TReply>(new NoResponderException(topic));
         }
 
         sink.SetResponders(responders);
+        sink.Arm(this, topic, wait, cancellationToken);
         var envelope = new Envelope<TRequest>(topic, request, NextMessageId(), Options.TimeProvider.GetUtcNow(), sink);
         OnPublished();
-        await DeliverAsync(envelope, targets, cancellationToken).ConfigureAwait(false);
-        try
+        var delivery = DeliverAsync(envelope, targets, cancellationToken);
+        return delivery.IsCompletedSuccessfully ? sink.Task : AwaitDeliveryThenReply(delivery, sink.Task);
+
+        static async Task<TReply> AwaitDeliveryThenReply(ValueTask<PublishResult> delivery, Task<TReply> reply)
         {
-            return await WaitAsync(sink.Task, Remaining(wait, started), cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"No reply to the request on topic \"{topic}\" within {wait}.");
+            await delivery.ConfigureAwait(false);
+            return await reply.ConfigureAwait(false);
         }
     }
 
@@ -630,11 +635,10 @@ public sealed class CoordinationBus : IAsyncDisposable
             Array.Copy(all, grown, all.Length);
             grown[^1] = subscription;
             Volatile.Write(ref _routing, new RoutingTable(grown));
-        }
-
-        lock (_statisticsLock)
-        {
-            _counted.Add(subscription);
+            lock (_statisticsLock)
+            {
+                _counted.Add(subscription);
+            }
         }
 
         subscription.Start();
@@ -644,23 +648,35 @@ public sealed class CoordinationBus : IAsyncDisposable
     private Subscription[] Route(string topic, Type messageType)
     {
         var routing = Volatile.Read(ref _routing);
+
+        // Publishers usually publish the same topic string instance again and again: a reference check skips hashing.
+        if (routing.Last is { } last && ReferenceEquals(last.Topic, topic) && last.MessageType == messageType)
+        {
+            return last.Targets;
+        }
+
         var key = new RouteKey(topic, messageType);
         if (routing.Routes.TryGetValue(key, out var cached))
         {
             return cached;
         }
 
+        TopicPattern.ValidateTopic(topic);
         var matched = routing.Match(topic, messageType);
         if (routing.Routes.Count < MaxCachedRoutes)
         {
             routing.Routes.TryAdd(key, matched);
         }
 
+        routing.Last = new LastRoute(topic, messageType, matched);
+
         return matched;
     }
 
     private ValueTask<PublishResult> DeliverAsync(Envelope envelope, Subscription[] targets, CancellationToken cancellationToken)
     {
+        // Saved and restored: an OnDropped callback may publish from inside an eviction, nesting this method.
+        var outerEvictions = t_evictions;
         t_evictions = 0;
         int delivered = 0, rejected = 0, waiting = 0, firstWaiting = -1;
         int[]? waitingIndices = null;
@@ -692,6 +708,7 @@ public sealed class CoordinationBus : IAsyncDisposable
         }
 
         var evicted = t_evictions;
+        t_evictions = outerEvictions;
         if (waiting == 0)
         {
             return new ValueTask<PublishResult>(Complete(envelope, targets.Length, delivered, rejected, evicted));
@@ -795,6 +812,9 @@ public sealed class CoordinationBus : IAsyncDisposable
 
         public ConcurrentDictionary<RouteKey, Subscription[]> Routes { get; } = new();
 
+        /// <summary>The route computed last; read and written without a lock (a reference write is atomic).</summary>
+        public LastRoute? Last { get; set; }
+
         public Subscription[] Match(string topic, Type messageType)
         {
             List<Subscription>? matched = null;
@@ -811,4 +831,6 @@ public sealed class CoordinationBus : IAsyncDisposable
     }
 
     private readonly record struct RouteKey(string Topic, Type MessageType);
+
+    private sealed record LastRoute(string Topic, Type MessageType, Subscription[] Targets);
 }

@@ -14,28 +14,99 @@ internal abstract class ReplySink
     public abstract void OnFailure(Exception exception);
 }
 
-/// <summary>A sink for <c>RequestAsync</c>: the first reply wins; the request fails when every responder failed.</summary>
+/// <summary>
+/// A sink for <c>RequestAsync</c>: the first reply wins; the request fails when every responder failed. It owns its
+/// timeout timer and its cancellation registrations, so the requester awaits one task and nothing else (no WaitAsync
+/// wrapper, no linked token source).
+/// </summary>
 internal sealed class SingleReplySink<TReply> : ReplySink
 {
     private readonly TaskCompletionSource<TReply> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _pending;
     private Exception? _firstFailure;
+    private string _topic = string.Empty;
+    private TimeSpan _timeout;
+    private CancellationToken _cancellationToken;
+    private ITimer? _timer;
+    private CancellationTokenRegistration _cancellation;
+    private CancellationTokenRegistration _disposal;
+    private string _busName = string.Empty;
 
     public Task<TReply> Task => _completion.Task;
 
     public void SetResponders(int count) => _pending = count;
 
+    /// <summary>Starts the timeout and listens to the caller's token and the bus's disposal. Called before the request
+    /// is delivered, so no reply can race with it.</summary>
+    public void Arm(CoordinationBus bus, string topic, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        _topic = topic;
+        _timeout = timeout;
+        _busName = bus.Name;
+        _cancellationToken = cancellationToken;
+        if (timeout != Timeout.InfiniteTimeSpan)
+        {
+            _timer = bus.Options.TimeProvider.CreateTimer(static state => ((SingleReplySink<TReply>)state!).Expire(), this, timeout, Timeout.InfiniteTimeSpan);
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            _cancellation = cancellationToken.UnsafeRegister(static state => ((SingleReplySink<TReply>)state!).Cancel(), this);
+        }
+
+        _disposal = bus.DisposedToken.UnsafeRegister(static state => ((SingleReplySink<TReply>)state!).BusDisposed(), this);
+    }
+
     public override bool Accepts(Type replyType) => typeof(TReply).IsAssignableFrom(replyType);
 
-    public override void OnReply(object? reply) => _completion.TrySetResult((TReply)reply!);
+    public override void OnReply(object? reply)
+    {
+        if (_completion.TrySetResult((TReply)reply!))
+        {
+            Release();
+        }
+    }
 
     public override void OnFailure(Exception exception)
     {
         Interlocked.CompareExchange(ref _firstFailure, exception, null);
-        if (Interlocked.Decrement(ref _pending) == 0)
+        if (Interlocked.Decrement(ref _pending) == 0 && _completion.TrySetException(_firstFailure!))
         {
-            _completion.TrySetException(_firstFailure!);
+            Release();
         }
+    }
+
+    private void Expire()
+    {
+        if (_completion.TrySetException(new TimeoutException($"No reply to the request on topic \"{_topic}\" within {_timeout}.")))
+        {
+            Release();
+        }
+    }
+
+    private void Cancel()
+    {
+        if (_completion.TrySetCanceled(_cancellationToken))
+        {
+            Release();
+        }
+    }
+
+    private void BusDisposed()
+    {
+        if (_completion.TrySetException(new ObjectDisposedException(nameof(CoordinationBus), $"The bus {_busName} was disposed while waiting for a reply on \"{_topic}\".")))
+        {
+            Release();
+        }
+    }
+
+    private void Release()
+    {
+        // Unregister rather than Dispose: Dispose would wait for a callback running on another thread, and may be
+        // called from inside one of these very callbacks.
+        _timer?.Dispose();
+        _cancellation.Unregister();
+        _disposal.Unregister();
     }
 }
 

@@ -92,6 +92,17 @@ public class CoordinationBarrierTests
     }
 
     [Fact]
+    public async Task Disposing_the_bus_fails_pending_waits_with_ObjectDisposedException()
+    {
+        var bus = Exec.Bus().Build();
+        var waiting = bus.WaitForAsync<int>("never", null, Timeout.InfiniteTimeSpan);
+
+        await bus.DisposeAsync().WithTimeout();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting.WithTimeout());
+    }
+
+    [Fact]
     public async Task Agents_coordinate_through_events_instead_of_step_by_step()
     {
         // The scenario of the issue: agents report to a coordinator over the bus; the coordinator waits on a barrier-like

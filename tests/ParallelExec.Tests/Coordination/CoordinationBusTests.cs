@@ -315,6 +315,56 @@ public class CoordinationBusTests
     }
 
     [Fact]
+    public async Task MaxConcurrency_runs_that_many_handlers_of_one_subscription_at_once()
+    {
+        await using var bus = Exec.Bus().Build();
+        var barrier = bus.CreateBarrier(3);
+        var phases = new ConcurrentQueue<long>();
+        using var subscription = bus.Subscribe<int>("work", async (m, ct) => phases.Enqueue(await barrier.SignalAndWaitAsync(cancellationToken: ct)), new SubscriptionOptions { MaxConcurrency = 3 });
+
+        for (var i = 0; i < 6; i++)
+        {
+            await bus.PublishAsync("work", i);
+        }
+
+        // Only three handlers running at once can pass a three-participant barrier: two phases of three.
+        await WaitUntil(() => phases.Count == 6);
+        Assert.Equal([0L, 0L, 0L, 1L, 1L, 1L], phases.Order());
+    }
+
+    [Fact]
+    public async Task Subscribing_and_unsubscribing_while_publishing_keeps_routing_consistent()
+    {
+        await using var bus = Exec.Bus().Build();
+        var permanent = new ConcurrentBag<long>();
+        using var keeper = bus.Subscribe<int>("churn.>", m => permanent.Add(m.Id), new SubscriptionOptions { MailboxCapacity = 16 });
+        using var stop = new CancellationTokenSource();
+        var churn = Task.Run(async () =>
+        {
+            var round = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                var transient = bus.Subscribe<int>(round++ % 2 == 0 ? "churn.*" : "churn.a", _ => { });
+                await Task.Yield();
+                await transient.DisposeAsync();
+            }
+        });
+
+        var ids = new List<long>();
+        for (var i = 0; i < 3000; i++)
+        {
+            var result = await bus.PublishAsync("churn.a", i);
+            Assert.InRange(result.Matched, 1, 2);
+            ids.Add(result.MessageId);
+        }
+
+        await stop.CancelAsync();
+        await churn.WithTimeout();
+        await WaitUntil(() => permanent.Count == ids.Count);
+        Assert.Equal(ids, permanent.Order());
+    }
+
+    [Fact]
     public async Task Stream_subscriptions_yield_messages_in_order_and_end_after_dispose()
     {
         await using var bus = Exec.Bus().Build();
@@ -338,6 +388,30 @@ public class CoordinationBusTests
 
         Assert.Equal(["log.a=1", "log.b=2", "log.a.c=3"], await reader.WithTimeout());
         Assert.Equal(3, stream.Handled);
+    }
+
+    [Fact]
+    public async Task A_stream_nobody_reads_applies_its_full_mode_and_TryRead_takes_in_order()
+    {
+        var drops = new ConcurrentQueue<DroppedMessage>();
+        await using var bus = Exec.Bus().OnDropped(drops.Enqueue).Build();
+        using var stream = bus.SubscribeStream<int>("s", new SubscriptionOptions { MailboxCapacity = 3, FullMode = QueueFullMode.DropOldest });
+
+        var ids = new List<long>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add((await bus.PublishAsync("s", i)).MessageId);
+        }
+
+        var read = new List<int>();
+        while (stream.TryRead(out var message))
+        {
+            read.Add(message.Message);
+        }
+
+        Assert.Equal([2, 3, 4], read);
+        Assert.Equal(ids.Take(2), drops.Select(d => d.MessageId));
+        Assert.Equal(2, stream.Dropped);
     }
 
     [Fact]
