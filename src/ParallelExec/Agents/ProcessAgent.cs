@@ -498,15 +498,18 @@ public sealed class ProcessAgent : IAgent
             // Best effort: the kill was sent.
         }
 
-        await TerminateAsync().ConfigureAwait(false);
+        // The killed process's output ends, so the reader finishes by itself (and terminates the agent) without the
+        // cost of a cancellation; only a pipe held open by an unkillable descendant needs the explicit stop below.
         try
         {
             await _readLoop.WaitAsync(ExitGrace, _options.TimeProvider).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            // The reader is cancelled; do not wait for it forever.
+            // Stopped below.
         }
+
+        await TerminateAsync().ConfigureAwait(false);
 
         try
         {
