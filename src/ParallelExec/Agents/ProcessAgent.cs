@@ -66,6 +66,14 @@ public sealed class ProcessAgent : IAgent
         _input = process.StandardInput.BaseStream;
         _jsonWriter = new Utf8JsonWriter(_writeBuffer);
         _standardError = new StandardErrorTail(options.MaxStandardErrorLength);
+
+        // Nobody awaits the handshake once start-up has timed out or been cancelled: observe its failure here so that a
+        // late exit does not surface as an unobserved task exception.
+        _ready.Task.ContinueWith(
+            static t => _ = t.Exception,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     /// <inheritdoc/>
