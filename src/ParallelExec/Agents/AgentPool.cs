@@ -416,6 +416,9 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
             if (slot is not null)
             {
                 TakeLocked(slot);
+
+                // Taking an idle agent may leave the pool below MinIdle: the refill starts now, in the background.
+                spawns = _options.MinIdle > 0 ? PlanSpawnsLocked() : 0;
             }
             else if (_queueRoom is null)
             {
@@ -458,6 +461,7 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
         FlushMetrics();
         if (slot is not null)
         {
+            StartSpawns(spawns);
             return new ValueTask<Slot>(slot);
         }
 

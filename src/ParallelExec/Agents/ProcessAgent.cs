@@ -66,6 +66,14 @@ public sealed class ProcessAgent : IAgent
         _input = process.StandardInput.BaseStream;
         _jsonWriter = new Utf8JsonWriter(_writeBuffer);
         _standardError = new StandardErrorTail(options.MaxStandardErrorLength);
+
+        // Nobody awaits the handshake once start-up has timed out or been cancelled: observe its failure here so that a
+        // late exit does not surface as an unobserved task exception.
+        _ready.Task.ContinueWith(
+            static t => _ = t.Exception,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     /// <inheritdoc/>
@@ -498,15 +506,18 @@ public sealed class ProcessAgent : IAgent
             // Best effort: the kill was sent.
         }
 
-        await TerminateAsync().ConfigureAwait(false);
+        // The killed process's output ends, so the reader finishes by itself (and terminates the agent) without the
+        // cost of a cancellation; only a pipe held open by an unkillable descendant needs the explicit stop below.
         try
         {
             await _readLoop.WaitAsync(ExitGrace, _options.TimeProvider).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            // The reader is cancelled; do not wait for it forever.
+            // Stopped below.
         }
+
+        await TerminateAsync().ConfigureAwait(false);
 
         try
         {
