@@ -1276,7 +1276,9 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
     private void RecycleLocked(PendingBatch<TItem, TResult> batch)
     {
         batch.Reset();
-        if (_spareBatches.Count < _options.MaxConcurrentBatches + 2)
+        // Keep as many batches as a full queue can hold (bounded), so a steady stream allocates none.
+        var retained = Math.Min(1024, (_options.QueueCapacity / _options.MaxBatchSize) + _options.MaxConcurrentBatches + 2);
+        if (_spareBatches.Count < retained)
         {
             _spareBatches.Push(batch);
         }
