@@ -17,6 +17,7 @@ public class BatchThroughputBenchmarks
     private const int AwaitWindow = 1_000;
 
     private static readonly int[] FullBatchResults = new int[BatchSize];
+    private static readonly int[] SingleResult = new int[1];
 
     private readonly SingleItemList _single = new();
     private readonly ValueTask<int>[] _window = new ValueTask<int>[AwaitWindow];
@@ -149,7 +150,12 @@ public class BatchThroughputBenchmarks
         }
 
         Interlocked.Add(ref _sum, sum);
-        return new ValueTask<IReadOnlyList<int>>(items.Count == BatchSize ? FullBatchResults : new int[items.Count]);
+        return new ValueTask<IReadOnlyList<int>>(items.Count switch
+        {
+            BatchSize => FullBatchResults,
+            1 => SingleResult,
+            _ => new int[items.Count],
+        });
     }
 
     /// <summary>A reusable one-item list, so the sequential baseline measures calls, not allocations.</summary>

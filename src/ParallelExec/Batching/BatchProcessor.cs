@@ -40,7 +40,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
     private readonly ITimer? _timer;
     private readonly ObjectPool<BatchItemSource<TItem, TResult>> _sources;
     private readonly Stack<PendingBatch<TItem, TResult>> _spareBatches = new();
-    private readonly List<PendingBatch<TItem, TResult>> _ready = [];
+    private readonly BatchQueue<PendingBatch<TItem, TResult>> _ready = new();
     private readonly List<PendingBatch<TItem, TResult>> _running = [];
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -588,12 +588,11 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
         PendingBatch<TItem, TResult>? batch = null;
         if (oldest)
         {
-            foreach (var ready in _ready)
+            for (var i = 0; i < _ready.Count && batch is null; i++)
             {
-                if (ready.Count > 0)
+                if (_ready[i].Count > 0)
                 {
-                    batch = ready;
-                    break;
+                    batch = _ready[i];
                 }
             }
 
@@ -661,7 +660,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
             return batch;
         }
 
-        _ready.Add(batch);
+        _ready.Enqueue(batch);
         return null;
     }
 
@@ -1237,8 +1236,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
             RecycleLocked(batch);
             if (_ready.Count > 0 && _running.Count < _options.MaxConcurrentBatches)
             {
-                next = _ready[0];
-                _ready.RemoveAt(0);
+                next = _ready.Dequeue();
                 StartLocked(next, ref effects);
             }
 
@@ -1289,8 +1287,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
         List<PendingBatch<TItem, TResult>> dropped;
         lock (_gate)
         {
-            dropped = [.. _ready];
-            _ready.Clear();
+            dropped = _ready.DrainToList();
             foreach (var batch in dropped)
             {
                 batch.Started = true;
