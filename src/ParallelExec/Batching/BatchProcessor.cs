@@ -26,6 +26,8 @@ namespace ParallelExec.Batching;
 /// </para>
 /// <para>
 /// The list a handler receives is a view over a pooled array and is valid only until the handler's task completes.
+/// A batch mixes many callers, so the handler runs without any submitter's <see cref="ExecutionContext"/>
+/// (AsyncLocal values do not flow into it).
 /// </para>
 /// </remarks>
 [DebuggerDisplay("BatchProcessor {_options.Name}: pending = {_pending}, running = {_running.Count}")]

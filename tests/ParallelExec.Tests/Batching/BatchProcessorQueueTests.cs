@@ -307,6 +307,28 @@ public class BatchProcessorQueueTests
         Assert.Equal(2, peak);
     }
 
+    [Fact]
+    public async Task CancellingASubmitterThatWaitsForRoomEndsItWithoutEnqueueing()
+    {
+        var handler = new GatedHandler();
+        var (processor, tasks) = await FillAsync(handler, QueueFullMode.Wait, []);
+        using var cts = new CancellationTokenSource();
+
+        var waiting = processor.SubmitAsync(5, cts.Token).AsTask();
+        var posting = processor.PostAsync(6, cts.Token).AsTask();
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WithTimeout());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => posting.WithTimeout());
+        handler.Release();
+        await processor.DisposeAsync();
+        Assert.Equal(new[] { 10, 20, 30, 40 }, await Task.WhenAll(tasks));
+        Assert.DoesNotContain(handler.Batches, b => b.Contains(5) || b.Contains(6));
+        var stats = processor.GetStatistics();
+        Assert.Equal(4, stats.Submitted);
+        Assert.Equal(4, stats.Succeeded);
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         var current = Volatile.Read(ref target);
