@@ -548,6 +548,8 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
                         effects.Room = (_roomAvailable ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
                         return EnqueueResult.Full;
                     case QueueFullMode.Reject:
+                        // Handed to the processor and ended as rejected: it is in the ledger.
+                        _submitted++;
                         _dropped++;
                         return EnqueueResult.Rejected;
                     case QueueFullMode.DropOldest:
