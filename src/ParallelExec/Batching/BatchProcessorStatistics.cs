@@ -14,7 +14,11 @@ public sealed class BatchProcessorStatistics
     /// <summary>Gets the processor's name (<see cref="BatchProcessorOptions{TItem}.Name"/>).</summary>
     public string? Name { get; init; }
 
-    /// <summary>Gets the number of submissions accepted into a batch.</summary>
+    /// <summary>
+    /// Gets the number of submissions handed to the processor: accepted into a batch, or rejected by
+    /// <see cref="QueueFullMode.Reject"/>. (A <see cref="BatchProcessor{TItem, TResult}.TryPost"/> that returned
+    /// <see langword="false"/> in <see cref="QueueFullMode.Wait"/> mode, or a submission cancelled before it was enqueued, is not counted.)
+    /// </summary>
     public long Submitted { get; init; }
 
     /// <summary>Gets the number of submissions that shared the slot of an equal item (coalescing).</summary>
