@@ -26,6 +26,8 @@ namespace ParallelExec.Batching;
 /// </para>
 /// <para>
 /// The list a handler receives is a view over a pooled array and is valid only until the handler's task completes.
+/// A batch mixes many callers, so the handler runs without any submitter's <see cref="ExecutionContext"/>
+/// (AsyncLocal values do not flow into it).
 /// </para>
 /// </remarks>
 [DebuggerDisplay("BatchProcessor {_options.Name}: pending = {_pending}, running = {_running.Count}")]
@@ -40,7 +42,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
     private readonly ITimer? _timer;
     private readonly ObjectPool<BatchItemSource<TItem, TResult>> _sources;
     private readonly Stack<PendingBatch<TItem, TResult>> _spareBatches = new();
-    private readonly List<PendingBatch<TItem, TResult>> _ready = [];
+    private readonly BatchQueue<PendingBatch<TItem, TResult>> _ready = new();
     private readonly List<PendingBatch<TItem, TResult>> _running = [];
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -458,8 +460,9 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
                 var first = await Task.WhenAny(_drained.Task, deadline).ConfigureAwait(false);
                 if (first != _drained.Task)
                 {
-                    await _shutdown.CancelAsync().ConfigureAwait(false);
+                    // Drop first: cancelling ends the running calls, whose workers would otherwise start queued batches.
                     DropUnstartedBatches();
+                    await _shutdown.CancelAsync().ConfigureAwait(false);
                 }
 
                 await stopDelay.CancelAsync().ConfigureAwait(false);
@@ -587,12 +590,11 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
         PendingBatch<TItem, TResult>? batch = null;
         if (oldest)
         {
-            foreach (var ready in _ready)
+            for (var i = 0; i < _ready.Count && batch is null; i++)
             {
-                if (ready.Count > 0)
+                if (_ready[i].Count > 0)
                 {
-                    batch = ready;
-                    break;
+                    batch = _ready[i];
                 }
             }
 
@@ -660,7 +662,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
             return batch;
         }
 
-        _ready.Add(batch);
+        _ready.Enqueue(batch);
         return null;
     }
 
@@ -735,8 +737,10 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
             {
                 var next = caller.Next;
                 caller.Registration.Dispose();
-                caller.SetException(new ItemDroppedException(victim.Reason));
+
+                // The callback first, so that it has run by the time the caller sees the drop.
                 NotifyDropped(victim.Item, victim.Reason, 1);
+                caller.SetException(new ItemDroppedException(victim.Reason));
                 caller = next;
             }
 
@@ -1234,8 +1238,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
             RecycleLocked(batch);
             if (_ready.Count > 0 && _running.Count < _options.MaxConcurrentBatches)
             {
-                next = _ready[0];
-                _ready.RemoveAt(0);
+                next = _ready.Dequeue();
                 StartLocked(next, ref effects);
             }
 
@@ -1273,7 +1276,9 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
     private void RecycleLocked(PendingBatch<TItem, TResult> batch)
     {
         batch.Reset();
-        if (_spareBatches.Count < _options.MaxConcurrentBatches + 2)
+        // Keep as many batches as a full queue can hold (bounded), so a steady stream allocates none.
+        var retained = Math.Min(1024, (_options.QueueCapacity / _options.MaxBatchSize) + _options.MaxConcurrentBatches + 2);
+        if (_spareBatches.Count < retained)
         {
             _spareBatches.Push(batch);
         }
@@ -1284,8 +1289,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
         List<PendingBatch<TItem, TResult>> dropped;
         lock (_gate)
         {
-            dropped = [.. _ready];
-            _ready.Clear();
+            dropped = _ready.DrainToList();
             foreach (var batch in dropped)
             {
                 batch.Started = true;
@@ -1305,8 +1309,8 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
                 {
                     var next = caller.Next;
                     caller.Registration.Dispose();
-                    caller.SetException(new ItemDroppedException(DropReason.DisposeDeadline));
                     NotifyDropped(batch.Items[i], DropReason.DisposeDeadline, 1);
+                    caller.SetException(new ItemDroppedException(DropReason.DisposeDeadline));
                     caller = next;
                 }
 

@@ -274,4 +274,73 @@ public class BatchProcessorQueueTests
         await disposing.WithTimeout();
         Assert.Equal(new[] { 10, 20, 30, 40 }, await Task.WhenAll(tasks));
     }
+    [Fact]
+    public async Task MaxConcurrentBatchesBoundsTheHandlerCallsRunningAtOnce()
+    {
+        var running = 0;
+        var peak = 0;
+        var twoRunning = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var processor = new BatchProcessor<int, int>(
+            async (items, _) =>
+            {
+                var now = Interlocked.Increment(ref running);
+                InterlockedMax(ref peak, now);
+                if (now == 2)
+                {
+                    twoRunning.TrySetResult();
+                }
+
+                await release.Task;
+                Interlocked.Decrement(ref running);
+                return items;
+            },
+            new BatchProcessorOptions<int> { MaxBatchSize = 1, MaxConcurrentBatches = 2 });
+
+        var tasks = Enumerable.Range(0, 6).Select(i => processor.SubmitAsync(i).AsTask()).ToArray();
+        await twoRunning.Task.WithTimeout();
+        Assert.Equal(4, processor.GetStatistics().Pending);
+        Assert.Equal(2, processor.GetStatistics().RunningBatches);
+        release.TrySetResult();
+
+        Assert.Equal(Enumerable.Range(0, 6), await Task.WhenAll(tasks).WithTimeout());
+        Assert.Equal(2, peak);
+    }
+
+    [Fact]
+    public async Task CancellingASubmitterThatWaitsForRoomEndsItWithoutEnqueueing()
+    {
+        var handler = new GatedHandler();
+        var (processor, tasks) = await FillAsync(handler, QueueFullMode.Wait, []);
+        using var cts = new CancellationTokenSource();
+
+        var waiting = processor.SubmitAsync(5, cts.Token).AsTask();
+        var posting = processor.PostAsync(6, cts.Token).AsTask();
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WithTimeout());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => posting.WithTimeout());
+        handler.Release();
+        await processor.DisposeAsync();
+        Assert.Equal(new[] { 10, 20, 30, 40 }, await Task.WhenAll(tasks));
+        Assert.DoesNotContain(handler.Batches, b => b.Contains(5) || b.Contains(6));
+        var stats = processor.GetStatistics();
+        Assert.Equal(4, stats.Submitted);
+        Assert.Equal(4, stats.Succeeded);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
 }

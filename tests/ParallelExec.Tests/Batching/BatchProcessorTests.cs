@@ -92,10 +92,20 @@ public class BatchProcessorTests
 
         var producers = Enumerable.Range(0, 4).Select(p => Task.Run(async () =>
         {
+            var submitted = new List<(int Item, Task<int> Result)>();
             for (var i = 0; i < 500; i++)
             {
                 var item = (p * 1000) + i;
-                Assert.Equal(item * 10, await processor.SubmitAsync(item));
+                submitted.Add((item, processor.SubmitAsync(item).AsTask()));
+                if (i % 50 == 0)
+                {
+                    await Task.Yield();
+                }
+            }
+
+            foreach (var (item, result) in submitted)
+            {
+                Assert.Equal(item * 10, await result);
             }
         }));
         await Task.WhenAll(producers).WithTimeout();
@@ -103,6 +113,7 @@ public class BatchProcessorTests
 
         Assert.All(handler.Batches, b => Assert.InRange(b.Length, 1, 7));
         Assert.Equal(2000, handler.Batches.Sum(b => b.Length));
+        Assert.Contains(handler.Batches, b => b.Length == 7);
     }
 
     [Fact]
