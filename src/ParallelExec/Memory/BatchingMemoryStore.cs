@@ -34,6 +34,7 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
     private readonly ConcurrentDictionary<StoreKey, CachedValue>? _cache;
     private long _writeGeneration;
     private long _cacheHits;
+    private int _cacheCount;
     private int _disposed;
 
     /// <summary>Initializes a new instance of the <see cref="BatchingMemoryStore"/> class.</summary>
@@ -66,16 +67,16 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
                 return cached.Value;
             }
 
-            _cache.TryRemove(new KeyValuePair<StoreKey, CachedValue>(storeKey, cached));
+            RemoveCached(new KeyValuePair<StoreKey, CachedValue>(storeKey, cached));
         }
 
         var generation = Volatile.Read(ref _writeGeneration);
         var value = await _reads.SubmitAsync(storeKey, cancellationToken).ConfigureAwait(false);
-        if (_cache is not null && _cache.Count < _options.ReadCacheCapacity && Volatile.Read(ref _writeGeneration) == generation)
+        if (_cache is not null && Volatile.Read(ref _writeGeneration) == generation)
         {
             // Cached only if no write through this store started or finished while the read ran, so a read that
             // raced a write never caches the older value over the newer one.
-            _cache[storeKey] = new CachedValue(value, _options.TimeProvider.GetTimestamp() + ToTimestampTicks(_options.ReadCacheTimeToLive!.Value));
+            AddCached(storeKey, value);
         }
 
         return value;
@@ -276,7 +277,7 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
     private void BeginWrite(StoreKey key)
     {
         Interlocked.Increment(ref _writeGeneration);
-        _cache?.TryRemove(key, out _);
+        RemoveCached(key);
     }
 
     private void EndWrite(StoreKey key)
@@ -284,7 +285,7 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
         // Removed again at the end: a read that finished between begin and end may have cached nothing (the
         // generation moved), but removing twice keeps the rule simple: after a write's await, the cache holds no
         // value of that key older than the write.
-        _cache?.TryRemove(key, out _);
+        RemoveCached(key);
         Interlocked.Increment(ref _writeGeneration);
     }
 
@@ -295,7 +296,7 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
         {
             foreach (var key in keys)
             {
-                _cache.TryRemove(new StoreKey(namespaceName, key), out _);
+                RemoveCached(new StoreKey(namespaceName, key));
             }
         }
     }
@@ -306,11 +307,59 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
         {
             foreach (var key in keys)
             {
-                _cache.TryRemove(new StoreKey(namespaceName, key), out _);
+                RemoveCached(new StoreKey(namespaceName, key));
             }
         }
 
         Interlocked.Increment(ref _writeGeneration);
+    }
+
+    private void AddCached(StoreKey key, ReadOnlyMemory<byte>? value)
+    {
+        var now = _options.TimeProvider.GetTimestamp();
+        if (Volatile.Read(ref _cacheCount) >= _options.ReadCacheCapacity)
+        {
+            // Full: make room from expired entries (an O(n) sweep, paid at most once per capacity's worth of adds);
+            // if none expired, this read is simply not cached, so the cache never grows past its capacity.
+            foreach (var pair in _cache!)
+            {
+                if (pair.Value.ExpiresAt <= now)
+                {
+                    RemoveCached(pair);
+                }
+            }
+
+            if (Volatile.Read(ref _cacheCount) >= _options.ReadCacheCapacity)
+            {
+                return;
+            }
+        }
+
+        var entry = new CachedValue(value, now + ToTimestampTicks(_options.ReadCacheTimeToLive!.Value));
+        if (_cache!.TryAdd(key, entry))
+        {
+            Interlocked.Increment(ref _cacheCount);
+        }
+        else
+        {
+            _cache[key] = entry;
+        }
+    }
+
+    private void RemoveCached(KeyValuePair<StoreKey, CachedValue> pair)
+    {
+        if (_cache!.TryRemove(pair))
+        {
+            Interlocked.Decrement(ref _cacheCount);
+        }
+    }
+
+    private void RemoveCached(StoreKey key)
+    {
+        if (_cache is not null && _cache.TryRemove(key, out _))
+        {
+            Interlocked.Decrement(ref _cacheCount);
+        }
     }
 
     private long ToTimestampTicks(TimeSpan duration) =>

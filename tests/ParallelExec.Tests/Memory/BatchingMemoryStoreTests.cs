@@ -127,6 +127,34 @@ public sealed class BatchingMemoryStoreTests
     }
 
     [Fact]
+    public async Task Read_cache_never_grows_past_its_capacity_and_reuses_room_of_expired_entries()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore());
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions
+        {
+            MaxBatchSize = 1,
+            ReadCacheTimeToLive = TimeSpan.FromSeconds(10),
+            ReadCacheCapacity = 2,
+            TimeProvider = _time,
+        });
+
+        foreach (var key in new[] { "a", "b", "c", "a", "b", "c" })
+        {
+            await store.GetAsync("ns", key).AsTask().WithTimeout();
+        }
+
+        // a and b cached after their first read; c found no room, so both its reads went to the inner store.
+        Assert.Equal(["a", "b", "c", "c"], inner.GetManyCalls.Select(c => Assert.Single(c)));
+        Assert.Equal(2, store.GetStatistics().CacheHits);
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await store.GetAsync("ns", "c").AsTask().WithTimeout();
+        await store.GetAsync("ns", "c").AsTask().WithTimeout();
+        Assert.Equal(5, inner.GetManyCalls.Count);
+        Assert.Equal(3, store.GetStatistics().CacheHits);
+    }
+
+    [Fact]
     public async Task A_write_cancelled_while_waiting_for_its_batch_is_not_applied()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore());
