@@ -7,9 +7,9 @@ namespace ParallelExec.Files;
 /// Runs one operation per input on a fixed number of workers and streams a result per input, in completion order.
 /// </summary>
 /// <remarks>
-/// Shape: one producer enumerates the caller's inputs into a bounded channel (capacity = worker count), the workers
-/// drain it and write results into a second bounded channel (capacity = twice the worker count) that the caller's
-/// enumeration reads. Memory therefore stays bounded however many inputs there are, and a slow consumer slows the
+/// Shape: indexable inputs (arrays, lists) are claimed by the workers with an interlocked index; any other enumerable
+/// is enumerated by one producer into a bounded channel (capacity = worker count) that the workers drain. Workers write
+/// results into a bounded channel (capacity = four per worker) that the caller's enumeration reads. Memory therefore stays bounded however many inputs there are, and a slow consumer slows the
 /// workers instead of buffering results. The caller's enumerable is only touched by the producer, outside any lock.
 /// When the consumer stops early (break, dispose, cancellation) the workers are cancelled and awaited before the
 /// enumeration returns, so no file operation outlives the call.
