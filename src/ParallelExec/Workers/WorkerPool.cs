@@ -37,6 +37,10 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
     private readonly object _lock = new();
     private readonly int _capacity;
+
+    // Waiting submissions are admitted once the queue has drained to this length, then up to capacity in one burst: a
+    // producer that outpaces the workers is woken once per burst instead of once per item.
+    private readonly int _admitAtOrBelow;
     private readonly QueueFullMode _fullMode;
     private readonly Action<DroppedWorkItem>? _onDropped;
     private readonly Action<WorkItemFailure>? _onError;
@@ -101,6 +105,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
         validator.ThrowIfInvalid();
 
         _capacity = copy.QueueCapacity;
+        _admitAtOrBelow = _capacity - Math.Max(1, _capacity / 2);
         _fullMode = copy.FullMode;
         _onDropped = copy.OnDropped;
         _onError = copy.OnError;
@@ -1015,9 +1020,17 @@ public sealed partial class WorkerPool : IAsyncDisposable
         }
     }
 
-    /// <summary>Moves submissions waiting for room into the queue while there is room, in arrival order.</summary>
+    /// <summary>
+    /// Moves submissions waiting for room into the queue, in arrival order: nothing until the queue has drained to
+    /// <see cref="_admitAtOrBelow"/>, then as many as fit.
+    /// </summary>
     private void AdmitWaitersLocked()
     {
+        if (_waitHead is null || _queued > _admitAtOrBelow)
+        {
+            return;
+        }
+
         var admittedAny = false;
         while (_waitHead is not null && _queued < _capacity)
         {
