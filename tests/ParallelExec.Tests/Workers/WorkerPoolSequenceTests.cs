@@ -149,6 +149,16 @@ public class WorkerPoolSequenceTests
     }
 
     [Fact]
+    public async Task TheReadmeQuickStartShapeCompilesAndRuns()
+    {
+        var urls = new[] { "a", "b", "c" };
+        string[] pages = await Exec.ForEachAsync(urls, maxParallel: 16,
+            async (url, ct) => await Task.FromResult(url.ToUpperInvariant()));
+
+        Assert.Equal(["A", "B", "C"], pages);
+    }
+
+    [Fact]
     public async Task ForEachAsyncReportsEveryRealFailureButNotTheCancellationsItCaused()
     {
         var bothFailing = new CountdownEvent(2);
