@@ -23,10 +23,31 @@ internal sealed class PostedWorkItem : WorkItem
     internal static PostedWorkItem Rent(WorkerPool pool, object? key, Func<CancellationToken, ValueTask> work)
     {
         var item = s_pool.Get();
-        item.Pool = pool;
-        item.Key = key;
-        item._work = work;
+        item.Initialize(pool, key, work);
         return item;
+    }
+
+    /// <summary>Creates a node for a pool's own free list (see <see cref="WorkerPool"/>'s posted fast path).</summary>
+    internal static PostedWorkItem Create(WorkerPool pool, object? key, Func<CancellationToken, ValueTask> work)
+    {
+        var item = new PostedWorkItem();
+        item.Initialize(pool, key, work);
+        return item;
+    }
+
+    internal void Initialize(WorkerPool pool, object? key, Func<CancellationToken, ValueTask> work)
+    {
+        Pool = pool;
+        Key = key;
+        _work = work;
+    }
+
+    /// <summary>Clears the node for the pool's free list (no user code; called under the pool lock).</summary>
+    internal void ResetForReuse()
+    {
+        ResetBase();
+        _work = null;
+        Waiter = null;
     }
 
     protected override ValueTask InvokeAsync(CancellationToken token) => _work!(token);

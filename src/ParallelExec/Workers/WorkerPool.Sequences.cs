@@ -75,7 +75,8 @@ public sealed partial class WorkerPool
                     inFlight++;
                     try
                     {
-                        Admit(item, canWait: true, runCts.Token, out _);
+                        WorkItem? admitted = item;
+                        Admit(ref admitted, canWait: true, runCts.Token, out _);
                     }
                     catch
                     {

@@ -37,6 +37,10 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
     private readonly object _lock = new();
     private readonly int _capacity;
+
+    // Waiting submissions are admitted once the queue has drained to this length, then up to capacity in one burst: a
+    // producer that outpaces the workers is woken once per burst instead of once per item.
+    private readonly int _admitAtOrBelow;
     private readonly QueueFullMode _fullMode;
     private readonly Action<DroppedWorkItem>? _onDropped;
     private readonly Action<WorkItemFailure>? _onError;
@@ -58,6 +62,11 @@ public sealed partial class WorkerPool : IAsyncDisposable
     private WorkItem? _waitHead;
     private WorkItem? _waitTail;
     private int _waiting;
+
+    // Posted items without a cancellable token are rented and recycled under the queue lock, which both sides take
+    // anyway: no interlocked traffic between the producer's core and the workers' on the fire-and-forget hot path.
+    private PostedWorkItem? _freePosted;
+    private int _freePostedCount;
 
     private int _targetWorkers;
     private int _liveWorkers;
@@ -101,6 +110,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
         validator.ThrowIfInvalid();
 
         _capacity = copy.QueueCapacity;
+        _admitAtOrBelow = _capacity - Math.Max(1, _capacity / 2);
         _fullMode = copy.FullMode;
         _onDropped = copy.OnDropped;
         _onError = copy.OnError;
@@ -439,7 +449,8 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
         var item = AwaitedWorkItem<T>.Rent(this, key, work, voidWork);
         var version = item.Version;
-        Admit(item, canWait: true, cancellationToken, out _);
+        WorkItem? admitted = item;
+        Admit(ref admitted, canWait: true, cancellationToken, out _);
         return new ValueTask<T>(item, version);
     }
 
@@ -453,17 +464,18 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
         var item = AwaitedWorkItem<VoidResult>.Rent(this, key, null, work);
         var version = item.Version;
-        Admit(item, canWait: true, cancellationToken, out _);
+        WorkItem? admitted = item;
+        Admit(ref admitted, canWait: true, cancellationToken, out _);
         return new ValueTask(item, version);
     }
 
     private PostResult TryPostCore(object? key, Func<CancellationToken, ValueTask> work)
     {
         ThrowIfDisposed();
-        var item = PostedWorkItem.Rent(this, key, work);
-        return Admit(item, canWait: false, default, out _) switch
+        WorkItem? item = null;
+        return Admit(ref item, canWait: false, default, out _, key, work) switch
         {
-            Admission.Full => RecycleAndReturn(item, PostResult.QueueFull),
+            Admission.Full => RecycleAndReturn((PostedWorkItem)item!, PostResult.QueueFull),
             Admission.Rejected => PostResult.Rejected,
             Admission.QueuedAfterDrop => PostResult.AcceptedAfterDrop,
             _ => PostResult.Accepted,
@@ -478,14 +490,14 @@ public sealed partial class WorkerPool : IAsyncDisposable
             return ValueTask.FromCanceled<PostResult>(cancellationToken);
         }
 
-        var item = PostedWorkItem.Rent(this, key, work);
-        return Admit(item, canWait: true, cancellationToken, out var waiter) switch
+        WorkItem? item = cancellationToken.CanBeCanceled ? PostedWorkItem.Rent(this, key, work) : null;
+        return Admit(ref item, canWait: true, cancellationToken, out var waiter, key, work) switch
         {
             Admission.Waiting => waiter!.Task,
             Admission.Rejected => new ValueTask<PostResult>(PostResult.Rejected),
             Admission.QueuedAfterDrop => new ValueTask<PostResult>(PostResult.AcceptedAfterDrop),
             Admission.Cancelled => ValueTask.FromCanceled<PostResult>(cancellationToken),
-            Admission.RanInline => AwaitInline(item),
+            Admission.RanInline => AwaitInline(item!),
             _ => new ValueTask<PostResult>(PostResult.Accepted),
         };
     }
@@ -513,17 +525,28 @@ public sealed partial class WorkerPool : IAsyncDisposable
     /// or inline for a nested submission that could otherwise deadlock. Every ending that needs no worker (rejected,
     /// cancelled before admission, evicted victim) is completed here, outside the lock.
     /// </summary>
-    private Admission Admit(WorkItem item, bool canWait, CancellationToken cancellationToken, out PostWaiter? waiter)
+    /// <param name="item">The item, or <see langword="null"/> to rent a posted item for <paramref name="postKey"/> and
+    /// <paramref name="postWork"/> under the lock (only when <paramref name="cancellationToken"/> cannot be cancelled).</param>
+    /// <param name="canWait">Whether the submission may wait for room (false for <c>TryPost</c>).</param>
+    /// <param name="cancellationToken">The submitter's token.</param>
+    /// <param name="waiter">The pending result of a posted item that waits for room.</param>
+    /// <param name="postKey">The key of a posted item rented under the lock.</param>
+    /// <param name="postWork">The work of a posted item rented under the lock.</param>
+    /// <returns>What happened to the item.</returns>
+    private Admission Admit(
+        ref WorkItem? item, bool canWait, CancellationToken cancellationToken, out PostWaiter? waiter,
+        object? postKey = null, Func<CancellationToken, ValueTask>? postWork = null)
     {
         waiter = null;
         var nested = ReferenceEquals(s_currentPool.Value, this);
-        item.RegisterCancellation(cancellationToken);
+        item?.RegisterCancellation(cancellationToken);
 
         Admission admission;
         WorkItem? victim = null;
         DropReason victimReason = default;
         lock (_lock)
         {
+            item ??= RentPostedLocked(postKey, postWork!);
             if (_disposing)
             {
                 admission = Admission.Full;
@@ -666,7 +689,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
             CheckDrainedLocked();
         }
 
-        RecordRun(item, started);
+        RecordRun(item.Outcome, started);
         item.Complete();
     }
 
@@ -700,17 +723,23 @@ public sealed partial class WorkerPool : IAsyncDisposable
         // detection). Set once per worker, not per item: changing an AsyncLocal allocates.
         s_currentPool.Value = this;
         WorkItem? finished = null;
+        var finishedOutcome = WorkOutcome.Succeeded;
         long started = 0;
         while (true)
         {
             WorkItem? next;
             var retire = false;
+            var hadFinished = finished is not null;
             finished?.ReleaseRegistration();
             lock (_lock)
             {
                 if (finished is not null)
                 {
-                    FinishLocked(finished, worker);
+                    finishedOutcome = finished.Outcome;
+                    if (FinishLocked(finished, worker))
+                    {
+                        finished = null; // recycled under the lock: nothing left to tell anyone
+                    }
                 }
 
                 if (_stopped || _liveWorkers > _targetWorkers)
@@ -735,11 +764,12 @@ public sealed partial class WorkerPool : IAsyncDisposable
                 CheckDrainedLocked();
             }
 
-            if (finished is not null)
+            if (hadFinished)
             {
-                RecordRun(finished, started);
-                finished.Complete();
+                RecordRun(finishedOutcome, started);
             }
+
+            finished?.Complete();
 
             if (retire)
             {
@@ -752,15 +782,21 @@ public sealed partial class WorkerPool : IAsyncDisposable
                 return;
             }
 
+            if (next.StartTimestamp != 0)
+            {
+                // Recorded here rather than where the item was dequeued: a metrics listener is user code, never run under the lock.
+                WorkerPoolMetrics.WaitTime.Record(_timeProvider.GetElapsedTime(next.StartTimestamp).TotalSeconds, NameTag);
+            }
+
             started = WorkerPoolMetrics.Duration.Enabled ? _timeProvider.GetTimestamp() : 0;
             await next.ExecuteAsync(next.RunCts?.Token ?? _shutdownCts.Token, _pipeline).ConfigureAwait(false);
             finished = next;
         }
     }
 
-    private void RecordRun(WorkItem item, long started)
+    private void RecordRun(WorkOutcome outcome, long started)
     {
-        RecordOutcome(item.Outcome);
+        RecordOutcome(outcome);
         if (started != 0)
         {
             WorkerPoolMetrics.Duration.Record(_timeProvider.GetElapsedTime(started).TotalSeconds, NameTag);
@@ -922,10 +958,6 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
         _running++;
         worker.Current = item;
-        if (item.StartTimestamp != 0)
-        {
-            WorkerPoolMetrics.WaitTime.Record(_timeProvider.GetElapsedTime(item.StartTimestamp).TotalSeconds, NameTag);
-        }
     }
 
     private void StartInlineLocked(WorkItem item)
@@ -934,7 +966,8 @@ public sealed partial class WorkerPool : IAsyncDisposable
         _running++;
     }
 
-    private void FinishLocked(WorkItem item, Worker worker)
+    /// <summary>Accounts for an item a worker ran; returns true when the item was a posted one recycled here.</summary>
+    private bool FinishLocked(WorkItem item, Worker worker)
     {
         item.State = WorkItemState.Done;
         _running--;
@@ -951,6 +984,33 @@ public sealed partial class WorkerPool : IAsyncDisposable
         }
 
         CountOutcomeLocked(item.Outcome);
+        if (item is PostedWorkItem posted && item.Outcome != WorkOutcome.Failed && _freePostedCount < FreePostedLimit)
+        {
+            posted.ResetForReuse();
+            posted.Next = _freePosted;
+            _freePosted = posted;
+            _freePostedCount++;
+            return true;
+        }
+
+        return false;
+    }
+
+    private const int FreePostedLimit = 1024;
+
+    private PostedWorkItem RentPostedLocked(object? key, Func<CancellationToken, ValueTask> work)
+    {
+        var item = _freePosted;
+        if (item is null)
+        {
+            return PostedWorkItem.Create(this, key, work);
+        }
+
+        _freePosted = (PostedWorkItem?)item.Next;
+        item.Next = null;
+        _freePostedCount--;
+        item.Initialize(this, key, work);
+        return item;
     }
 
     private void CountOutcomeLocked(WorkOutcome outcome)
@@ -1015,9 +1075,17 @@ public sealed partial class WorkerPool : IAsyncDisposable
         }
     }
 
-    /// <summary>Moves submissions waiting for room into the queue while there is room, in arrival order.</summary>
+    /// <summary>
+    /// Moves submissions waiting for room into the queue, in arrival order: nothing until the queue has drained to
+    /// <see cref="_admitAtOrBelow"/>, then as many as fit.
+    /// </summary>
     private void AdmitWaitersLocked()
     {
+        if (_waitHead is null || _queued > _admitAtOrBelow)
+        {
+            return;
+        }
+
         var admittedAny = false;
         while (_waitHead is not null && _queued < _capacity)
         {

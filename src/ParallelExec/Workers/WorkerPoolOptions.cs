@@ -12,7 +12,11 @@ public sealed class WorkerPoolOptions
     /// <value>Defaults to <see cref="Environment.ProcessorCount"/>. Must be greater than zero.</value>
     public int WorkerCount { get; set; } = Environment.ProcessorCount;
 
-    /// <summary>Gets or sets how many accepted items may wait in the queue for a worker.</summary>
+    /// <summary>
+    /// Gets or sets how many accepted items may wait in the queue for a worker. In <see cref="QueueFullMode.Wait"/> mode,
+    /// submissions that found the queue full are admitted (in arrival order) once it has drained to half its capacity,
+    /// then as many as fit, so a producer that outpaces the workers is woken once per burst rather than once per item.
+    /// </summary>
     /// <value>Defaults to 1024. Must be greater than zero.</value>
     public int QueueCapacity { get; set; } = 1024;
 
