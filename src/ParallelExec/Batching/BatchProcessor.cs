@@ -458,8 +458,9 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
                 var first = await Task.WhenAny(_drained.Task, deadline).ConfigureAwait(false);
                 if (first != _drained.Task)
                 {
-                    await _shutdown.CancelAsync().ConfigureAwait(false);
+                    // Drop first: cancelling ends the running calls, whose workers would otherwise start queued batches.
                     DropUnstartedBatches();
+                    await _shutdown.CancelAsync().ConfigureAwait(false);
                 }
 
                 await stopDelay.CancelAsync().ConfigureAwait(false);
@@ -735,8 +736,10 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
             {
                 var next = caller.Next;
                 caller.Registration.Dispose();
-                caller.SetException(new ItemDroppedException(victim.Reason));
+
+                // The callback first, so that it has run by the time the caller sees the drop.
                 NotifyDropped(victim.Item, victim.Reason, 1);
+                caller.SetException(new ItemDroppedException(victim.Reason));
                 caller = next;
             }
 
@@ -1305,8 +1308,8 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
                 {
                     var next = caller.Next;
                     caller.Registration.Dispose();
-                    caller.SetException(new ItemDroppedException(DropReason.DisposeDeadline));
                     NotifyDropped(batch.Items[i], DropReason.DisposeDeadline, 1);
+                    caller.SetException(new ItemDroppedException(DropReason.DisposeDeadline));
                     caller = next;
                 }
 
