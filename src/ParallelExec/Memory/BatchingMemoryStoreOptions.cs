@@ -1,0 +1,60 @@
+namespace ParallelExec.Memory;
+
+/// <summary>Options of <see cref="BatchingMemoryStore"/>; validated and copied when the store is created.</summary>
+public sealed class BatchingMemoryStoreOptions
+{
+    /// <summary>
+    /// Gets or sets the largest number of single calls coalesced into one bulk call. A batch goes as soon as it is full,
+    /// so a value near the number of concurrent callers keeps latency low.
+    /// </summary>
+    /// <value>The default is 64; must be greater than zero.</value>
+    public int MaxBatchSize { get; set; } = 64;
+
+    /// <summary>Gets or sets how long the first call of a batch that is not full waits for company before the batch goes.</summary>
+    /// <value>The default is 1 millisecond; must be greater than zero.</value>
+    public TimeSpan MaxDelay { get; set; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// Gets or sets how many bulk calls of each kind (reads, writes) may run at once. Two let one batch fill while the
+    /// previous one runs.
+    /// </summary>
+    /// <value>The default is 2; must be greater than zero.</value>
+    public int MaxConcurrentBatches { get; set; } = 2;
+
+    /// <summary>Gets or sets how many single calls of each kind may wait for a batch; further callers wait for room.</summary>
+    /// <value>The default is 10,000; must be at least <see cref="MaxBatchSize"/>.</value>
+    public int QueueCapacity { get; set; } = 10_000;
+
+    /// <summary>
+    /// Gets or sets how long a value read through this store is served from its read cache; <see langword="null"/>
+    /// turns the cache off. Writes and deletes through this store update the cache at once; changes made to the inner
+    /// store by someone else show after at most this long.
+    /// </summary>
+    /// <value>The default is <see langword="null"/> (no read cache); must be greater than zero when set.</value>
+    public TimeSpan? ReadCacheTimeToLive { get; set; }
+
+    /// <summary>Gets or sets the most entries the read cache holds; when full, new reads are not cached until entries expire.</summary>
+    /// <value>The default is 10,000; must be greater than zero.</value>
+    public int ReadCacheCapacity { get; set; } = 10_000;
+
+    /// <summary>Gets or sets the clock of the batch delays and of the read cache.</summary>
+    /// <value>The default is <see cref="TimeProvider.System"/>; must not be <see langword="null"/>.</value>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Gets or sets the name that tags the metrics of the store's batch processors.</summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public string? Name { get; set; }
+
+    internal BatchingMemoryStoreOptions Clone() => (BatchingMemoryStoreOptions)MemberwiseClone();
+
+    internal void Validate() =>
+        new Internal.OptionsValidator(nameof(BatchingMemoryStoreOptions))
+            .RequirePositive(MaxBatchSize, nameof(MaxBatchSize))
+            .RequirePositive(MaxDelay, nameof(MaxDelay))
+            .RequirePositive(MaxConcurrentBatches, nameof(MaxConcurrentBatches))
+            .Require(QueueCapacity >= MaxBatchSize, nameof(QueueCapacity), QueueCapacity, "must be at least MaxBatchSize")
+            .Require(ReadCacheTimeToLive is null || ReadCacheTimeToLive > TimeSpan.Zero, nameof(ReadCacheTimeToLive), ReadCacheTimeToLive, "must be greater than zero or null")
+            .RequirePositive(ReadCacheCapacity, nameof(ReadCacheCapacity))
+            .RequireNotNull(TimeProvider, nameof(TimeProvider))
+            .ThrowIfInvalid();
+}

@@ -1,0 +1,211 @@
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using ParallelExec.Memory;
+using ParallelExec.Tests.Infrastructure;
+
+namespace ParallelExec.Tests.Memory;
+
+/// <summary>The shared contract through the decorator (batching on the real clock, entries expiring by the fake one).</summary>
+public sealed class BatchingMemoryStoreContractTests : MemoryStoreContractTests
+{
+    protected override IMemoryStore CreateStore(TimeProvider timeProvider) =>
+        new BatchingMemoryStore(new InMemoryStore(new InMemoryStoreOptions { TimeProvider = timeProvider }), new BatchingMemoryStoreOptions { MaxBatchSize = 8 });
+}
+
+public sealed class BatchingMemoryStoreTests
+{
+    // Batches flush only when full (or on dispose): the fake clock never reaches MaxDelay unless a test advances it.
+    private readonly FakeTimeProvider _time = new();
+
+    [Fact]
+    public async Task Concurrent_single_writes_become_bulk_writes_and_each_is_visible_once_its_await_returns()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore());
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 16, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+
+        var writers = Enumerable.Range(0, 64).Select(i => Task.Run(async () =>
+        {
+            await store.SetAsync("ns", $"k{i}", Bytes($"v{i}"));
+            // The ledger: once the await returns, the inner store has the value.
+            return Text(await inner.Inner.GetAsync("ns", $"k{i}")) == $"v{i}" ? null : $"k{i}";
+        }));
+        var missing = await Task.WhenAll(writers).WithTimeout();
+
+        Assert.All(missing, Assert.Null);
+        Assert.Equal(4, inner.SetManyCalls.Count);
+        Assert.All(inner.SetManyCalls, call => Assert.Equal(16, call.Length));
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => $"k{i}").Order(), inner.SetManyCalls.SelectMany(c => c).Order());
+        Assert.Equal(0, inner.SingleCalls);
+        Assert.Equal(64, store.GetStatistics().Writes);
+        Assert.Equal(4, store.GetStatistics().WriteBatches);
+    }
+
+    [Fact]
+    public async Task Concurrent_readers_of_one_key_share_one_read()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore());
+        await inner.Inner.SetAsync("ns", "hot", Bytes("shared"));
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 2, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+
+        var hotReads = Enumerable.Range(0, 10).Select(_ => store.GetAsync("ns", "hot").AsTask()).ToArray();
+        Assert.All(hotReads, t => Assert.False(t.IsCompleted));
+        var other = store.GetAsync("ns", "cold").AsTask();
+
+        Assert.All(await Task.WhenAll(hotReads).WithTimeout(), v => Assert.Equal("shared", Text(v)));
+        Assert.Null(await other.WithTimeout());
+        var call = Assert.Single(inner.GetManyCalls);
+        Assert.Equal(["cold", "hot"], call.Order());
+        Assert.Equal(9, store.GetStatistics().ReadsShared);
+    }
+
+    [Fact]
+    public async Task A_write_does_not_complete_before_the_inner_store_has_accepted_it()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore());
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        inner.Hold = release.Task;
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 1, TimeProvider = _time });
+
+        var write = store.SetAsync("ns", "k", Bytes("v")).AsTask();
+        await WaitUntil(() => !inner.SetManyCalls.IsEmpty);
+        Assert.False(write.IsCompleted);
+        Assert.Null(await inner.Inner.GetAsync("ns", "k"));
+
+        release.SetResult();
+        await write.WithTimeout();
+        Assert.Equal("v", Text(await inner.Inner.GetAsync("ns", "k")));
+    }
+
+    [Fact]
+    public async Task A_failing_group_fails_only_its_own_callers()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore()) { FailNamespace = "bad" };
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 4, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+
+        var good1 = store.SetAsync("good", "a", Bytes("1")).AsTask();
+        var bad1 = store.SetAsync("bad", "a", Bytes("1")).AsTask();
+        var good2 = store.SetAsync("good", "b", Bytes("2")).AsTask();
+        var bad2 = store.SetAsync("bad", "b", Bytes("2")).AsTask();
+
+        await Task.WhenAll(good1, good2).WithTimeout();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => bad1.WithTimeout());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => bad2.WithTimeout());
+        Assert.Equal(["a", "b"], await inner.Inner.ListKeysAsync("good"));
+        Assert.Empty(await inner.Inner.ListKeysAsync("bad"));
+        Assert.Equal(2, inner.SetManyCalls.Count);
+    }
+
+    [Fact]
+    public async Task Read_cache_serves_repeated_reads_until_its_ttl_and_writes_through_the_store_refresh_it()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore());
+        await inner.Inner.SetAsync("ns", "k", Bytes("v1"));
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions
+        {
+            MaxBatchSize = 1,
+            ReadCacheTimeToLive = TimeSpan.FromSeconds(10),
+            TimeProvider = _time,
+        });
+
+        Assert.Equal("v1", Text(await store.GetAsync("ns", "k").AsTask().WithTimeout()));
+        Assert.Equal("v1", Text(await store.GetAsync("ns", "k").AsTask().WithTimeout()));
+        Assert.Single(inner.GetManyCalls);
+        Assert.Equal(1, store.GetStatistics().CacheHits);
+
+        // A change behind the decorator's back shows once the cached value expires.
+        await inner.Inner.SetAsync("ns", "k", Bytes("v2"));
+        _time.Advance(TimeSpan.FromSeconds(9));
+        Assert.Equal("v1", Text(await store.GetAsync("ns", "k").AsTask().WithTimeout()));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("v2", Text(await store.GetAsync("ns", "k").AsTask().WithTimeout()));
+
+        // A write or delete through the decorator shows at once.
+        await store.SetAsync("ns", "k", Bytes("v3")).AsTask().WithTimeout();
+        Assert.Equal("v3", Text(await store.GetAsync("ns", "k").AsTask().WithTimeout()));
+        Assert.True(await store.DeleteAsync("ns", "k"));
+        Assert.Null(await store.GetAsync("ns", "k").AsTask().WithTimeout());
+    }
+
+    [Fact]
+    public async Task A_write_cancelled_while_waiting_for_its_batch_is_not_applied()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore());
+        var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 10, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+        using var cts = new CancellationTokenSource();
+
+        var cancelled = store.SetAsync("ns", "cancelled", Bytes("x"), cancellationToken: cts.Token).AsTask();
+        var kept = store.SetAsync("ns", "kept", Bytes("y")).AsTask();
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WithTimeout());
+        await store.DisposeAsync();
+
+        await kept.WithTimeout();
+        Assert.Equal(["kept"], await inner.Inner.ListKeysAsync("ns"));
+    }
+
+    [Fact]
+    public async Task Dispose_flushes_pending_writes_and_later_calls_throw()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore());
+        var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 100, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+        var writes = Enumerable.Range(0, 5).Select(i => store.SetAsync("ns", $"k{i}", Bytes("v")).AsTask()).ToArray();
+        Assert.All(writes, w => Assert.False(w.IsCompleted));
+
+        await store.DisposeAsync().AsTask().WithTimeout();
+        await store.DisposeAsync();
+
+        await Task.WhenAll(writes).WithTimeout();
+        Assert.Equal(5, (await inner.Inner.ListKeysAsync("ns")).Count);
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.GetAsync("ns", "k0"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.SetAsync("ns", "k0", Bytes("v")));
+    }
+
+    [Fact]
+    public async Task Time_flushes_a_batch_that_is_not_full()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore());
+        await using var store = Exec.BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 100, MaxDelay = TimeSpan.FromMilliseconds(5), TimeProvider = _time });
+
+        var write = store.SetAsync("ns", "k", Bytes("v")).AsTask();
+        _time.Advance(TimeSpan.FromMilliseconds(4));
+        Assert.False(write.IsCompleted);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+
+        await write.WithTimeout();
+        Assert.Single(inner.SetManyCalls);
+    }
+
+    [Fact]
+    public void Invalid_options_are_all_listed_in_one_exception()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new BatchingMemoryStore(new InMemoryStore(), new BatchingMemoryStoreOptions
+        {
+            MaxBatchSize = 0,
+            MaxDelay = TimeSpan.Zero,
+            ReadCacheTimeToLive = TimeSpan.FromSeconds(-1),
+        }));
+
+        Assert.Equal(
+            "Invalid BatchingMemoryStoreOptions: MaxBatchSize = 0: must be greater than zero; MaxDelay = 00:00:00: must be greater than zero; ReadCacheTimeToLive = -00:00:01: must be greater than zero or null. (Parameter 'MaxBatchSize')",
+            ex.Message);
+        Assert.Throws<ArgumentNullException>(() => new BatchingMemoryStore(null!));
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TestTimeout.Unexpected;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The condition never became true: probable hang.");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+
+    private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);
+
+    private static string? Text(ReadOnlyMemory<byte>? value) => value is { } bytes ? Encoding.UTF8.GetString(bytes.Span) : null;
+}
