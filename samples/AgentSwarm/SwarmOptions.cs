@@ -104,7 +104,7 @@ internal sealed class SwarmOptions
                     options.Keep = true;
                     break;
                 default:
-                    throw new ArgumentException($"Unknown option '{name}'. Run with --help to see the options.", nameof(args));
+                    throw new ArgumentException($"Unknown option '{name}'. Run with --help to see the options.");
             }
         }
 
@@ -112,12 +112,12 @@ internal sealed class SwarmOptions
     }
 
     private static string Next(string[] args, ref int i) =>
-        ++i < args.Length ? args[i] : throw new ArgumentException($"Option '{args[i - 1]}' needs a value.", nameof(args));
+        ++i < args.Length ? args[i] : throw new ArgumentException($"Option '{args[i - 1]}' needs a value.");
 
     private static int Count(string name, string text, int min, int max) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
             ? value
-            : throw new ArgumentException($"Option '{name}' must be a whole number from {min} to {max}, not '{text}'.", nameof(text));
+            : throw new ArgumentException($"Option '{name}' must be a whole number from {min} to {max}, not '{text}'.");
 
     private static TimeSpan Milliseconds(string name, string text) =>
         TimeSpan.FromMilliseconds(Count(name, text, min: 0, max: 600_000));
