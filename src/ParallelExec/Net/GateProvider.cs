@@ -52,7 +52,7 @@ internal sealed class GateProvider : IDisposable
 
     public ConcurrencyLimiter? WeightWindow { get; }
 
-    /// <summary>Request permits to hand back, oldest first (one period each, so the queue is ordered by due time).</summary>
+    /// <summary>Request permits to hand back, oldest first (one fixed period from a moment taken under the lock, so the queue is ordered by due time).</summary>
     public Queue<(TimeSpan DueAt, RateLimitLease Lease)> RequestReleases { get; } = new();
 
     /// <summary>Weight permits to hand back, oldest first.</summary>
@@ -83,21 +83,46 @@ internal sealed class GateProvider : IDisposable
         && (RequestWindow is null || RequestWindow.GetStatistics()!.CurrentAvailablePermits >= 1)
         && (WeightWindow is null || weight == 0 || WeightWindow.GetStatistics()!.CurrentAvailablePermits >= weight);
 
-    /// <summary>Takes the window permits of one admitted call; <see cref="CanAdmit"/> said they are there.</summary>
-    public void TakePermits(int weight, TimeSpan now)
+    /// <summary>
+    /// Takes the window permits of one admitted call; <see cref="CanAdmit"/> said they are there. Permits counted from
+    /// admission are scheduled for return at once; permits counted from completion stay on the ticket until
+    /// <see cref="ScheduleReturn"/>.
+    /// </summary>
+    public void TakePermits(GateTicket ticket, int weight, TimeSpan now)
     {
         if (RequestWindow is not null)
         {
             var lease = RequestWindow.AttemptAcquire(1);
             Debug.Assert(lease.IsAcquired, "CanAdmit checked the request window under the same lock.");
-            RequestReleases.Enqueue((now + Limits.RequestPeriod, lease));
+            ticket.Request = lease;
         }
 
         if (WeightWindow is not null && weight > 0)
         {
             var lease = WeightWindow.AttemptAcquire(weight);
             Debug.Assert(lease.IsAcquired, "CanAdmit checked the weight window under the same lock.");
-            WeightReleases.Enqueue((now + Limits.WeightPeriod, lease));
+            ticket.Weight = lease;
+        }
+
+        if (!Limits.CountFromCompletion)
+        {
+            ScheduleReturn(ticket, now);
+        }
+    }
+
+    /// <summary>Schedules the ticket's window permits to come back one period from <paramref name="now"/>.</summary>
+    public void ScheduleReturn(GateTicket ticket, TimeSpan now)
+    {
+        if (ticket.Request is { } request)
+        {
+            RequestReleases.Enqueue((now + Limits.RequestPeriod, request));
+            ticket.Request = null;
+        }
+
+        if (ticket.Weight is { } weight)
+        {
+            WeightReleases.Enqueue((now + Limits.WeightPeriod, weight));
+            ticket.Weight = null;
         }
     }
 

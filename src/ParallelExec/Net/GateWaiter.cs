@@ -1,5 +1,3 @@
-using System.Threading.RateLimiting;
-
 namespace ParallelExec.Net;
 
 /// <summary>One call waiting for admission to an <see cref="HttpGate"/>.</summary>
@@ -30,8 +28,8 @@ internal sealed class GateWaiter
     /// <summary>The node in the gate's arrival-order list while queued, or in its overflow list while waiting for room.</summary>
     public LinkedListNode<GateWaiter>? Node { get; set; }
 
-    /// <summary>The concurrency permit, set when the call is admitted.</summary>
-    public RateLimitLease? Lease { get; set; }
+    /// <summary>The permits of the call, set when it is admitted.</summary>
+    public GateTicket? Ticket { get; set; }
 
     public CancellationToken CancellationToken { get; set; }
 

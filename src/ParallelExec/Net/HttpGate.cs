@@ -362,7 +362,7 @@ public sealed class HttpGate : IAsyncDisposable
     {
         public async ValueTask<TResult> RunAsync(CancellationToken cancellationToken)
         {
-            var lease = await gate.AcquireAsync(provider, weight, priority, cancellationToken).ConfigureAwait(false);
+            var ticket = await gate.AcquireAsync(provider, weight, priority, cancellationToken).ConfigureAwait(false);
             try
             {
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, gate._shutdown.Token);
@@ -376,16 +376,16 @@ public sealed class HttpGate : IAsyncDisposable
             }
             finally
             {
-                gate.Release(provider, lease);
+                gate.Release(ticket);
             }
         }
     }
 
-    private ValueTask<RateLimitLease> AcquireAsync(GateProvider provider, int weight, int priority, CancellationToken cancellationToken)
+    private ValueTask<GateTicket> AcquireAsync(GateProvider provider, int weight, int priority, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled<RateLimitLease>(cancellationToken);
+            return ValueTask.FromCanceled<GateTicket>(cancellationToken);
         }
 
         GateWaiter waiter;
@@ -398,9 +398,9 @@ public sealed class HttpGate : IAsyncDisposable
             ObjectDisposedException.ThrowIf(_drained.Task.IsCompleted, this);
             var now = Now();
             if (_queuedCount == 0 && _overflow.Count == 0 && provider.CanAdmit(weight, now)
-                && TryAdmitLocked(provider, weight, now) is { } lease)
+                && TryAdmitLocked(provider, weight, now) is { } ticket)
             {
-                return new ValueTask<RateLimitLease>(lease);
+                return new ValueTask<GateTicket>(ticket);
             }
 
             waiter = new GateWaiter(provider, weight, priority, ++_sequence, now) { CancellationToken = cancellationToken };
@@ -439,13 +439,13 @@ public sealed class HttpGate : IAsyncDisposable
         ReportDrops(drops);
         if (rejected)
         {
-            return ValueTask.FromException<RateLimitLease>(new ItemDroppedException(DropReason.Rejected));
+            return ValueTask.FromException<GateTicket>(new ItemDroppedException(DropReason.Rejected));
         }
 
         return WaitAsync(waiter, cancellationToken);
     }
 
-    private async ValueTask<RateLimitLease> WaitAsync(GateWaiter waiter, CancellationToken cancellationToken)
+    private async ValueTask<GateTicket> WaitAsync(GateWaiter waiter, CancellationToken cancellationToken)
     {
         // Registered outside the lock: a token cancelled meanwhile runs the callback here, and the callback takes the lock.
         var registration = cancellationToken.UnsafeRegister(static s => ((GateWaiter)s!).Provider.Gate!.OnWaiterCancelled((GateWaiter)s!), waiter);
@@ -458,7 +458,7 @@ public sealed class HttpGate : IAsyncDisposable
             await registration.DisposeAsync().ConfigureAwait(false);
         }
 
-        return waiter.Lease!;
+        return waiter.Ticket!;
     }
 
     private void OnWaiterCancelled(GateWaiter waiter)
@@ -478,11 +478,19 @@ public sealed class HttpGate : IAsyncDisposable
         }
     }
 
-    private void Release(GateProvider provider, RateLimitLease lease)
+    private void Release(GateTicket ticket)
     {
-        lease.Dispose();
+        ticket.Concurrency.Dispose();
+        var provider = ticket.Provider;
         lock (_lock)
         {
+            if (!provider.IsDisposed)
+            {
+                var now = Now();
+                provider.ScheduleReturn(ticket, now);
+                ArmTimerLocked(provider, now);
+            }
+
             provider.InFlight--;
             _inFlight--;
             GateTelemetry.InFlight.Add(-1, provider.Tags);
@@ -577,21 +585,21 @@ public sealed class HttpGate : IAsyncDisposable
                 }
             }
 
-            if (best is null || TryAdmitLocked(best.Provider, best.Weight, now) is not { } lease)
+            if (best is null || TryAdmitLocked(best.Provider, best.Weight, now) is not { } ticket)
             {
                 return;
             }
 
             RemoveWaitingLocked(best);
             best.State = WaiterState.Admitted;
-            best.Lease = lease;
+            best.Ticket = ticket;
             GateTelemetry.WaitDuration.Record((now - best.EnqueuedAt).TotalSeconds, best.Provider.Tags);
             best.Completion.TrySetResult();
             PromoteOverflowLocked();
         }
     }
 
-    private RateLimitLease? TryAdmitLocked(GateProvider provider, int weight, TimeSpan now)
+    private GateTicket? TryAdmitLocked(GateProvider provider, int weight, TimeSpan now)
     {
         var lease = _concurrency.AttemptAcquire(1);
         if (!lease.IsAcquired)
@@ -600,7 +608,8 @@ public sealed class HttpGate : IAsyncDisposable
             return null;
         }
 
-        provider.TakePermits(weight, now);
+        var ticket = new GateTicket(provider, lease);
+        provider.TakePermits(ticket, weight, now);
         ArmTimerLocked(provider, now);
         provider.InFlight++;
         provider.Admitted++;
@@ -613,7 +622,7 @@ public sealed class HttpGate : IAsyncDisposable
 
         GateTelemetry.InFlight.Add(1, provider.Tags);
         GateTelemetry.Admitted.Add(1, provider.Tags);
-        return lease;
+        return ticket;
     }
 
     private void EnqueueLocked(GateWaiter waiter)

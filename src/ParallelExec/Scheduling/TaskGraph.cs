@@ -1,3 +1,5 @@
+using ParallelExec.Workers;
+
 namespace ParallelExec.Scheduling;
 
 /// <summary>
@@ -12,13 +14,14 @@ public sealed class TaskGraph
 {
     private readonly Dictionary<string, int> _ids;
 
-    internal TaskGraph(TaskDefinition[] definitions, int maxDegreeOfParallelism, FailurePolicy failurePolicy, TimeProvider timeProvider, string name)
+    internal TaskGraph(TaskDefinition[] definitions, int maxDegreeOfParallelism, FailurePolicy failurePolicy, TimeProvider timeProvider, string name, WorkerPool? workerPool)
     {
         Definitions = definitions;
         MaxDegreeOfParallelism = maxDegreeOfParallelism;
         FailurePolicy = failurePolicy;
         TimeProvider = timeProvider;
         Name = name;
+        WorkerPool = workerPool;
         _ids = new Dictionary<string, int>(definitions.Length, StringComparer.Ordinal);
         foreach (var definition in definitions)
         {
@@ -43,6 +46,8 @@ public sealed class TaskGraph
     public FailurePolicy FailurePolicy { get; }
 
     internal TimeProvider TimeProvider { get; }
+
+    internal WorkerPool? WorkerPool { get; }
 
     internal TaskDefinition[] Definitions { get; }
 

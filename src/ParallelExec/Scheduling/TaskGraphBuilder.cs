@@ -1,4 +1,5 @@
 using ParallelExec.Internal;
+using ParallelExec.Workers;
 
 namespace ParallelExec.Scheduling;
 
@@ -23,6 +24,7 @@ public sealed class TaskGraphBuilder
     private FailurePolicy _failurePolicy;
     private TimeProvider _timeProvider;
     private string _name;
+    private WorkerPool? _workerPool;
     private bool _built;
 
     /// <summary>Initializes a builder with default options.</summary>
@@ -41,6 +43,7 @@ public sealed class TaskGraphBuilder
         _failurePolicy = options.FailurePolicy;
         _timeProvider = options.TimeProvider;
         _name = options.Name;
+        _workerPool = options.WorkerPool;
     }
 
     /// <summary>Sets the most tasks that execute at the same time (<see cref="TaskGraphOptions.MaxDegreeOfParallelism"/>).</summary>
@@ -84,6 +87,17 @@ public sealed class TaskGraphBuilder
     {
         ThrowIfBuilt();
         _name = name;
+        return this;
+    }
+
+    /// <summary>Runs the tasks on a worker pool shared with other work (<see cref="TaskGraphOptions.WorkerPool"/>).</summary>
+    /// <param name="workerPool">The pool, or <see langword="null"/> to run on the scheduler's own dispatchers.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public TaskGraphBuilder WithWorkerPool(WorkerPool? workerPool)
+    {
+        ThrowIfBuilt();
+        _workerPool = workerPool;
         return this;
     }
 
@@ -142,7 +156,7 @@ public sealed class TaskGraphBuilder
             .ThrowIfInvalid();
         GraphValidator.Validate(_tasks, 0, null, "task graph");
         _built = true;
-        return new TaskGraph([.. _tasks], _maxDegreeOfParallelism, _failurePolicy, _timeProvider, _name);
+        return new TaskGraph([.. _tasks], _maxDegreeOfParallelism, _failurePolicy, _timeProvider, _name, _workerPool);
     }
 
     private void ThrowIfBuilt()

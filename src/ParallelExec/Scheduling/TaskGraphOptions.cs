@@ -1,3 +1,5 @@
+using ParallelExec.Workers;
+
 namespace ParallelExec.Scheduling;
 
 /// <summary>
@@ -23,4 +25,13 @@ public sealed class TaskGraphOptions
     /// </summary>
     /// <value><c>"taskgraph"</c>. Must not be null or empty.</value>
     public string Name { get; set; } = "taskgraph";
+
+    /// <summary>
+    /// Gets or sets a worker pool the tasks run on, so that several graphs (and other work) share one concurrency
+    /// budget. <see cref="MaxDegreeOfParallelism"/> still bounds each run; the pool's own bound and queue policy apply on
+    /// top. A task's start time is then when it was handed to the pool, its timeout covers its wait in the pool's queue,
+    /// and an item the pool drops or rejects fails its task with the pool's exception.
+    /// </summary>
+    /// <value><see langword="null"/>: tasks run on the scheduler's own dispatchers (the thread pool).</value>
+    public WorkerPool? WorkerPool { get; set; }
 }

@@ -4,6 +4,7 @@ using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using ParallelExec.Internal;
+using ParallelExec.Workers;
 
 namespace ParallelExec.Scheduling;
 
@@ -45,6 +46,7 @@ public sealed class TaskGraphRun
     private readonly TimeProvider _time;
     private readonly int _maxParallel;
     private readonly FailurePolicy _policy;
+    private readonly WorkerPool? _workerPool;
     private readonly List<TaskNodeResult> _nodes;
     private readonly PriorityQueue<TaskNodeResult, ReadyKey> _ready = new();
 
@@ -81,6 +83,7 @@ public sealed class TaskGraphRun
         _time = graph.TimeProvider;
         _maxParallel = graph.MaxDegreeOfParallelism;
         _policy = graph.FailurePolicy;
+        _workerPool = graph.WorkerPool;
         _progress = progress;
         _callerToken = cancellationToken;
         _nameTag = new(TelemetryTagNames.Name, graph.Name);
@@ -408,7 +411,10 @@ public sealed class TaskGraphRun
                 token = scope.Token;
             }
 
-            return node.InvokeAsync(new TaskGraphContext(this, node), token);
+            var context = new TaskGraphContext(this, node);
+            return _workerPool is null
+                ? node.InvokeAsync(context, token)
+                : _workerPool.RunAsync(workerToken => node.InvokeAsync(context, workerToken), token);
         }
         catch (Exception exception)
         {

@@ -87,16 +87,16 @@ public sealed class HttpGateTests : IAsyncLifetime
         // Admission is counted under the gate's lock as the clock moves; the calls themselves run asynchronously, so
         // each step waits for them to have recorded their start before the clock moves on.
         Assert.Equal(5, gate.GetStatistics().Admitted);
-        await Eventually(() => starts.Count == 5);
+        await Eventually(() => starts.Count == 5 && gate.GetStatistics().InFlight == 0);
         time.Advance(TimeSpan.FromMilliseconds(999));
         Assert.Equal(5, gate.GetStatistics().Admitted);
         time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Equal(10, gate.GetStatistics().Admitted);
-        await Eventually(() => starts.Count == 10);
+        await Eventually(() => starts.Count == 10 && gate.GetStatistics().InFlight == 0);
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(15, gate.GetStatistics().Admitted);
         Assert.Equal(2, gate.GetStatistics().Waiting);
-        await Eventually(() => starts.Count == 15);
+        await Eventually(() => starts.Count == 15 && gate.GetStatistics().InFlight == 0);
         time.Advance(TimeSpan.FromSeconds(1));
 
         var ids = await Task.WhenAll(calls).WithTimeout();
@@ -107,6 +107,37 @@ public sealed class HttpGateTests : IAsyncLifetime
         {
             Assert.True(at[i] - at[i - 5] >= TimeSpan.FromSeconds(1), $"start {i} came {at[i] - at[i - 5]} after start {i - 5}");
         }
+    }
+
+    [Theory]
+    [InlineData(true, 3)]
+    [InlineData(false, 2)]
+    public async Task APermitComesBackOnePeriodAfterTheCallEndsOrAfterItWasAdmitted(bool countFromCompletion, int secondStartsAtSecond)
+    {
+        var time = new FakeTimeProvider();
+        await using var gate = Exec.Http()
+            .AddProvider("a", new ProviderLimits { RequestLimit = 1, RequestPeriod = TimeSpan.FromSeconds(2), CountFromCompletion = countFromCompletion })
+            .WithTimeProvider(time)
+            .Build();
+        var finish = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = gate.RunAsync("a", async _ =>
+        {
+            await finish.Task;
+            return time.GetUtcNow();
+        });
+        var second = gate.RunAsync("a", _ => ValueTask.FromResult(time.GetUtcNow()));
+        var start = time.GetUtcNow();
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        finish.SetResult();
+        await first.WithTimeout();
+        for (var second_ = 2; second_ <= secondStartsAtSecond; second_++)
+        {
+            Assert.False(second.IsCompleted);
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.Equal(start + TimeSpan.FromSeconds(secondStartsAtSecond), await second.WithTimeout());
     }
 
     [Fact]
