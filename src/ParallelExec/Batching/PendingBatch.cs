@@ -1,0 +1,142 @@
+using System.Runtime.CompilerServices;
+
+namespace ParallelExec.Batching;
+
+/// <summary>
+/// One batch: parallel arrays of slots (the item, the chain of awaiting callers, the count of fire-and-forget posts),
+/// pooled and reused by its processor. It is also the thread-pool work item that starts a handler worker, so
+/// dispatching a batch allocates nothing.
+/// </summary>
+/// <remarks>
+/// Every field is read and written under the processor's lock until <see cref="Started"/> is set (under the lock);
+/// after that only the worker that started it touches it, without the lock, until it returns it to the pool.
+/// </remarks>
+internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
+    where TItem : notnull
+{
+    private readonly BatchProcessor<TItem, TResult> _owner;
+
+    public PendingBatch(BatchProcessor<TItem, TResult> owner, int capacity, IEqualityComparer<TItem>? coalesceComparer, bool coalesce)
+    {
+        _owner = owner;
+        Items = new TItem[capacity];
+        Callers = new BatchItemSource<TItem, TResult>?[capacity];
+        Posts = new int[capacity];
+        if (coalesce)
+        {
+            SlotByItem = new Dictionary<TItem, int>(capacity, coalesceComparer);
+        }
+    }
+
+    public TItem[] Items { get; }
+
+    /// <summary>The head of the chain of awaiting callers of each slot (null when only posts or nobody).</summary>
+    public BatchItemSource<TItem, TResult>?[] Callers { get; }
+
+    /// <summary>How many fire-and-forget submissions share each slot.</summary>
+    public int[] Posts { get; }
+
+    /// <summary>The slot index of each item, for coalescing; null when coalescing is off.</summary>
+    public Dictionary<TItem, int>? SlotByItem { get; }
+
+    public int Count { get; set; }
+
+    public long OpenedAt { get; set; }
+
+    public long Sequence { get; set; }
+
+    public BatchFlushReason Reason { get; set; }
+
+    public bool Started { get; set; }
+
+    /// <summary>How long the batch took to handle (all its handler calls); set by the worker.</summary>
+    public TimeSpan Latency { get; set; }
+
+    public void Add(TItem item, BatchItemSource<TItem, TResult>? caller)
+    {
+        var index = Count++;
+        Items[index] = item;
+        Callers[index] = caller;
+        Posts[index] = caller is null ? 1 : 0;
+        SlotByItem?.Add(item, index);
+    }
+
+    /// <summary>Counts the submissions sharing a slot (awaiting callers plus posts).</summary>
+    public int SubmissionsAt(int index)
+    {
+        var submissions = Posts[index];
+        for (var caller = Callers[index]; caller is not null; caller = caller.Next)
+        {
+            submissions++;
+        }
+
+        return submissions;
+    }
+
+    /// <summary>Removes a slot, keeping the order of the others (and the coalescing index in step).</summary>
+    public void RemoveAt(int index)
+    {
+        SlotByItem?.Remove(Items[index]);
+        var last = Count - 1;
+        if (index < last)
+        {
+            Array.Copy(Items, index + 1, Items, index, last - index);
+            Array.Copy(Callers, index + 1, Callers, index, last - index);
+            Array.Copy(Posts, index + 1, Posts, index, last - index);
+            if (SlotByItem is not null)
+            {
+                for (var i = index; i < last; i++)
+                {
+                    SlotByItem[Items[i]] = i;
+                }
+            }
+        }
+
+        ClearSlot(last);
+        Count = last;
+    }
+
+    /// <summary>Finds the slot whose caller chain holds <paramref name="caller"/>, or -1.</summary>
+    public int IndexOfCaller(BatchItemSource<TItem, TResult> caller)
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            for (var c = Callers[i]; c is not null; c = c.Next)
+            {
+                if (ReferenceEquals(c, caller))
+                {
+                    return i;
+                }
+            }
+        }
+
+        return -1;
+    }
+
+    public void Reset()
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            ClearSlot(i);
+        }
+
+        SlotByItem?.Clear();
+        Count = 0;
+        OpenedAt = 0;
+        Sequence = 0;
+        Started = false;
+    }
+
+    public void Execute() => _owner.RunWorker(this);
+
+    private void ClearSlot(int index)
+    {
+        if (RuntimeHelpers.IsReferenceOrContainsReferences<TItem>())
+        {
+            Items[index] = default!;
+        }
+
+        Callers[index] = null;
+        Posts[index] = 0;
+    }
+}

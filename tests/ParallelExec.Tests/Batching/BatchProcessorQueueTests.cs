@@ -1,0 +1,277 @@
+using Microsoft.Extensions.Time.Testing;
+using ParallelExec.Batching;
+using ParallelExec.Tests.Infrastructure;
+
+namespace ParallelExec.Tests.Batching;
+
+/// <summary>The bounded intake (the four full modes), cancellation, flushing and disposal.</summary>
+public class BatchProcessorQueueTests
+{
+    /// <summary>A handler whose first call blocks until released, so that later batches queue up behind it.</summary>
+    private sealed class GatedHandler
+    {
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<int[]> Batches { get; } = [];
+
+        public void Release() => _gate.TrySetResult();
+
+        public async ValueTask<IReadOnlyList<int>> HandleAsync(IReadOnlyList<int> items, CancellationToken cancellationToken)
+        {
+            lock (Batches)
+            {
+                Batches.Add(items.ToArray());
+            }
+
+            Entered.TrySetResult();
+            await _gate.Task.WaitAsync(cancellationToken);
+            return items.Select(i => i * 10).ToArray();
+        }
+    }
+
+    /// <summary>Two items run (blocked), two wait in a flushed batch: the intake (capacity 2) is full.</summary>
+    private static async Task<(BatchProcessor<int, int> Processor, Task<int>[] Tasks)> FillAsync(
+        GatedHandler handler, QueueFullMode mode, List<(int Item, DropReason Reason)> drops)
+    {
+        var processor = new BatchProcessor<int, int>(handler.HandleAsync, new BatchProcessorOptions<int>
+        {
+            MaxBatchSize = 2,
+            QueueCapacity = 2,
+            MaxDelay = Timeout.InfiniteTimeSpan,
+            FullMode = mode,
+            OnDropped = (item, reason) =>
+            {
+                lock (drops)
+                {
+                    drops.Add((item, reason));
+                }
+            },
+        });
+        var tasks = new[] { 1, 2, 3, 4 }.Select(i => processor.SubmitAsync(i).AsTask()).ToArray();
+        await handler.Entered.Task.WithTimeout();
+        Assert.Equal(2, processor.GetStatistics().Pending);
+        return (processor, tasks);
+    }
+
+    [Fact]
+    public async Task WaitModeHoldsTheSubmitterUntilThereIsRoom()
+    {
+        var handler = new GatedHandler();
+        var drops = new List<(int, DropReason)>();
+        var (processor, tasks) = await FillAsync(handler, QueueFullMode.Wait, drops);
+
+        var fifth = processor.SubmitAsync(5).AsTask();
+        Assert.False(fifth.IsCompleted);
+        Assert.Equal(4, processor.GetStatistics().Submitted);
+
+        handler.Release();
+        await Task.WhenAll(tasks).WithTimeout();
+        await processor.DisposeAsync();
+        Assert.Equal(50, await fifth.WithTimeout());
+        Assert.Empty(drops);
+    }
+
+    [Fact]
+    public async Task RejectModeRefusesTheNewItemAndSaysSo()
+    {
+        var handler = new GatedHandler();
+        var drops = new List<(int, DropReason)>();
+        var (processor, tasks) = await FillAsync(handler, QueueFullMode.Reject, drops);
+
+        var error = await Assert.ThrowsAsync<ItemDroppedException>(() => processor.SubmitAsync(5).AsTask());
+        Assert.Equal(DropReason.Rejected, error.Reason);
+        Assert.False(processor.TryPost(6));
+
+        handler.Release();
+        Assert.Equal(new[] { 10, 20, 30, 40 }, await Task.WhenAll(tasks).WithTimeout());
+        await processor.DisposeAsync();
+        Assert.Equal(new[] { (5, DropReason.Rejected), (6, DropReason.Rejected) }, drops);
+        Assert.Equal(2, processor.GetStatistics().Dropped);
+    }
+
+    [Fact]
+    public async Task DropOldestEvictsTheOldestWaitingItem()
+    {
+        var handler = new GatedHandler();
+        var drops = new List<(int, DropReason)>();
+        var (processor, tasks) = await FillAsync(handler, QueueFullMode.DropOldest, drops);
+
+        var fifth = processor.SubmitAsync(5).AsTask();
+        var error = await Assert.ThrowsAsync<ItemDroppedException>(() => tasks[2].WithTimeout());
+        Assert.Equal(DropReason.DroppedOldest, error.Reason);
+
+        handler.Release();
+        await processor.DisposeAsync();
+        Assert.Equal(new[] { 10, 20, 40, 50 }, new[] { await tasks[0], await tasks[1], await tasks[3], await fifth });
+        Assert.Equal(new[] { (3, DropReason.DroppedOldest) }, drops);
+        Assert.DoesNotContain(handler.Batches, b => b.Contains(3));
+    }
+
+    [Fact]
+    public async Task DropNewestEvictsTheNewestWaitingItem()
+    {
+        var handler = new GatedHandler();
+        var drops = new List<(int, DropReason)>();
+        var (processor, tasks) = await FillAsync(handler, QueueFullMode.DropNewest, drops);
+
+        var fifth = processor.SubmitAsync(5).AsTask();
+        var error = await Assert.ThrowsAsync<ItemDroppedException>(() => tasks[3].WithTimeout());
+        Assert.Equal(DropReason.DroppedNewest, error.Reason);
+
+        handler.Release();
+        await processor.DisposeAsync();
+        Assert.Equal(new[] { 10, 20, 30, 50 }, new[] { await tasks[0], await tasks[1], await tasks[2], await fifth });
+        Assert.Equal(new[] { (4, DropReason.DroppedNewest) }, drops);
+    }
+
+    [Fact]
+    public async Task CancellingAWaitingItemTakesItOutOfItsBatch()
+    {
+        var time = new FakeTimeProvider();
+        var seen = new List<int[]>();
+        await using var processor = new BatchProcessor<int, int>(
+            (items, _) =>
+            {
+                lock (seen)
+                {
+                    seen.Add(items.ToArray());
+                }
+
+                return new ValueTask<IReadOnlyList<int>>(items.ToArray());
+            },
+            new BatchProcessorOptions<int> { MaxDelay = TimeSpan.FromSeconds(1), TimeProvider = time });
+        using var cts = new CancellationTokenSource();
+
+        var first = processor.SubmitAsync(1).AsTask();
+        var second = processor.SubmitAsync(2, cts.Token).AsTask();
+        var third = processor.SubmitAsync(3).AsTask();
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second.WithTimeout());
+        Assert.Equal(2, processor.GetStatistics().Pending);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(new[] { 1, 3 }, await Task.WhenAll(first, third).WithTimeout());
+        Assert.Equal(new[] { 1, 3 }, Assert.Single(seen));
+        Assert.Equal(1, processor.GetStatistics().Cancelled);
+    }
+
+    [Fact]
+    public async Task CancellingOneOfTwoCoalescedCallersKeepsTheSlotForTheOther()
+    {
+        var time = new FakeTimeProvider();
+        var calls = 0;
+        await using var processor = new BatchProcessor<int, int>(
+            (items, _) =>
+            {
+                Interlocked.Increment(ref calls);
+                return new ValueTask<IReadOnlyList<int>>(items.Select(i => -i).ToArray());
+            },
+            new BatchProcessorOptions<int> { MaxDelay = TimeSpan.FromSeconds(1), TimeProvider = time, Coalesce = true });
+        using var cts = new CancellationTokenSource();
+
+        var cancelled = processor.SubmitAsync(7, cts.Token).AsTask();
+        var kept = processor.SubmitAsync(7).AsTask();
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WithTimeout());
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(-7, await kept.WithTimeout());
+        Assert.Equal(1, calls);
+    }
+
+    [Fact]
+    public async Task OnceTheBatchStartedTheCallersTokenNoLongerCancelsIt()
+    {
+        var handler = new GatedHandler();
+        await using var processor = new BatchProcessor<int, int>(handler.HandleAsync, new BatchProcessorOptions<int> { MaxBatchSize = 1 });
+        using var cts = new CancellationTokenSource();
+
+        var task = processor.SubmitAsync(4, cts.Token).AsTask();
+        await handler.Entered.Task.WithTimeout();
+        await cts.CancelAsync();
+        handler.Release();
+
+        Assert.Equal(40, await task.WithTimeout());
+    }
+
+    [Fact]
+    public async Task FlushAsyncHandsOverTheOpenBatchAndWaitsForIt()
+    {
+        var time = new FakeTimeProvider();
+        await using var processor = new BatchProcessor<int, int>(
+            async (items, _) =>
+            {
+                await Task.Yield();
+                return items.Select(i => i + 1).ToArray();
+            },
+            new BatchProcessorOptions<int> { MaxDelay = TimeSpan.FromSeconds(1), TimeProvider = time });
+
+        var tasks = new[] { processor.SubmitAsync(1).AsTask(), processor.SubmitAsync(2).AsTask() };
+        await processor.FlushAsync().AsTask().WithTimeout();
+
+        Assert.All(tasks, t => Assert.True(t.IsCompletedSuccessfully));
+        Assert.Equal(1, processor.GetStatistics().FlushedByRequest);
+        await processor.FlushAsync().AsTask().WithTimeout(); // nothing pending: completes at once
+    }
+
+    [Fact]
+    public async Task DisposeDeadlineCancelsTheHandlerAndDropsBatchesThatHaveNotStarted()
+    {
+        var time = new FakeTimeProvider();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var drops = new List<(int, DropReason)>();
+        var processor = new BatchProcessor<int, int>(
+            async (items, ct) =>
+            {
+                entered.TrySetResult();
+                await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+                return items;
+            },
+            new BatchProcessorOptions<int>
+            {
+                MaxBatchSize = 2,
+                MaxDelay = Timeout.InfiniteTimeSpan,
+                DisposeTimeout = TimeSpan.FromSeconds(5),
+                TimeProvider = time,
+                OnDropped = (item, reason) =>
+                {
+                    lock (drops)
+                    {
+                        drops.Add((item, reason));
+                    }
+                },
+            });
+        var tasks = Enumerable.Range(1, 4).Select(i => processor.SubmitAsync(i).AsTask()).ToArray();
+        await entered.Task.WithTimeout();
+
+        var disposing = processor.DisposeAsync().AsTask();
+        Assert.False(disposing.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(5));
+        await disposing.WithTimeout();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tasks[0]);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tasks[1]);
+        Assert.Equal(DropReason.DisposeDeadline, (await Assert.ThrowsAsync<ItemDroppedException>(() => tasks[2])).Reason);
+        Assert.Equal(DropReason.DisposeDeadline, (await Assert.ThrowsAsync<ItemDroppedException>(() => tasks[3])).Reason);
+        Assert.Equal(new[] { 3, 4 }, drops.Select(d => d.Item1).Order());
+        var stats = processor.GetStatistics();
+        Assert.Equal(2, stats.Failed);
+        Assert.Equal(2, stats.Dropped);
+    }
+
+    [Fact]
+    public async Task SubmittersWaitingForRoomGetObjectDisposedExceptionWhenDisposed()
+    {
+        var handler = new GatedHandler();
+        var (processor, tasks) = await FillAsync(handler, QueueFullMode.Wait, []);
+        var waiting = processor.SubmitAsync(5).AsTask();
+
+        var disposing = processor.DisposeAsync().AsTask();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting.WithTimeout());
+        handler.Release();
+        await disposing.WithTimeout();
+        Assert.Equal(new[] { 10, 20, 30, 40 }, await Task.WhenAll(tasks));
+    }
+}
