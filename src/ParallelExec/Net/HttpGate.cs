@@ -52,6 +52,8 @@ public sealed class HttpGate : IAsyncDisposable
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _sequence;
     private int _queuedCount;
+    private int _activeCalls;
+    private bool _deadlinePassed;
     private int _inFlight;
     private int _peakInFlight;
     private long _admitted;
@@ -338,6 +340,7 @@ public sealed class HttpGate : IAsyncDisposable
             List<(string Provider, DropReason Reason)>? drops = null;
             lock (_lock)
             {
+                _deadlinePassed = true;
                 while (_arrivals.First is { } node)
                 {
                     DropLocked(node.Value, DropReason.DisposeDeadline, ref drops);
@@ -393,16 +396,35 @@ public sealed class HttpGate : IAsyncDisposable
                 nameof(weight), weight, $"The weight is above provider '{provider}''s WeightLimit ({weightLimit}); the call could never be admitted.");
         }
 
-        var attempt = new Attempt<TState, TResult>(this, gateProvider, state, call, weight, priority);
-        if (_options.ResiliencePipeline is not { } pipeline)
+        lock (_lock)
         {
-            return await attempt.RunAsync(cancellationToken).ConfigureAwait(false);
+            ObjectDisposedException.ThrowIf(_disposing, this);
+
+            // A call counts until its last attempt ends, so that a drain waits for retries too.
+            _activeCalls++;
         }
 
-        return await pipeline.ExecuteAsync(
-            static (a, token) => a.RunAsync(token),
-            attempt,
-            cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var attempt = new Attempt<TState, TResult>(this, gateProvider, state, call, weight, priority);
+            if (_options.ResiliencePipeline is not { } pipeline)
+            {
+                return await attempt.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return await pipeline.ExecuteAsync(
+                static (a, token) => a.RunAsync(token),
+                attempt,
+                cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _activeCalls--;
+                SignalIfDrainedLocked();
+            }
+        }
     }
 
     private async ValueTask<HttpResponseMessage> SendOnceAsync(string provider, Func<HttpRequestMessage> requestFactory, CancellationToken cancellationToken)
@@ -468,9 +490,9 @@ public sealed class HttpGate : IAsyncDisposable
         List<(string Provider, DropReason Reason)>? drops = null;
         lock (_lock)
         {
-            // Disposal stops intake of new calls (RunAsync checks), but a retry of a call admitted before still belongs
-            // to the drain, until the drain has ended.
-            ObjectDisposedException.ThrowIf(_drained.Task.IsCompleted, this);
+            // Disposal stops intake of new calls (RunAsync checks), but a retry of a call taken in before still belongs
+            // to the drain, until the drain deadline has passed.
+            ObjectDisposedException.ThrowIf(_deadlinePassed || _drained.Task.IsCompleted, this);
             var now = Now();
             if (_queuedCount == 0 && _overflow.Count == 0 && provider.CanAdmit(weight, now)
                 && TryAdmitLocked(provider, weight, now) is { } ticket)
@@ -776,7 +798,7 @@ public sealed class HttpGate : IAsyncDisposable
 
     private void SignalIfDrainedLocked()
     {
-        if (_disposing && _inFlight == 0 && _queuedCount == 0 && _overflow.Count == 0)
+        if (_disposing && _activeCalls == 0 && _inFlight == 0 && _queuedCount == 0 && _overflow.Count == 0)
         {
             _drained.TrySetResult();
         }
