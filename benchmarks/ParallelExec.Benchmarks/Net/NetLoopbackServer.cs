@@ -13,7 +13,8 @@ namespace ParallelExec.Benchmarks.Net;
 /// <summary>
 /// A Kestrel server on 127.0.0.1 for the network benchmarks: <c>GET /p/{provider}/{id}</c> waits <see cref="Latency"/>
 /// and answers the id; with <see cref="RequestsPerSecond"/> set, each provider is held to that many requests in any
-/// sliding second and the excess gets 429 with <c>Retry-After: 1</c>, like a model provider's API.
+/// sliding second and the excess gets 429 with <c>Retry-After: 1</c>, like a model provider's API. <c>POST /bulk</c> answers
+/// a line per line of its body after the same latency.
 /// </summary>
 internal sealed class NetLoopbackServer : IAsyncDisposable
 {
@@ -42,6 +43,7 @@ internal sealed class NetLoopbackServer : IAsyncDisposable
         var app = builder.Build();
         var server = new NetLoopbackServer(app) { Latency = latency, RequestsPerSecond = requestsPerSecond };
         app.MapGet("/p/{provider}/{id}", (string provider, string id, HttpContext context) => server.HandleAsync(provider, id, context));
+        app.MapPost("/bulk", (HttpContext context) => server.HandleBulkAsync(context));
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
@@ -68,6 +70,15 @@ internal sealed class NetLoopbackServer : IAsyncDisposable
 
         await Task.Delay(Latency, context.RequestAborted).ConfigureAwait(false);
         await context.Response.WriteAsync(id, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>A bulk endpoint: one item per line in, one answer per line out, after the same latency whatever the size.</summary>
+    private async Task HandleBulkAsync(HttpContext context)
+    {
+        using var reader = new StreamReader(context.Request.Body);
+        var body = await reader.ReadToEndAsync(context.RequestAborted).ConfigureAwait(false);
+        await Task.Delay(Latency, context.RequestAborted).ConfigureAwait(false);
+        await context.Response.WriteAsync(body.Replace("item", "vec", StringComparison.Ordinal), context.RequestAborted).ConfigureAwait(false);
     }
 
     private bool TryTakeSlot(string provider, int limit)

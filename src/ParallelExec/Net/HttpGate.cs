@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Threading.RateLimiting;
+using ParallelExec.Batching;
 using ParallelExec.Internal;
 using Polly;
 using Polly.Retry;
@@ -51,6 +52,8 @@ public sealed class HttpGate : IAsyncDisposable
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _sequence;
     private int _queuedCount;
+    private int _activeCalls;
+    private bool _deadlinePassed;
     private int _inFlight;
     private int _peakInFlight;
     private long _admitted;
@@ -170,6 +173,80 @@ public sealed class HttpGate : IAsyncDisposable
         return RunAsync(provider, call, static (c, token) => c(token), weight, priority, cancellationToken);
     }
 
+    /// <summary>
+    /// Creates a coalescer that gathers single calls into bulk calls to <paramref name="provider"/>, each bulk call
+    /// admitted through this gate.
+    /// </summary>
+    /// <typeparam name="TItem">One caller's request.</typeparam>
+    /// <typeparam name="TResult">One caller's result.</typeparam>
+    /// <param name="provider">The provider whose limits each bulk call counts against.</param>
+    /// <param name="bulkCall">Makes one bulk call for a batch and returns one result per item, in order. Throw
+    /// <see cref="ProviderThrottledException"/> to report throttling.</param>
+    /// <param name="batching">Batch size, delay, concurrent batches and queue of the coalescer; <see langword="null"/> for
+    /// the batch processor's defaults.</param>
+    /// <param name="weigh">The weight of a bulk call against the provider's weight limit; <see langword="null"/> for 1.</param>
+    /// <param name="priority">The priority of the bulk calls among the gate's waiting calls.</param>
+    /// <returns>The coalescer; dispose it before the gate.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="provider"/> or <paramref name="bulkCall"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A batching option is invalid.</exception>
+    /// <exception cref="ObjectDisposedException">The gate is disposed.</exception>
+    public RequestCoalescer<TItem, TResult> Coalesce<TItem, TResult>(
+        string provider,
+        Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyList<TResult>>> bulkCall,
+        BatchProcessorOptions<TItem>? batching = null,
+        Func<IReadOnlyList<TItem>, int>? weigh = null,
+        int priority = 0)
+        where TItem : notnull
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        ArgumentNullException.ThrowIfNull(bulkCall);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposeTask) is not null, this);
+        return new RequestCoalescer<TItem, TResult>(this, provider, bulkCall, batching ?? new BatchProcessorOptions<TItem>(), weigh, priority);
+    }
+
+    /// <summary>
+    /// Creates a coalescer that gathers single calls into bulk HTTP requests to <paramref name="provider"/>, sent on the
+    /// shared <see cref="Client"/> through this gate: a 429 (or 503 with <c>Retry-After</c>) pauses the provider and the
+    /// bulk request is retried through the gate's pipeline.
+    /// </summary>
+    /// <typeparam name="TItem">One caller's request.</typeparam>
+    /// <typeparam name="TResult">One caller's result.</typeparam>
+    /// <param name="provider">The provider whose limits each bulk request counts against.</param>
+    /// <param name="createRequest">Creates the bulk request for a batch; called once per attempt.</param>
+    /// <param name="readResults">Reads one result per item, in order, from a successful bulk response.</param>
+    /// <param name="batching">Batch size, delay, concurrent batches and queue of the coalescer; <see langword="null"/> for
+    /// the batch processor's defaults.</param>
+    /// <param name="weigh">The weight of a bulk request against the provider's weight limit; <see langword="null"/> for 1.</param>
+    /// <param name="priority">The priority of the bulk requests among the gate's waiting calls.</param>
+    /// <returns>The coalescer; dispose it before the gate.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="provider"/>, <paramref name="createRequest"/> or <paramref name="readResults"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A batching option is invalid.</exception>
+    /// <exception cref="ObjectDisposedException">The gate is disposed.</exception>
+    public RequestCoalescer<TItem, TResult> CoalesceHttp<TItem, TResult>(
+        string provider,
+        Func<IReadOnlyList<TItem>, HttpRequestMessage> createRequest,
+        Func<IReadOnlyList<TItem>, HttpResponseMessage, CancellationToken, ValueTask<IReadOnlyList<TResult>>> readResults,
+        BatchProcessorOptions<TItem>? batching = null,
+        Func<IReadOnlyList<TItem>, int>? weigh = null,
+        int priority = 0)
+        where TItem : notnull
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        ArgumentNullException.ThrowIfNull(createRequest);
+        ArgumentNullException.ThrowIfNull(readResults);
+        return Coalesce<TItem, TResult>(
+            provider,
+            async (items, token) =>
+            {
+                using var response = await SendOnceAsync(provider, () => createRequest(items), token).ConfigureAwait(false);
+                response.EnsureSuccessStatusCode();
+                return await readResults(items, response, token).ConfigureAwait(false);
+            },
+            batching,
+            weigh,
+            priority);
+    }
+
     /// <summary>Pauses a provider: no call of it is admitted until <paramref name="duration"/> has passed.</summary>
     /// <param name="provider">The provider.</param>
     /// <param name="duration">How long; a pause shorter than one already in force does not shorten it.</param>
@@ -263,6 +340,7 @@ public sealed class HttpGate : IAsyncDisposable
             List<(string Provider, DropReason Reason)>? drops = null;
             lock (_lock)
             {
+                _deadlinePassed = true;
                 while (_arrivals.First is { } node)
                 {
                     DropLocked(node.Value, DropReason.DisposeDeadline, ref drops);
@@ -318,16 +396,35 @@ public sealed class HttpGate : IAsyncDisposable
                 nameof(weight), weight, $"The weight is above provider '{provider}''s WeightLimit ({weightLimit}); the call could never be admitted.");
         }
 
-        var attempt = new Attempt<TState, TResult>(this, gateProvider, state, call, weight, priority);
-        if (_options.ResiliencePipeline is not { } pipeline)
+        lock (_lock)
         {
-            return await attempt.RunAsync(cancellationToken).ConfigureAwait(false);
+            ObjectDisposedException.ThrowIf(_disposing, this);
+
+            // A call counts until its last attempt ends, so that a drain waits for retries too.
+            _activeCalls++;
         }
 
-        return await pipeline.ExecuteAsync(
-            static (a, token) => a.RunAsync(token),
-            attempt,
-            cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var attempt = new Attempt<TState, TResult>(this, gateProvider, state, call, weight, priority);
+            if (_options.ResiliencePipeline is not { } pipeline)
+            {
+                return await attempt.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return await pipeline.ExecuteAsync(
+                static (a, token) => a.RunAsync(token),
+                attempt,
+                cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _activeCalls--;
+                SignalIfDrainedLocked();
+            }
+        }
     }
 
     private async ValueTask<HttpResponseMessage> SendOnceAsync(string provider, Func<HttpRequestMessage> requestFactory, CancellationToken cancellationToken)
@@ -393,9 +490,9 @@ public sealed class HttpGate : IAsyncDisposable
         List<(string Provider, DropReason Reason)>? drops = null;
         lock (_lock)
         {
-            // Disposal stops intake of new calls (RunAsync checks), but a retry of a call admitted before still belongs
-            // to the drain, until the drain has ended.
-            ObjectDisposedException.ThrowIf(_drained.Task.IsCompleted, this);
+            // Disposal stops intake of new calls (RunAsync checks), but a retry of a call taken in before still belongs
+            // to the drain, until the drain deadline has passed.
+            ObjectDisposedException.ThrowIf(_deadlinePassed || _drained.Task.IsCompleted, this);
             var now = Now();
             if (_queuedCount == 0 && _overflow.Count == 0 && provider.CanAdmit(weight, now)
                 && TryAdmitLocked(provider, weight, now) is { } ticket)
@@ -701,7 +798,7 @@ public sealed class HttpGate : IAsyncDisposable
 
     private void SignalIfDrainedLocked()
     {
-        if (_disposing && _inFlight == 0 && _queuedCount == 0 && _overflow.Count == 0)
+        if (_disposing && _activeCalls == 0 && _inFlight == 0 && _queuedCount == 0 && _overflow.Count == 0)
         {
             _drained.TrySetResult();
         }

@@ -438,6 +438,26 @@ public sealed class HttpGateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DisposeWaitsForTheRetryOfAThrottledCall()
+    {
+        var time = new FakeTimeProvider();
+        var gate = Exec.Http().WithTimeProvider(time).RetryOnThrottle().Build();
+        var attempts = 0;
+        var call = gate.RunAsync("p", _ => Interlocked.Increment(ref attempts) == 1
+            ? throw new ProviderThrottledException("p", TimeSpan.FromSeconds(5))
+            : ValueTask.FromResult(42));
+        await Eventually(() => gate.GetStatistics().Throttled == 1);
+
+        var disposing = gate.DisposeAsync().AsTask();
+        Assert.False(disposing.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(42, await call.WithTimeout());
+        await disposing.WithTimeout();
+        Assert.Equal(2, attempts);
+    }
+
+    [Fact]
     public async Task DisposeDeadlineDropsWaitingCallsAndCancelsRunningOnes()
     {
         var time = new FakeTimeProvider();

@@ -16,7 +16,7 @@ namespace ParallelExec.Tests.Net;
 /// <c>Retry-After</c> when told to, counts open connections and concurrent requests, and echoes a bulk endpoint.
 /// </summary>
 /// <remarks>
-/// Routes: <c>GET /p/{provider}/{id}</c> answers <c>{provider}:{id}</c>; <c>POST /bulk</c> takes one item per line and
+/// Routes: <c>GET /p/{provider}/{id}</c> answers <c>{provider}:{id}</c>; <c>POST /bulk/{provider}</c> takes one item per line and
 /// answers <c>echo:{item}</c> per line, in order.
 /// </remarks>
 public sealed class LoopbackServer : IAsyncDisposable
@@ -79,7 +79,7 @@ public sealed class LoopbackServer : IAsyncDisposable
         var app = builder.Build();
         server = new LoopbackServer(app);
         app.MapGet("/p/{provider}/{id}", (string provider, string id, HttpContext context) => server.HandleAsync(provider, id, context));
-        app.MapPost("/bulk", (HttpContext context) => server.HandleBulkAsync(context));
+        app.MapPost("/bulk/{provider}", (string provider, HttpContext context) => server.HandleBulkAsync(provider, context));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
@@ -129,10 +129,22 @@ public sealed class LoopbackServer : IAsyncDisposable
         }
     }
 
-    private async Task HandleBulkAsync(HttpContext context)
+    private async Task HandleBulkAsync(string provider, HttpContext context)
     {
+        _requestsByProvider.AddOrUpdate(provider, 1, (_, n) => n + 1);
         using var reader = new StreamReader(context.Request.Body);
         var body = await reader.ReadToEndAsync(context.RequestAborted);
+        if (_throttles.TryGetValue(provider, out var queue) && queue.TryDequeue(out var throttle))
+        {
+            context.Response.StatusCode = (int)throttle.Status;
+            if (throttle.RetryAfterSeconds is { } seconds)
+            {
+                context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            }
+
+            return;
+        }
+
         var items = body.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         _bulkSizes.Enqueue(items.Length);
         if (Latency > TimeSpan.Zero)
