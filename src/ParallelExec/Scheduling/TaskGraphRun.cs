@@ -320,14 +320,15 @@ public sealed class TaskGraphRun
 
     /// <summary>A dispatcher: runs tasks one after another while they complete synchronously.</summary>
     /// <param name="node">The task this dispatcher was given (its slot is already counted).</param>
-    /// <param name="startedAt">When the task starts, if the caller just read the clock; otherwise <see langword="null"/>.</param>
-    private void RunLoop(TaskNodeResult? node, DateTimeOffset? startedAt = null)
+    private void RunLoop(TaskNodeResult? node)
     {
         try
         {
             while (node is not null)
             {
-                var pending = Execute(node, startedAt ?? _time.GetUtcNow());
+                // The clock is read after the lock that made the task ready, so a task never appears to start before a
+                // dependency (ended by another dispatcher) ended.
+                var pending = Execute(node, _time.GetUtcNow());
                 if (!pending.IsCompleted)
                 {
                     _ = CompleteWhenDoneAsync(node, pending);
@@ -344,10 +345,7 @@ public sealed class TaskGraphRun
                     error = exception;
                 }
 
-                // The end of one task and the start of the next one this dispatcher takes share one clock reading.
-                var now = _time.GetUtcNow();
-                node = Complete(node, error, now);
-                startedAt = now;
+                node = Complete(node, error, _time.GetUtcNow());
             }
         }
         catch (Exception exception)
@@ -383,7 +381,7 @@ public sealed class TaskGraphRun
             return;
         }
 
-        RunLoop(next, now);
+        RunLoop(next);
     }
 
     private ValueTask Execute(TaskNodeResult node, DateTimeOffset startedAt)
