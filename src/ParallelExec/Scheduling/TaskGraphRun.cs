@@ -50,6 +50,12 @@ public sealed class TaskGraphRun
     private readonly List<TaskNodeResult> _nodes;
     private readonly PriorityQueue<TaskNodeResult, ReadyKey> _ready = new();
 
+    // The tasks ready at the start, sorted best first and consumed from _initialHead: a wide graph then costs one sort
+    // (none when the order is already right) instead of a heap insertion and removal per task. Their ReadyKey sequence
+    // is their position, so tasks that become ready later (sequence >= length) lose ties to them, as in the heap.
+    private TaskNodeResult[] _initialReady = [];
+    private int _initialHead;
+
     // Never disposed: it has no timer and no registration, and a body that outlives its task may still hold its token.
     private readonly CancellationTokenSource _runCancellation = new();
     private readonly CancellationToken _callerToken;
@@ -131,7 +137,7 @@ public sealed class TaskGraphRun
         {
             return new TaskGraphStatistics(
                 total: _nodes.Count,
-                ready: _ready.Count,
+                ready: ReadyCountLocked,
                 running: _running,
                 succeeded: _succeeded,
                 failed: _failed,
@@ -154,14 +160,7 @@ public sealed class TaskGraphRun
         {
             if (_stopReason is null)
             {
-                _ready.EnsureCapacity(_graph.InitialReadyCount);
-                foreach (var node in _nodes)
-                {
-                    if (node.PendingDependencies == 0 && node.State == NodeState.Waiting)
-                    {
-                        EnqueueReadyLocked(node);
-                    }
-                }
+                PrepareInitialReadyLocked();
             }
 
             dispatch = TakeForNewDispatchersLocked();
@@ -321,14 +320,15 @@ public sealed class TaskGraphRun
 
     /// <summary>A dispatcher: runs tasks one after another while they complete synchronously.</summary>
     /// <param name="node">The task this dispatcher was given (its slot is already counted).</param>
-    /// <param name="startedAt">When the task starts, if the caller just read the clock; otherwise <see langword="null"/>.</param>
-    private void RunLoop(TaskNodeResult? node, DateTimeOffset? startedAt = null)
+    private void RunLoop(TaskNodeResult? node)
     {
         try
         {
             while (node is not null)
             {
-                var pending = Execute(node, startedAt ?? _time.GetUtcNow());
+                // The clock is read after the lock that made the task ready, so a task never appears to start before a
+                // dependency (ended by another dispatcher) ended.
+                var pending = Execute(node, _time.GetUtcNow());
                 if (!pending.IsCompleted)
                 {
                     _ = CompleteWhenDoneAsync(node, pending);
@@ -345,10 +345,7 @@ public sealed class TaskGraphRun
                     error = exception;
                 }
 
-                // The end of one task and the start of the next one this dispatcher takes share one clock reading.
-                var now = _time.GetUtcNow();
-                node = Complete(node, error, now);
-                startedAt = now;
+                node = Complete(node, error, _time.GetUtcNow());
             }
         }
         catch (Exception exception)
@@ -384,7 +381,7 @@ public sealed class TaskGraphRun
             return;
         }
 
-        RunLoop(next, now);
+        RunLoop(next);
     }
 
     private ValueTask Execute(TaskNodeResult node, DateTimeOffset startedAt)
@@ -412,15 +409,17 @@ public sealed class TaskGraphRun
             }
 
             var context = new TaskGraphContext(this, node);
-            return _workerPool is null
-                ? node.InvokeAsync(context, token)
-                : _workerPool.RunAsync(workerToken => node.InvokeAsync(context, workerToken), token);
+            return _workerPool is null ? node.InvokeAsync(context, token) : InvokeOnWorkerPool(_workerPool, node, context, token);
         }
         catch (Exception exception)
         {
             return ValueTask.FromException(exception);
         }
     }
+
+    // A separate method so that the lambda's closure is allocated only for tasks that run on a pool, not for every task.
+    private static ValueTask InvokeOnWorkerPool(WorkerPool pool, TaskNodeResult node, TaskGraphContext context, CancellationToken token) =>
+        pool.RunAsync(workerToken => node.InvokeAsync(context, workerToken), token);
 
     /// <summary>Records how a task ended, releases or skips its dependents, and takes the next task for this dispatcher.</summary>
     private TaskNodeResult? Complete(TaskNodeResult node, Exception? error, DateTimeOffset now)
@@ -564,6 +563,7 @@ public sealed class TaskGraphRun
 
         _stopReason = reason;
         _ready.Clear();
+        _initialHead = _initialReady.Length;
         foreach (var node in _nodes)
         {
             if (node.State is NodeState.Waiting or NodeState.Ready)
@@ -666,9 +666,62 @@ public sealed class TaskGraphRun
         _ready.Enqueue(node, new ReadyKey(definition.Priority, definition.CriticalPath, _readySequence++));
     }
 
+    private int ReadyCountLocked => _ready.Count + (_initialReady.Length - _initialHead);
+
+    private void PrepareInitialReadyLocked()
+    {
+        var ready = new TaskNodeResult[_graph.InitialReadyCount];
+        var count = 0;
+        var sorted = true;
+        foreach (var node in _nodes)
+        {
+            if (node.PendingDependencies == 0 && node.State == NodeState.Waiting)
+            {
+                node.State = NodeState.Ready;
+                ready[count] = node;
+                if (count > 0 && InitialKey(ready[count - 1], 0).CompareTo(InitialKey(node, 1)) > 0)
+                {
+                    sorted = false;
+                }
+
+                count++;
+            }
+        }
+
+        if (!sorted)
+        {
+            var keys = new ReadyKey[count];
+            for (var i = 0; i < count; i++)
+            {
+                keys[i] = InitialKey(ready[i], i);
+            }
+
+            Array.Sort(keys, ready);
+        }
+
+        _initialReady = ready;
+        _initialHead = 0;
+        _readySequence = count;
+    }
+
+    private static ReadyKey InitialKey(TaskNodeResult node, long sequence) =>
+        new(node.Definition.Priority, node.Definition.CriticalPath, sequence);
+
     private TaskNodeResult? TakeLocked()
     {
-        if (_stopReason is not null || _running >= _maxParallel || !_ready.TryDequeue(out var node, out _))
+        if (_stopReason is not null || _running >= _maxParallel)
+        {
+            return null;
+        }
+
+        TaskNodeResult node;
+        var initialLeft = _initialHead < _initialReady.Length;
+        if (initialLeft && (!_ready.TryPeek(out _, out var heapKey) || InitialKey(_initialReady[_initialHead], _initialHead).CompareTo(heapKey) <= 0))
+        {
+            node = _initialReady[_initialHead];
+            _initialReady[_initialHead++] = null!;
+        }
+        else if (!_ready.TryDequeue(out node!, out _))
         {
             return null;
         }
@@ -681,7 +734,7 @@ public sealed class TaskGraphRun
     /// <summary>Takes a task for every free slot that a ready task can fill; each gets a new dispatcher.</summary>
     private TaskNodeResult[]? TakeForNewDispatchersLocked()
     {
-        var free = Math.Min(_maxParallel - _running, _ready.Count);
+        var free = Math.Min(_maxParallel - _running, ReadyCountLocked);
         if (free <= 0 || _stopReason is not null)
         {
             return null;

@@ -532,6 +532,71 @@ public class TaskGraphTests
         Assert.Equal("caller", local.Value);
     }
 
+    [Fact]
+    public async Task Progress_callbacks_run_outside_the_scheduler_lock_and_may_throw()
+    {
+        var runSource = new TaskCompletionSource<TaskGraphRun>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blockedProbes = 0;
+        var calls = 0;
+        var progress = new CallbackProgress(_ =>
+        {
+            Interlocked.Increment(ref calls);
+            var run = runSource.Task.WaitAsync(TestTimeout.Unexpected).GetAwaiter().GetResult();
+
+            // Another thread takes the scheduler's lock while this callback runs: it would hang if the lock were held.
+            if (!Task.Run(run.GetStatistics).Wait(TestTimeout.Unexpected))
+            {
+                Interlocked.Increment(ref blockedProbes);
+            }
+
+            throw new InvalidOperationException("a broken progress callback");
+        });
+        var builder = Exec.Graph().WithMaxDegreeOfParallelism(2);
+        for (var i = 0; i < 8; i++)
+        {
+            builder.AddTask($"t{i}", Nothing, i < 4 ? [] : [$"t{i - 4}"]);
+        }
+
+        var started = builder.Build().Start(progress);
+        runSource.SetResult(started);
+        var result = await started.Completion.WithTimeout();
+
+        Assert.True(result.IsSuccess);
+        Assert.Equal(8, calls);
+        Assert.Equal(0, blockedProbes);
+    }
+
+    [Fact]
+    public async Task Tasks_added_after_a_FailFast_stop_are_skipped_and_reported()
+    {
+        var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var graph = Exec.Graph()
+            .WithMaxDegreeOfParallelism(2)
+            .AddTask("fail", (_, _) =>
+            {
+                failed.SetResult();
+                return ValueTask.FromException(new InvalidOperationException("fail"));
+            })
+            .AddTask("adder", async (ctx, ct) =>
+            {
+                await failed.Task;
+                while (!ct.IsCancellationRequested)
+                {
+                    await Task.Yield();
+                }
+
+                ctx.AddTask("late", Nothing);
+            })
+            .Build();
+
+        var result = await graph.RunAsync().WithTimeout();
+
+        Assert.Equal(TaskNodeStatus.Skipped, result["late"].Status);
+        Assert.Equal("Skipped because task 'fail' failed (FailFast).", result["late"].SkipReason);
+        Assert.Equal(TaskNodeStatus.Succeeded, result["adder"].Status);
+        Assert.Equal(3, result.Tasks.Count);
+    }
+
     internal static ValueTask Nothing(TaskGraphContext context, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     private static Func<TaskGraphContext, CancellationToken, ValueTask> RecordOrder(ConcurrentQueue<string> order) =>
@@ -571,6 +636,11 @@ public class TaskGraphTests
 
             current = seen;
         }
+    }
+
+    private sealed class CallbackProgress(Action<TaskNodeResult> callback) : IProgress<TaskNodeResult>
+    {
+        public void Report(TaskNodeResult value) => callback(value);
     }
 
     private sealed class CollectingProgress : IProgress<TaskNodeResult>
