@@ -2,10 +2,6 @@ using ParallelExec.Scheduling;
 
 namespace ParallelExec;
 
-// RS0026 guards against adding an optional parameter to a shipped overload; these overloads ship together, and the
-// library's rule is that every async method ends with an optional CancellationToken.
-#pragma warning disable RS0026
-
 /// <content>The task scheduler's entry points.</content>
 public static partial class Exec
 {
@@ -95,4 +91,3 @@ public static partial class Exec
 
     private static string IdOf(int index) => index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
-#pragma warning restore RS0026

@@ -1,8 +1,5 @@
 using ParallelExec.Workers;
 
-// Both ForEachAsync overloads keep `CancellationToken cancellationToken = default` last (DESIGN.md rule 3).
-#pragma warning disable RS0026
-
 namespace ParallelExec;
 
 public static partial class Exec

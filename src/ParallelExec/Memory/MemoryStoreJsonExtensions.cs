@@ -13,7 +13,6 @@ namespace ParallelExec.Memory;
 /// are serialized into pooled buffers: the store copies the bytes, so the buffer goes back to the pool as soon as the
 /// write has been accepted.
 /// </remarks>
-[SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The JsonTypeInfo and JsonSerializerOptions overloads differ by a required parameter's type, as System.Net.Http.Json's do; callers never hit an ambiguity.")]
 public static class MemoryStoreJsonExtensions
 {
     private const string ReflectionMessage = "JSON serialization of arbitrary types may need code that trimming removes; use the overload that takes a JsonTypeInfo<T>.";

@@ -7,9 +7,6 @@ namespace ParallelExec.Scheduling;
 /// <see cref="Scheduling.FailurePolicy"/>. Build one with <see cref="Exec.Graph()"/>. A graph is immutable and can be
 /// run any number of times, also concurrently; each run has its own state.
 /// </summary>
-// RS0026 guards against adding an optional parameter to a shipped overload; these overloads ship together, and the
-// library's rule is that every async method ends with an optional CancellationToken.
-#pragma warning disable RS0026
 public sealed class TaskGraph
 {
     private readonly Dictionary<string, int> _ids;
@@ -88,4 +85,3 @@ public sealed class TaskGraph
 
     internal int IndexOf(string taskId) => _ids.TryGetValue(taskId, out var index) ? index : -1;
 }
-#pragma warning restore RS0026
