@@ -20,7 +20,7 @@ public class SeedTableMemoryBenchmarks
     private readonly ReadOnlyMemory<byte>[] _values = new ReadOnlyMemory<byte>[Notes];
     private string _directory = null!;
     private SqliteMemoryStore _sqlite = null!;
-    private SeedTableRemoteMemoryStore _remote = null!;
+    private AgentSwarm.RemoteMemoryStore _remote = null!;
     private BatchingMemoryStore _batching = null!;
 
     [Params(0, 100)]
@@ -31,7 +31,7 @@ public class SeedTableMemoryBenchmarks
     {
         _directory = Directory.CreateTempSubdirectory("seedtable-memory-").FullName;
         _sqlite = new SqliteMemoryStore(Path.Combine(_directory, "memory.db"));
-        _remote = new SeedTableRemoteMemoryStore(_sqlite, MemoryLatencyMs);
+        _remote = new AgentSwarm.RemoteMemoryStore(_sqlite, TimeSpan.FromMilliseconds(MemoryLatencyMs));
         _batching = Exec.BatchingMemoryStore(_remote, new BatchingMemoryStoreOptions { MaxBatchSize = Notes });
         for (var i = 0; i < Notes; i++)
         {
