@@ -70,6 +70,9 @@ public sealed class Ledger
         }
     }
 
+    /// <summary>Records that a handler saw <paramref name="id"/> (components that may retry a group, such as a bisecting batch).</summary>
+    public void Saw(int id) => _started.TryAdd(id, 1);
+
     /// <summary>Records that the handler completed <paramref name="id"/> successfully.</summary>
     public void Completed(int id) => _completed.AddOrUpdate(id, 1, (_, n) => n + 1);
 
