@@ -126,6 +126,9 @@ public sealed class Ledger
     /// <summary>Items that never ended.</summary>
     public int Unaccounted => Enumerable.Range(0, Expected).Count(id => !_outcomes.ContainsKey(id));
 
+    /// <summary>True when <paramref name="id"/> has not ended.</summary>
+    public bool Unended(int id) => !_outcomes.ContainsKey(id);
+
     /// <summary>True when the handler started <paramref name="id"/>.</summary>
     public bool HasStarted(int id) => _started.ContainsKey(id);
 
