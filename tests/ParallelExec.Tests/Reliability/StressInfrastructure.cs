@@ -182,7 +182,7 @@ public static class StressProfile
     public static int Rounds => Soak ? 40 : 4;
 
     /// <summary>Items per round.</summary>
-    public static int Items => Soak ? 20_000 : 2_000;
+    public static int Items => Soak ? 20_000 : 4_000;
 
     /// <summary>The seed of round <paramref name="round"/>; fixed, or taken from PARALLELEXEC_SEED to replay a failure.</summary>
     public static int Seed(int round, [CallerMemberName] string test = "")
