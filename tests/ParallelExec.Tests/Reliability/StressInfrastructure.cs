@@ -179,10 +179,10 @@ public static class StressProfile
     public static bool Soak { get; } = Environment.GetEnvironmentVariable("PARALLELEXEC_SOAK") == "1";
 
     /// <summary>Rounds (each with its own seed) per component.</summary>
-    public static int Rounds => Soak ? 40 : 4;
+    public static int Rounds => Soak ? 40 : 8;
 
     /// <summary>Items per round.</summary>
-    public static int Items => Soak ? 20_000 : 4_000;
+    public static int Items => Soak ? 20_000 : 8_000;
 
     /// <summary>The seed of round <paramref name="round"/>; fixed, or taken from PARALLELEXEC_SEED to replay a failure.</summary>
     public static int Seed(int round, [CallerMemberName] string test = "")
