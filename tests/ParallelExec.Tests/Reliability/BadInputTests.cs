@@ -1,0 +1,132 @@
+using ParallelExec.Agents;
+using ParallelExec.Batching;
+using ParallelExec.Coordination;
+using ParallelExec.Memory;
+using ParallelExec.Scheduling;
+using ParallelExec.Workers;
+
+namespace ParallelExec.Tests.Reliability;
+
+/// <summary>
+/// One table of bad input across every component: each row calls a public constructor, builder or method with a null,
+/// empty, zero, negative or huge value and names the exception type and the parameter it must name.
+/// </summary>
+public sealed class BadInputTests
+{
+    private static readonly Func<CancellationToken, ValueTask> NoWork = _ => ValueTask.CompletedTask;
+
+    /// <summary>(description, call, expected exception type, expected ParamName).</summary>
+    public static TheoryData<string, Action, Type, string> Rows()
+    {
+        var rows = new TheoryData<string, Action, Type, string>();
+        void Row(string description, Action call, Type type, string parameter) => rows.Add(description, call, type, parameter);
+        Type nullArg = typeof(ArgumentNullException), range = typeof(ArgumentOutOfRangeException), arg = typeof(ArgumentException);
+
+        // Workers
+        Row("WorkerPool ctor null options", () => _ = new WorkerPool(null!), nullArg, "options");
+        Row("WorkerPool options WorkerCount=0", () => _ = new WorkerPool(new WorkerPoolOptions { WorkerCount = 0 }), arg, "WorkerCount");
+        Row("WorkerPool options QueueCapacity=-1", () => _ = new WorkerPool(new WorkerPoolOptions { QueueCapacity = -1 }), arg, "QueueCapacity");
+        Row("WorkerPool builder WithWorkers(0)", () => Exec.WorkerPool().WithWorkers(0).Build(), arg, "WorkerCount");
+        Row("WorkerPool builder WithWorkers(-1)", () => Exec.WorkerPool().WithWorkers(-1).Build(), arg, "WorkerCount");
+        Row("WorkerPool builder WithQueue(0)", () => Exec.WorkerPool().WithQueue(0).Build(), arg, "QueueCapacity");
+        Row("WorkerPool builder WithName(null)", () => Exec.WorkerPool().WithName(null!).Build(), arg, "Name");
+        Row("WorkerPool builder WithTimeProvider(null)", () => Exec.WorkerPool().WithTimeProvider(null!).Build(), arg, "TimeProvider");
+        Row("WorkerPool RunAsync(null)", () => WithPool(p => p.RunAsync(null!).AsTask().GetAwaiter().GetResult()), nullArg, "work");
+        Row("WorkerPool TryPost(null)", () => WithPool(p => p.TryPost(null!)), nullArg, "work");
+        Row("WorkerPool TryPost(null key)", () => WithPool(p => p.TryPost(null!, NoWork)), nullArg, "key");
+        Row("WorkerPool SetWorkerCount(0)", () => WithPool(p => p.SetWorkerCount(0)), range, "workerCount");
+        Row("Exec.ForEachAsync maxParallel=0", () => Exec.ForEachAsync(new[] { 1 }, 0, (i, _) => ValueTask.FromResult(i)).GetAwaiter().GetResult(), range, "maxParallel");
+        Row("Exec.ForEachAsync null items", () => Exec.ForEachAsync((IEnumerable<int>)null!, 2, (i, _) => ValueTask.FromResult(i)).GetAwaiter().GetResult(), nullArg, "items");
+
+        // Batching
+        Row("Batch null handler", () => Exec.Batch<int, int>(null!), nullArg, "handler");
+        Row("Batch WithMaxBatchSize(0)", () => Exec.Batch<int, int>(Echo).WithMaxBatchSize(0).Build(), arg, "MaxBatchSize");
+        Row("Batch WithMaxConcurrentBatches(-1)", () => Exec.Batch<int, int>(Echo).WithMaxConcurrentBatches(-1).Build(), arg, "MaxConcurrentBatches");
+        Row("Batch WithMaxDelay(negative)", () => Exec.Batch<int, int>(Echo).WithMaxDelay(TimeSpan.FromSeconds(-1)).Build(), arg, "MaxDelay");
+        Row("Batch WithQueue(0)", () => Exec.Batch<int, int>(Echo).WithQueue(0).Build(), arg, "QueueCapacity");
+        Row("Batch options MaxBatchSize=0", () => _ = new BatchProcessor<int, int>(Echo, new BatchProcessorOptions<int> { MaxBatchSize = 0 }), arg, "MaxBatchSize");
+        Row("Batch ctor null options", () => _ = new BatchProcessor<int, int>(Echo, null!), nullArg, "options");
+        Row("Batch SubmitManyAsync(null)", () => WithBatch(b => b.SubmitManyAsync(null!).AsTask().GetAwaiter().GetResult()), nullArg, "items");
+
+        // Coordination
+        Row("Bus options MailboxCapacity=0", () => _ = new CoordinationBus(new CoordinationBusOptions { MailboxCapacity = 0 }), arg, "MailboxCapacity");
+        Row("Bus WithMailbox(0)", () => Exec.Bus().WithMailbox(0).Build(), arg, "MailboxCapacity");
+        Row("Bus PublishAsync(null topic)", () => WithBus(b => b.PublishAsync<int>(null!, 1).AsTask().GetAwaiter().GetResult()), nullArg, "topic");
+        Row("Bus PublishAsync(empty topic)", () => WithBus(b => b.PublishAsync("", 1).AsTask().GetAwaiter().GetResult()), arg, "topic");
+        Row("Bus Subscribe(null pattern)", () => WithBus(b => b.Subscribe<int>(null!, _ => { })), nullArg, "pattern");
+        Row("Bus Subscribe(null handler)", () => WithBus(b => b.Subscribe<int>("a", (Action<BusMessage<int>>)null!)), nullArg, "handler");
+        Row("Bus CreateBarrier(0)", () => WithBus(b => b.CreateBarrier(0)), range, "participantCount");
+        Row("Bus ScatterGather window negative", () => WithBus(b => b.ScatterGatherAsync<int, int>("a", 1, TimeSpan.FromSeconds(-1)).GetAwaiter().GetResult()), range, "window");
+
+        // Agents
+        Row("Agents null factory", () => Exec.Agents((IAgentFactory<DelegateAgent>)null!), nullArg, "factory");
+        Row("Agents WithMaxAgents(0)", () => Exec.Agents<DelegateAgent>(CreateAgent).WithMaxAgents(0).Build(), arg, "MaxAgents");
+        Row("Agents WithMaxConcurrencyPerAgent(-1)", () => Exec.Agents<DelegateAgent>(CreateAgent).WithMaxConcurrencyPerAgent(-1).Build(), arg, "MaxConcurrencyPerAgent");
+        Row("Agents WithQueue(0)", () => Exec.Agents<DelegateAgent>(CreateAgent).WithQueue(0).Build(), arg, "QueueCapacity");
+        Row("AgentPool options MaxAgents=0", () => _ = new AgentPool<DelegateAgent>(new DelegateAgentFactory<DelegateAgent>(CreateAgent), new AgentPoolOptions { MaxAgents = 0 }), arg, "MaxAgents");
+        Row("DelegateAgent null id", () => _ = new DelegateAgent(null!, (r, _) => ValueTask.FromResult(r)), nullArg, "id");
+        Row("DelegateAgent null handler", () => _ = new DelegateAgent("a", null!), nullArg, "handler");
+        Row("AgentPool RunAsync(null)", () => WithAgents(p => p.RunAsync(null!).AsTask().GetAwaiter().GetResult()), nullArg, "request");
+        Row("AgentPool WarmUpAsync(-1)", () => WithAgents(p => p.WarmUpAsync(-1).GetAwaiter().GetResult()), range, "agentCount");
+
+        // Scheduling
+        Row("Graph AddTask(null id)", () => Exec.Graph().AddTask(null!, (_, _) => ValueTask.CompletedTask), nullArg, "id");
+        Row("Graph AddTask(empty id)", () => Exec.Graph().AddTask("", (_, _) => ValueTask.CompletedTask), arg, "id");
+        Row("Graph AddTask(null body)", () => Exec.Graph().AddTask("a", (Func<TaskGraphContext, CancellationToken, ValueTask>)null!), nullArg, "body");
+        Row("Graph WithMaxDegreeOfParallelism(0)", () => Exec.Graph().WithMaxDegreeOfParallelism(0).Build(), arg, "MaxDegreeOfParallelism");
+
+        // Memory
+        Row("Store SetAsync(null namespace)", () => new InMemoryStore().SetAsync(null!, "k", new byte[1]).AsTask().GetAwaiter().GetResult(), nullArg, "namespaceName");
+        Row("Store GetAsync(null key)", () => new InMemoryStore().GetAsync("ns", null!).AsTask().GetAwaiter().GetResult(), nullArg, "key");
+        Row("Store SetAsync(empty key)", () => new InMemoryStore().SetAsync("ns", "", new byte[1]).AsTask().GetAwaiter().GetResult(), arg, "key");
+        Row("Store SetAsync(negative TTL)", () => new InMemoryStore().SetAsync("ns", "k", new byte[1], TimeSpan.FromSeconds(-1)).AsTask().GetAwaiter().GetResult(), range, "timeToLive");
+
+        // Files and Net builders
+        Row("Files WithMaxDegreeOfParallelism(0)", () => Exec.Files().WithMaxDegreeOfParallelism(0).Build(), arg, "MaxDegreeOfParallelism");
+        return rows;
+    }
+
+    [Theory]
+    [MemberData(nameof(Rows))]
+    public void Bad_input_throws_an_ArgumentException_naming_the_parameter(string description, Action call, Type expectedType, string expectedParameter)
+    {
+        Exception? exception = Record.Exception(call);
+        Assert.True(exception is not null, $"{description}: no exception");
+        Assert.True(exception.GetType() == expectedType, $"{description}: expected {expectedType.Name}, got {exception.GetType().Name}: {exception.Message}");
+        var argumentException = (ArgumentException)exception;
+        Assert.True(argumentException.ParamName == expectedParameter, $"{description}: ParamName '{argumentException.ParamName}', expected '{expectedParameter}' ({exception.Message})");
+        if (exception is ArgumentOutOfRangeException { ActualValue: { } actual })
+        {
+            Assert.Contains(Convert.ToString(actual, System.Globalization.CultureInfo.InvariantCulture)!, exception.Message, StringComparison.Ordinal);
+        }
+    }
+
+    private static ValueTask<IReadOnlyList<int>> Echo(IReadOnlyList<int> items, CancellationToken cancellationToken) => ValueTask.FromResult(items);
+
+    private static ValueTask<DelegateAgent> CreateAgent(AgentSpec spec, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(new DelegateAgent("a", (r, _) => ValueTask.FromResult(r)));
+
+    private static void WithPool(Action<WorkerPool> use)
+    {
+        var pool = Exec.WorkerPool().Build();
+        try { use(pool); } finally { pool.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+    }
+
+    private static void WithBatch(Action<BatchProcessor<int, int>> use)
+    {
+        var batch = Exec.Batch<int, int>(Echo).Build();
+        try { use(batch); } finally { batch.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+    }
+
+    private static void WithBus(Action<CoordinationBus> use)
+    {
+        var bus = Exec.Bus().Build();
+        try { use(bus); } finally { bus.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+    }
+
+    private static void WithAgents(Action<AgentPool<DelegateAgent>> use)
+    {
+        var pool = Exec.Agents<DelegateAgent>(CreateAgent).Build();
+        try { use(pool); } finally { pool.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+    }
+}
