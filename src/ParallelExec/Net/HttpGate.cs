@@ -577,7 +577,6 @@ public sealed class HttpGate : IAsyncDisposable
 
     private void Release(GateTicket ticket)
     {
-        ticket.Concurrency.Dispose();
         var provider = ticket.Provider;
         lock (_lock)
         {
@@ -588,9 +587,13 @@ public sealed class HttpGate : IAsyncDisposable
                 ArmTimerLocked(provider, now);
             }
 
+            // The counters drop before the concurrency permit is handed back, both under the lock: freeing the permit
+            // first let another call be admitted and counted before this one was uncounted, so the in-flight
+            // statistics and gauge over-reported (peak 5-6 with a limit of 4). Disposing the lease runs no user code.
             provider.InFlight--;
             _inFlight--;
             GateTelemetry.InFlight.Add(-1, provider.Tags);
+            ticket.Concurrency.Dispose();
             DispatchLocked(Now());
             SignalIfDrainedLocked();
         }
