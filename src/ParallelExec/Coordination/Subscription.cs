@@ -324,35 +324,91 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
                     continue;
                 }
 
-                await ProcessAsync(envelope).ConfigureAwait(false);
+                var processing = ProcessAsync(envelope);
+                if (!processing.IsCompletedSuccessfully)
+                {
+                    await processing.ConfigureAwait(false);
+                }
             }
         }
     }
 
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ProcessAsync(Envelope envelope)
+    /// <summary>Handles one message. A handler that completes synchronously (the common case for quick handlers) costs
+    /// no async state machine; only a pending or faulted one goes through <see cref="AwaitHandlerAsync"/>.</summary>
+    private ValueTask ProcessAsync(Envelope envelope)
     {
         var started = BusMetrics.HandlerDurationEnabled ? Bus.Options.TimeProvider.GetTimestamp() : 0;
+        // An async method would undo AsyncLocal changes (Activity.Current, ...) a synchronous handler leaves behind;
+        // without one, restore them ourselves so that they cannot leak into the next message. Capture is a field read.
+        var context = ExecutionContext.Capture();
+        ValueTask pending;
         try
         {
-            await InvokeAsync(envelope, _handlerCancellation.Token).ConfigureAwait(false);
-            OnHandled();
+            pending = InvokeAsync(envelope, _handlerCancellation.Token);
         }
         catch (Exception exception)
         {
-            Interlocked.Increment(ref _failed);
-            Bus.OnHandlerFailed(this, envelope, exception);
-            if (ReplyType is { } replyType && envelope.Reply is { } sink && sink.Accepts(replyType))
-            {
-                sink.OnFailure(exception);
-            }
+            RestoreContext(context);
+
+            // A handler that throws before returning its ValueTask: same outcome as one whose task faults.
+            OnHandlerFailed(envelope, exception, started);
+            return default;
         }
-        finally
+
+        RestoreContext(context);
+
+        if (!pending.IsCompletedSuccessfully)
         {
-            if (started != 0)
-            {
-                BusMetrics.RecordHandlerDuration(Bus, Bus.Options.TimeProvider.GetElapsedTime(started));
-            }
+            return AwaitHandlerAsync(pending, envelope, started);
+        }
+
+        OnHandled();
+        RecordHandlerDuration(started);
+        return default;
+    }
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AwaitHandlerAsync(ValueTask pending, Envelope envelope, long started)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            OnHandlerFailed(envelope, exception, started);
+            return;
+        }
+
+        OnHandled();
+        RecordHandlerDuration(started);
+    }
+
+    private void OnHandlerFailed(Envelope envelope, Exception exception, long started)
+    {
+        Interlocked.Increment(ref _failed);
+        Bus.OnHandlerFailed(this, envelope, exception);
+        if (ReplyType is { } replyType && envelope.Reply is { } sink && sink.Accepts(replyType))
+        {
+            sink.OnFailure(exception);
+        }
+
+        RecordHandlerDuration(started);
+    }
+
+    private static void RestoreContext(ExecutionContext? context)
+    {
+        if (context is not null && !ReferenceEquals(ExecutionContext.Capture(), context))
+        {
+            ExecutionContext.Restore(context);
+        }
+    }
+
+    private void RecordHandlerDuration(long started)
+    {
+        if (started != 0)
+        {
+            BusMetrics.RecordHandlerDuration(Bus, Bus.Options.TimeProvider.GetElapsedTime(started));
         }
     }
 
