@@ -102,26 +102,11 @@ public sealed class AgentPoolStressTests(ITestOutputHelper output)
             var calls = new List<Task>();
             for (int id = producer; id < items; id += Producers)
             {
-                int action = random.Next(100);
-                CancellationToken token = default;
-                if (action < 6)
-                {
-                    var cts = new CancellationTokenSource();
-                    sources.Add(cts);
-                    token = cts.Token;
-                    if (action < 3)
-                    {
-                        cts.Cancel();
-                    }
-                    else
-                    {
-                        cts.CancelAfter(random.Next(0, 3));
-                    }
-                }
+                CancellationToken token = StressDraw.Cancellation(random, sources);
 
                 calls.Add(SubmitAsync(id, token));
                 int queue = pool.GetStatistics().QueueLength;
-                InterlockedMax(ref peak, queue);
+                StressDraw.InterlockedMax(ref peak, queue);
                 if (random.Next(8) == 0)
                 {
                     await Task.Yield();
@@ -143,13 +128,5 @@ public sealed class AgentPoolStressTests(ITestOutputHelper output)
         Assert.True(peak <= Capacity, $"{context}: sampled queue length {peak} > capacity {Capacity}");
         ledger.AssertConsistent(context);
         return (ledger, peak);
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        int current;
-        while (value > (current = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, current) != current)
-        {
-        }
     }
 }

@@ -108,22 +108,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
             var calls = new List<Task>();
             for (int id = producer; id < items; id += Producers)
             {
-                int action = random.Next(100);
-                CancellationToken token = default;
-                if (action < 6)
-                {
-                    var cts = new CancellationTokenSource();
-                    sources.Add(cts);
-                    token = cts.Token;
-                    if (action < 3)
-                    {
-                        cts.Cancel();
-                    }
-                    else
-                    {
-                        cts.CancelAfter(random.Next(0, 3));
-                    }
-                }
+                CancellationToken token = StressDraw.Cancellation(random, sources);
 
                 calls.Add(SubmitAsync(id, token));
                 if (random.Next(8) == 0)

@@ -74,10 +74,7 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
                     {
                         ledger.Started(id);
                         int now = Interlocked.Increment(ref running);
-                        int seen;
-                        while (now > (seen = Volatile.Read(ref observedPeak)) && Interlocked.CompareExchange(ref observedPeak, now, seen) != seen)
-                        {
-                        }
+                        StressDraw.InterlockedMax(ref observedPeak, now);
 
                         try
                         {
@@ -121,22 +118,7 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
             var calls = new List<Task>();
             for (int id = producer; id < items; id += Producers)
             {
-                int action = random.Next(100);
-                CancellationToken token = default;
-                if (action < 6)
-                {
-                    var cts = new CancellationTokenSource();
-                    sources.Add(cts);
-                    token = cts.Token;
-                    if (action < 3)
-                    {
-                        cts.Cancel();
-                    }
-                    else
-                    {
-                        cts.CancelAfter(random.Next(0, 3));
-                    }
-                }
+                CancellationToken token = StressDraw.Cancellation(random, sources);
 
                 calls.Add(SubmitAsync(id, random.Next(3), token));
                 if (random.Next(8) == 0)

@@ -235,3 +235,43 @@ public static class StressReport
     public static void Write(ITestOutputHelper output, string component, string line) =>
         output.WriteLine($"STRESS {component}: {line}");
 }
+
+/// <summary>Small pieces every stress producer uses, so the classes differ only in what they stress.</summary>
+public static class StressDraw
+{
+    /// <summary>
+    /// Draws the token an item is submitted with: about 3% already cancelled, 3% cancelled within 0-2 ms, the rest
+    /// none. The sources go to <paramref name="sources"/> so the test disposes them at the end. The draws from
+    /// <paramref name="random"/> are the same for a given seed, so a printed seed replays the schedule.
+    /// </summary>
+    public static CancellationToken Cancellation(Random random, ConcurrentBag<CancellationTokenSource> sources)
+    {
+        int action = random.Next(100);
+        if (action >= 6)
+        {
+            return default;
+        }
+
+        var cts = new CancellationTokenSource();
+        sources.Add(cts);
+        if (action < 3)
+        {
+            cts.Cancel();
+        }
+        else
+        {
+            cts.CancelAfter(random.Next(0, 3));
+        }
+
+        return cts.Token;
+    }
+
+    /// <summary>Raises <paramref name="target"/> to <paramref name="value"/> if it is larger, atomically.</summary>
+    public static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while (value > (current = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}

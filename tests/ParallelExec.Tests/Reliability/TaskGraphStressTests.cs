@@ -68,10 +68,7 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
                     }
 
                     int now = Interlocked.Increment(ref running);
-                    int peak;
-                    while (now > (peak = Volatile.Read(ref peakRunning)) && Interlocked.CompareExchange(ref peakRunning, now, peak) != peak)
-                    {
-                    }
+                    StressDraw.InterlockedMax(ref peakRunning, now);
 
                     try
                     {
