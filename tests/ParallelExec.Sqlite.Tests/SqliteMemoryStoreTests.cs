@@ -44,7 +44,7 @@ public sealed class SqliteMemoryStoreTests : IDisposable
         var write = Task.Run(async () => await store.SetAsync("ns", "k", Bytes("written after the lock")));
 
         // Wait (bounded) until the store has met SQLITE_BUSY and retried at least once, then let go of the lock.
-        await WaitUntil(() => store.BusyRetries >= 1);
+        await TestTimeout.WaitUntilAsync(() => store.BusyRetries >= 1);
         Assert.False(write.IsCompleted);
         lockHolder.Commit();
 
@@ -163,20 +163,6 @@ public sealed class SqliteMemoryStoreTests : IDisposable
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 1 }.ToString());
         connection.Open();
         return connection;
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TestTimeout.Unexpected;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The condition never became true: probable hang.");
-            }
-
-            await Task.Delay(10);
-        }
     }
 
     private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);

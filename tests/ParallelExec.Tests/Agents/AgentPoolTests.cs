@@ -33,7 +33,7 @@ public sealed class AgentPoolTests
         await using var pool = Exec.Agents(factory).WithMaxAgents(6).WithMaxConcurrentSpawns(3).Build();
 
         var warm = pool.WarmUpAsync(6);
-        await WaitUntilAsync(() => factory.Creating == 3);
+        await TestTimeout.WaitUntilAsync(() => factory.Creating == 3);
         Assert.Equal(6, pool.GetStatistics().Spawning);
         Assert.False(warm.IsCompleted);
         gate.SetResult();
@@ -52,7 +52,7 @@ public sealed class AgentPoolTests
         await using var pool = Exec.Agents(factory).WithMaxAgents(4).WithMinIdle(2).Build();
         await factory.NextCreatedAsync();
         await factory.NextCreatedAsync();
-        await WaitUntilAsync(() => pool.GetStatistics().Idle == 2);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Idle == 2);
 
         // Hold the refill's spawn: a caller must still be served at once by an idle agent.
         var refillGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -65,12 +65,12 @@ public sealed class AgentPoolTests
             return agent.Id;
         }).AsTask();
         await started.Task.WithTimeout();
-        await WaitUntilAsync(() => factory.Creating == 1);
+        await TestTimeout.WaitUntilAsync(() => factory.Creating == 1);
         Assert.Equal(1, pool.GetStatistics().Idle);
 
         refillGate.SetResult();
         await factory.NextCreatedAsync();
-        await WaitUntilAsync(() => pool.GetStatistics().Idle == 2);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Idle == 2);
         Assert.Equal(3, pool.GetStatistics().Agents);
         release.SetResult();
         await busy.WithTimeout();
@@ -88,7 +88,7 @@ public sealed class AgentPoolTests
         await using var pool = Exec.Agents(factory).WithMaxAgents(2).Build();
 
         var requests = Enumerable.Range(0, 5).Select(i => pool.RunAsync("r" + i).AsTask()).ToArray();
-        await WaitUntilAsync(() => pool.GetStatistics() is { Busy: 2, QueueLength: 3 });
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { Busy: 2, QueueLength: 3 });
         Assert.Equal(2, factory.Agents.Count);
         release.SetResult();
 
@@ -186,7 +186,7 @@ public sealed class AgentPoolTests
         await pool.WarmUpAsync(3).WithTimeout();
 
         var held = new[] { pool.RunAsync("hold").AsTask(), pool.RunAsync("hold").AsTask() };
-        await WaitUntilAsync(() => pool.GetStatistics().InFlight == 2);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().InFlight == 2);
 
         // Two agents carry one request each; the third is the only one with none in flight.
         var free = await pool.RunAsync("now").WithTimeout();
@@ -225,9 +225,9 @@ public sealed class AgentPoolTests
 
         // While session-0's agent is busy, another session-0 request waits for it although other agents are free.
         var held = pool.RunWithAffinityAsync("session-0", "hold").AsTask();
-        await WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
         var queued = pool.RunWithAffinityAsync("session-0", "x").AsTask();
-        await WaitUntilAsync(() => pool.GetStatistics().QueueLength == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 1);
         Assert.NotEqual(owners["session-0"].Single(), await pool.RunAsync("x").WithTimeout());
         Assert.False(queued.IsCompleted);
         release.SetResult();
@@ -281,7 +281,7 @@ public sealed class AgentPoolTests
         await using var pool = Exec.Agents(factory).WithMaxAgents(1).WithMaxConcurrencyPerAgent(3).Build();
 
         var requests = Enumerable.Range(0, 5).Select(i => pool.RunAsync(i.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsTask()).ToArray();
-        await WaitUntilAsync(() => pool.GetStatistics() is { InFlight: 3, QueueLength: 2 });
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { InFlight: 3, QueueLength: 2 });
         release.SetResult();
 
         Assert.Equal(["0", "1", "2", "3", "4"], await Task.WhenAll(requests).WithTimeout());
@@ -310,10 +310,10 @@ public sealed class AgentPoolTests
         await pool.WarmUpAsync(1).WithTimeout();
 
         var tasks = new Dictionary<string, Task<string>> { ["r0"] = pool.RunAsync("r0").AsTask() };
-        await WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
         tasks["r1"] = pool.RunAsync("r1").AsTask();
         tasks["r2"] = pool.RunAsync("r2").AsTask();
-        await WaitUntilAsync(() => pool.GetStatistics().QueueLength == 2);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 2);
         tasks["r3"] = pool.RunAsync("r3").AsTask();
         if (mode == QueueFullMode.DropNewest)
         {
@@ -359,7 +359,7 @@ public sealed class AgentPoolTests
         await pool.WarmUpAsync(1).WithTimeout();
 
         var tasks = Enumerable.Range(0, 4).Select(i => pool.RunAsync("r" + i).AsTask()).ToArray();
-        await WaitUntilAsync(() => pool.GetStatistics() is { InFlight: 1, QueueLength: 1 });
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { InFlight: 1, QueueLength: 1 });
         Assert.All(tasks, t => Assert.False(t.IsCompleted));
         release.SetResult();
 
@@ -378,10 +378,10 @@ public sealed class AgentPoolTests
         });
         await using var pool = Exec.Agents(factory).WithMaxAgents(1).Build();
         var held = pool.RunAsync("held").AsTask();
-        await WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
         using var cts = new CancellationTokenSource();
         var queued = pool.RunAsync("queued", cts.Token).AsTask();
-        await WaitUntilAsync(() => pool.GetStatistics().QueueLength == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 1);
 
         await cts.CancelAsync();
 
@@ -405,7 +405,7 @@ public sealed class AgentPoolTests
         Assert.Equal(first.Id, error.AgentId);
 
         var replacement = await factory.NextCreatedAsync();
-        await WaitUntilAsync(() => first.IsDisposed);
+        await TestTimeout.WaitUntilAsync(() => first.IsDisposed);
         Assert.Equal(replacement.Id, await pool.RunAsync("x").WithTimeout());
         var stats = pool.GetStatistics();
         Assert.Equal(1, stats.Crashes);
@@ -474,7 +474,7 @@ public sealed class AgentPoolTests
         }
 
         Assert.Equal(["agent-1", "agent-1", "agent-2", "agent-2", "agent-3"], served);
-        await WaitUntilAsync(() => factory.Agents.Take(2).All(a => a.IsDisposed));
+        await TestTimeout.WaitUntilAsync(() => factory.Agents.Take(2).All(a => a.IsDisposed));
         Assert.Equal(2, pool.GetStatistics().Recycled);
     }
 
@@ -491,12 +491,12 @@ public sealed class AgentPoolTests
         time.Advance(TimeSpan.FromSeconds(30));
 
         // One agent had been idle 70 s, the other served 30 s ago.
-        await WaitUntilAsync(() => pool.GetStatistics().Recycled == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Recycled == 1);
         Assert.Equal(1, pool.GetStatistics().Agents);
-        await WaitUntilAsync(() => factory.Agents.Count(a => a.IsDisposed) == 1);
+        await TestTimeout.WaitUntilAsync(() => factory.Agents.Count(a => a.IsDisposed) == 1);
 
         time.Advance(TimeSpan.FromMinutes(2));
-        await WaitUntilAsync(() => pool.GetStatistics().Agents == 0);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Agents == 0);
         Assert.Equal(2, pool.GetStatistics().Recycled);
     }
 
@@ -528,7 +528,7 @@ public sealed class AgentPoolTests
         var pool = Exec.Agents(factory).WithMaxAgents(2).WithMinIdle(2).Build();
         await pool.WarmUpAsync(2).WithTimeout();
         var tasks = Enumerable.Range(0, 4).Select(i => pool.RunAsync("r" + i).AsTask()).ToArray();
-        await WaitUntilAsync(() => pool.GetStatistics() is { InFlight: 2, QueueLength: 2 });
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { InFlight: 2, QueueLength: 2 });
 
         var disposing = pool.DisposeAsync().AsTask();
         Assert.False(disposing.IsCompleted);
@@ -559,9 +559,9 @@ public sealed class AgentPoolTests
             .OnDropped((request, _) => dropped.Enqueue(request))
             .Build();
         var running = pool.RunAsync("running").AsTask();
-        await WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
         var queued = pool.RunAsync("queued").AsTask();
-        await WaitUntilAsync(() => pool.GetStatistics().QueueLength == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 1);
 
         var disposing = pool.DisposeAsync().AsTask();
         Assert.False(disposing.IsCompleted);
@@ -580,7 +580,7 @@ public sealed class AgentPoolTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var factory = new RecordingFactory { Gate = gate.Task };
         var pool = Exec.Agents(factory).WithMaxAgents(2).WithMinIdle(2).Build();
-        await WaitUntilAsync(() => factory.Creating == 2);
+        await TestTimeout.WaitUntilAsync(() => factory.Creating == 2);
 
         await pool.DisposeAsync().AsTask().WithTimeout();
 
@@ -658,18 +658,4 @@ public sealed class AgentPoolTests
         Assert.Equal(0, stats.QueueLength);
     }
 
-    internal static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        // Waits for background work (spawns, releases) the test cannot await directly; the bound only catches hangs.
-        var deadline = DateTime.UtcNow + TestTimeout.Unexpected;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The condition did not become true: probable hang.");
-            }
-
-            await Task.Delay(5);
-        }
-    }
 }

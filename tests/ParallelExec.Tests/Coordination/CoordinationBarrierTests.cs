@@ -73,7 +73,7 @@ public class CoordinationBarrierTests
 
         var message = await waiting.WithTimeout();
         Assert.Equal(("agents.tester.progress", 100), (message.Topic, message.Message));
-        await CoordinationBusTests.WaitUntil(() => bus.SubscriptionCount == 0);
+        await TestTimeout.WaitUntilAsync(() => bus.SubscriptionCount == 0);
     }
 
     [Fact]

@@ -29,7 +29,7 @@ public class CoordinationBusTests
         Assert.Equal(3, first.Matched);
         Assert.Equal(3, first.Delivered);
         Assert.Equal(1, second.Delivered);
-        await WaitUntil(() => exact.Count == 1 && wildcard.Count == 1 && tail.Count == 2);
+        await TestTimeout.WaitUntilAsync(() => exact.Count == 1 && wildcard.Count == 1 && tail.Count == 2);
         Assert.Empty(other);
         Assert.Equal(["agents.coder.done", "agents.tester.started"], tail.ToArray());
     }
@@ -48,7 +48,7 @@ public class CoordinationBusTests
         Assert.Equal(2, (await bus.PublishAsync("t", "text")).Delivered);
         Assert.Equal(2, (await bus.PublishAsync("t", 42)).Delivered);
 
-        await WaitUntil(() => objects.Count == 2 && strings.Count == 1 && ints.Count == 1);
+        await TestTimeout.WaitUntilAsync(() => objects.Count == 2 && strings.Count == 1 && ints.Count == 1);
         Assert.Equal(["text"], strings.ToArray());
         Assert.Equal([42], ints.ToArray());
         Assert.Equal(["text", 42], objects.ToArray());
@@ -105,7 +105,7 @@ public class CoordinationBusTests
             ids.Add((await publish).MessageId);
         }
 
-        await WaitUntil(() => fastHandled.Count == 100);
+        await TestTimeout.WaitUntilAsync(() => fastHandled.Count == 100);
         Assert.Equal(ids.Order(), fastHandled.Order());
 
         gate.SetResult();
@@ -139,13 +139,13 @@ public class CoordinationBusTests
         var blocked = bus.PublishAsync("work", 4).AsTask();
 
         // The fast subscriber already took and handled message 4 while the publish still waits for the slow mailbox.
-        await WaitUntil(() => fastHandled.Count == 4);
+        await TestTimeout.WaitUntilAsync(() => fastHandled.Count == 4);
         Assert.False(blocked.IsCompleted);
 
         gate.SetResult();
         var result = await blocked.WithTimeout();
         Assert.Equal(2, result.Delivered);
-        await WaitUntil(() => slowHandled.Count == 4);
+        await TestTimeout.WaitUntilAsync(() => slowHandled.Count == 4);
         Assert.Equal([1, 2, 3, 4], slowHandled.ToArray());
     }
 
@@ -268,7 +268,7 @@ public class CoordinationBusTests
         for (var i = 1; i <= 6; i++)
         {
             await bus.PublishAsync("ping", i).WithTimeout();
-            await WaitUntil(() => echoes.Count == i);
+            await TestTimeout.WaitUntilAsync(() => echoes.Count == i);
         }
 
         await self.Completion.WithTimeout();
@@ -302,10 +302,10 @@ public class CoordinationBusTests
         }, new SubscriptionOptions { MailboxCapacity = 1, FullMode = QueueFullMode.Wait });
 
         await bus.PublishAsync("loop", 0);
-        await WaitUntil(() => handled.Count == 1);
+        await TestTimeout.WaitUntilAsync(() => handled.Count == 1);
         await bus.PublishAsync("loop", 1);
         gate.SetResult();
-        await WaitUntil(() => results.Count == 1 && handled.Count == 2);
+        await TestTimeout.WaitUntilAsync(() => results.Count == 1 && handled.Count == 2);
 
         var result = Assert.Single(results);
         Assert.Equal((1, 0, 1), (result.Matched, result.Delivered, result.Rejected));
@@ -328,7 +328,7 @@ public class CoordinationBusTests
         }
 
         // Only three handlers running at once can pass a three-participant barrier: two phases of three.
-        await WaitUntil(() => phases.Count == 6);
+        await TestTimeout.WaitUntilAsync(() => phases.Count == 6);
         Assert.Equal([0L, 0L, 0L, 1L, 1L, 1L], phases.Order());
     }
 
@@ -360,7 +360,7 @@ public class CoordinationBusTests
 
         await stop.CancelAsync();
         await churn.WithTimeout();
-        await WaitUntil(() => permanent.Count == ids.Count);
+        await TestTimeout.WaitUntilAsync(() => permanent.Count == ids.Count);
         Assert.Equal(ids, permanent.Order());
     }
 
@@ -487,7 +487,7 @@ public class CoordinationBusTests
         Assert.Equal("worker", deadLetter.SubscriptionName);
         Assert.Equal("unlucky", Assert.IsType<InvalidOperationException>(deadLetter.Exception).Message);
         Assert.Equal(3, attempts);
-        await WaitUntil(() => handled.Count == 2);
+        await TestTimeout.WaitUntilAsync(() => handled.Count == 2);
         Assert.Equal([12, 14], handled.ToArray());
         Assert.Equal(1, subscription.Failed);
         Assert.Equal(1, bus.GetStatistics().Failed);
@@ -595,7 +595,7 @@ public class CoordinationBusTests
         await bus.PublishAsync("s.x", 1);
         await bus.PublishAsync("s.x", 2);
         await bus.PublishAsync("none", 3);
-        await WaitUntil(() => bus.GetStatistics().Handled + bus.GetStatistics().Failed + bus.GetStatistics().Dropped >= 6);
+        await TestTimeout.WaitUntilAsync(() => bus.GetStatistics().Handled + bus.GetStatistics().Failed + bus.GetStatistics().Dropped >= 6);
         listener.RecordObservableInstruments();
 
         var stats = bus.GetStatistics();
@@ -669,21 +669,6 @@ public class CoordinationBusTests
         using var subscription = bus.Subscribe<int>("t", _ => { });
 
         Assert.Equal(2, subscription.MailboxCapacity);
-    }
-
-    internal static async Task WaitUntil(Func<bool> condition)
-    {
-        // Polls for an outcome; the bound only catches hangs, no assertion depends on elapsed time.
-        var elapsed = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (elapsed.Elapsed > TestTimeout.Unexpected)
-            {
-                throw new TimeoutException("The condition did not become true: probable hang or lost message.");
-            }
-
-            await Task.Delay(1);
-        }
     }
 
     private static async Task<DeadLetter> ReadOneDeadLetter(CoordinationBus bus)

@@ -170,7 +170,7 @@ public class RequestReplyTests
         });
 
         var gathering = bus.ScatterGatherAsync<int, string>("q", 0, TimeSpan.FromSeconds(1));
-        await CoordinationBusTests.WaitUntil(() => fast.Handled == 1);
+        await TestTimeout.WaitUntilAsync(() => fast.Handled == 1);
         time.Advance(TimeSpan.FromSeconds(1));
         var result = await gathering.WithTimeout();
 

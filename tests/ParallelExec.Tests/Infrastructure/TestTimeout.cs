@@ -40,4 +40,23 @@ public static class TestTimeout
 
     /// <inheritdoc cref="WithTimeout(Task, TimeSpan?)"/>
     public static Task<T> WithTimeout<T>(this ValueTask<T> task, TimeSpan? timeout = null) => task.AsTask().WithTimeout(timeout);
+
+    /// <summary>
+    /// Polls <paramref name="condition"/> until it holds, for state that a component changes on another thread and
+    /// exposes no event for (a counter, a subscription count). The poll interval is not a timing assumption: the
+    /// condition's truth is what the test asserts, and <see cref="Unexpected"/> only turns a hang into a failure.
+    /// </summary>
+    public static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var elapsed = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (elapsed.Elapsed > Unexpected)
+            {
+                throw new TimeoutException($"The condition did not become true within {Unexpected}: probable hang or lost item.");
+            }
+
+            await Task.Delay(1);
+        }
+    }
 }

@@ -67,7 +67,7 @@ public sealed class BatchingMemoryStoreTests
         await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 1, TimeProvider = _time });
 
         var write = store.SetAsync("ns", "k", Bytes("v")).AsTask();
-        await WaitUntil(() => !inner.SetManyCalls.IsEmpty);
+        await TestTimeout.WaitUntilAsync(() => !inner.SetManyCalls.IsEmpty);
         Assert.False(write.IsCompleted);
         Assert.Null(await inner.Inner.GetAsync("ns", "k"));
 
@@ -217,20 +217,6 @@ public sealed class BatchingMemoryStoreTests
             "Invalid BatchingMemoryStoreOptions: MaxBatchSize = 0: must be greater than zero; MaxDelay = 00:00:00: must be greater than zero; ReadCacheTimeToLive = -00:00:01: must be greater than zero or null. (Parameter 'MaxBatchSize')",
             ex.Message);
         Assert.Throws<ArgumentNullException>(() => new BatchingMemoryStore(null!));
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TestTimeout.Unexpected;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The condition never became true: probable hang.");
-            }
-
-            await Task.Delay(5);
-        }
     }
 
     private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);
