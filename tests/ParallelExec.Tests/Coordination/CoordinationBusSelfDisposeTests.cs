@@ -68,6 +68,7 @@ public class CoordinationBusSelfDisposeTests
 
             releaseOther.SetResult();
             await fromInside.WithTimeout();
+            await TestTimeout.WaitUntilAsync(() => handledWhenDisposeReturned is not null);
             Assert.Equal(["other0", "other1", "other2", "other3"], handledWhenDisposeReturned!);
             Assert.False(fromOutside.IsCompleted); // the outside call waits for the disposing handler's subscription too
 
