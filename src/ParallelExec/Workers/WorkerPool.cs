@@ -327,7 +327,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
     /// </summary>
     /// <returns>A task that completes when the pool has drained and its workers have stopped (called from inside a work
     /// item of this pool: when everything else has drained, see the remarks).</returns>
-    /// <remarks><inheritdoc cref="DisposeAsync(TimeSpan)" path="/remarks"/></remarks>
+    /// <inheritdoc cref="DisposeAsync(TimeSpan)" path="/remarks"/>
     public ValueTask DisposeAsync() => DisposeAsync(Timeout.InfiniteTimeSpan);
 
     /// <summary>
