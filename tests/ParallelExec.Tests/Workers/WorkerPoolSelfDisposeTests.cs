@@ -192,4 +192,42 @@ public class WorkerPoolSelfDisposeTests
         var statistics = pool.GetStatistics();
         Assert.Equal((1, 1, 2), (statistics.Completed, statistics.Cancelled, statistics.Dropped));
     }
+
+    [Fact]
+    public async Task Items_queued_behind_the_callers_key_run_after_it_and_the_others_before_it_returns()
+    {
+        var pool = CreatePool(workers: 2);
+        var ended = new ConcurrentDictionary<string, bool>();
+        var selfStarted = new Gate();
+        var selfGo = new Gate();
+        string[]? endedWhenDisposeReturned = null;
+        var self = pool.RunAsync("k", async _ =>
+        {
+            selfStarted.Open();
+            await selfGo.WaitAsync();
+            await pool.DisposeAsync();
+            endedWhenDisposeReturned = [.. ended.Keys.Order()];
+        }).AsTask();
+        await selfStarted.Task.WithTimeout();
+        var sameKey = pool.RunAsync("k", _ =>
+        {
+            ended["same-key"] = true;
+            return ValueTask.CompletedTask;
+        }).AsTask();
+        var unkeyed = Enumerable.Range(0, 2).Select(i => pool.RunAsync(_ =>
+        {
+            ended[$"u{i}"] = true;
+            return ValueTask.CompletedTask;
+        }).AsTask()).ToList();
+        await Task.WhenAll(unkeyed).WithTimeout(); // the second worker runs them; "same-key" waits for the caller's key
+
+        selfGo.Open();
+        await self.WithTimeout();
+        await sameKey.WithTimeout();
+        await pool.DisposeAsync().WithTimeout();
+        Assert.Equal(["u0", "u1"], endedWhenDisposeReturned!);
+        Assert.Equal(["same-key", "u0", "u1"], ended.Keys.Order());
+        Assert.Equal(4, pool.GetStatistics().Completed);
+    }
+
 }
