@@ -36,6 +36,10 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
     private static readonly Func<TAgent, string, CancellationToken, ValueTask<string>> SendRequest =
         static (agent, request, cancellationToken) => agent.SendAsync(request, cancellationToken);
 
+    // Marks the async flow of a request's operation (and the agent's SendAsync) as this pool's, so that DisposeAsync can
+    // tell it is called from inside a request. Set where the operation is called; undone when that async method returns.
+    private static readonly AsyncLocal<AgentPool<TAgent>?> s_currentPool = new();
+
     private readonly IAgentFactory<TAgent> _factory;
     private readonly AgentPoolOptions _options;
     private readonly TimeProvider _time;
@@ -73,6 +77,10 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
     private bool _disposing;
     private bool _stopped;
     private TaskCompletionSource? _disposeCompletion;
+
+    // Self-disposal (DisposeAsync called from inside a request): how many such calls wait, and the task they return.
+    private int _selfDisposers;
+    private TaskCompletionSource? _othersDrained;
 
     private long _spawned;
     private long _spawnFailures;
@@ -282,23 +290,52 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
     /// (until <see cref="AgentPoolOptions.DisposeTimeout"/>, after which queued ones are dropped and running ones
     /// cancelled), then stops every agent, including those still starting. Idempotent: every call returns the same task.
     /// </summary>
-    /// <returns>A task that completes when every agent has been stopped.</returns>
+    /// <returns>A task that completes when every agent has been stopped (called from inside a request of this pool: when
+    /// the other requests have ended, see the remarks).</returns>
+    /// <remarks>
+    /// <para><b>Called from inside a request.</b> An operation of <see cref="ExecuteAsync{TResult}"/> (or an agent's
+    /// <see cref="IAgent.SendAsync"/>, or anything on their async flow) that awaits the pool's disposal would wait for its
+    /// own request forever. Such a call is detected (an <see cref="AsyncLocal{T}"/> set around each request's operation)
+    /// and behaves differently in one point only: it starts the disposal as usual (intake stops, queued requests are
+    /// served, <see cref="AgentPoolOptions.DisposeTimeout"/> applies to every request, the caller's included), but the
+    /// task it returns completes once every request in flight has ended except the requests waiting in such a
+    /// <c>DisposeAsync</c> (counted per call, so that two requests disposing the pool at once do not wait for each
+    /// other), and no queued request can still be served without them (nothing queued, or no agent starting). The
+    /// agents are stopped in the background once the calling requests have ended too.</para>
+    /// <para>Calls from outside (the first or later ones) return the full disposal: it completes only when every
+    /// request, the ones that called <c>DisposeAsync</c> included, has ended and every agent has been stopped.</para>
+    /// </remarks>
     public ValueTask DisposeAsync()
     {
-        TaskCompletionSource completion;
+        var fromInside = ReferenceEquals(s_currentPool.Value, this);
+        TaskCompletionSource? started = null;
+        Task disposal;
+        Task? othersDrained = null;
         lock (_gate)
         {
-            if (_disposeCompletion is not null)
+            if (_disposeCompletion is null)
             {
-                return new ValueTask(_disposeCompletion.Task);
+                _disposeCompletion = started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _disposing = true;
             }
 
-            _disposeCompletion = completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _disposing = true;
+            disposal = _disposeCompletion.Task;
+            if (fromInside)
+            {
+                _selfDisposers++;
+                othersDrained = (_othersDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
             SignalLocked();
         }
 
-        return new ValueTask(DisposeCoreAsync(completion));
+        if (started is null)
+        {
+            return new ValueTask(othersDrained ?? disposal);
+        }
+
+        var stopping = DisposeCoreAsync(started);
+        return new ValueTask(othersDrained ?? stopping);
     }
 
     (int Idle, int Busy, int QueueLength) IAgentPoolGauges.ReadGauges()
@@ -376,6 +413,11 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
             {
                 linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abortTokenSource.Token);
                 token = linked.Token;
+            }
+
+            if (!ReferenceEquals(s_currentPool.Value, this))
+            {
+                s_currentPool.Value = this;
             }
 
             try
@@ -1194,6 +1236,15 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
         if (_disposing && _waiters.Count == 0 && _inFlight == 0)
         {
             _drained.TrySetResult();
+        }
+
+        // Requests disposing the pool from inside: done once every other request has ended and no queued request can be
+        // served without them (an agent starting would serve it; without one, only a caller's agent can).
+        if (_othersDrained is { } othersDrained && _inFlight <= _selfDisposers && (_waiters.Count == 0 || _spawning == 0))
+        {
+            othersDrained.TrySetResult();
+            _othersDrained = null;
+            _selfDisposers = 0;
         }
 
         if (_stopped && _spawning == 0)

@@ -34,6 +34,10 @@ namespace ParallelExec.Batching;
 public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
     where TItem : notnull
 {
+    // Marks the handlers' async flow as this processor's, so that DisposeAsync can tell it is called from a handler.
+    // Never changed per batch: handler workers run in one context built once (see RunWorker).
+    private static readonly AsyncLocal<BatchProcessor<TItem, TResult>?> s_currentProcessor = new();
+
     private readonly object _gate = new();
     private readonly Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyList<TResult>>>? _byPosition;
     private readonly Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyDictionary<TItem, TResult>>>? _byKey;
@@ -48,12 +52,18 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<object?, CancellationToken> _onCancel;
     private readonly KeyValuePair<string, object?> _nameTag;
+    private readonly ContextCallback _runWorkerCallback;
+    private ExecutionContext? _handlerContext;
 
     private PendingBatch<TItem, TResult> _open;
     private TaskCompletionSource? _roomAvailable;
     private List<(long Sequence, TaskCompletionSource Done)>? _flushWaiters;
     private TaskCompletionSource? _disposal;
     private volatile bool _disposed;
+
+    // Self-disposal (DisposeAsync called from a handler): how many such calls wait, and the task they return. Guarded by _gate.
+    private int _selfDisposers;
+    private TaskCompletionSource? _othersDrained;
     private int _pending;
     private int _batchSize;
     private long _sequence;
@@ -124,6 +134,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
         _batchSize = _options.MaxBatchSize;
         _nameTag = new(TelemetryTagNames.Name, _options.Name);
         _onCancel = OnCancelled;
+        _runWorkerCallback = state => _ = RunWorkerAsync((PendingBatch<TItem, TResult>)state!);
 
         // Every awaited item in flight holds one source: up to the queue plus the running batches. Sources above that
         // (a burst) are simply left to the garbage collector.
@@ -409,23 +420,34 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
     /// the handler's token is cancelled and batches that have not started are dropped with
     /// <see cref="DropReason.DisposeDeadline"/>.
     /// </summary>
-    /// <returns>A task that completes when the processor has drained.</returns>
-    public async ValueTask DisposeAsync()
+    /// <returns>A task that completes when the processor has drained (called from a handler of this processor: when
+    /// everything else has drained, see the remarks).</returns>
+    /// <remarks>
+    /// <para><b>Called from a handler.</b> A handler of this processor (or anything on its async flow) that awaits the
+    /// processor's disposal would wait for its own batch forever. Such a call is detected (handlers run in an execution
+    /// context that marks them, built once per processor) and behaves differently in one point only: it starts the
+    /// disposal as usual (intake stops, the open batch is flushed, <see cref="BatchProcessorOptions{TItem}.DisposeTimeout"/>
+    /// applies to every batch, the caller's included), but the task it returns does not wait for the calling handler
+    /// call. It completes once every running handler call has ended except the calls waiting in such a
+    /// <c>DisposeAsync</c> (counted per call, so that two handlers disposing the processor at once do not wait for each
+    /// other) and no queued batch can start: batches still queued then need a handler slot that only a caller frees
+    /// (every slot runs a caller), and they are handled after it, as part of the drain.</para>
+    /// <para>Calls from outside (the first or later ones) return the full drain: it completes only when every item, those
+    /// of the batches whose handlers called <c>DisposeAsync</c> included, has ended.</para>
+    /// </remarks>
+    public ValueTask DisposeAsync()
     {
+        var fromInside = ReferenceEquals(s_currentProcessor.Value, this);
         var effects = default(Effects);
-        TaskCompletionSource? existing = null;
-        TaskCompletionSource disposal;
+        TaskCompletionSource? started = null;
+        Task disposal;
+        Task? othersDrained = null;
         var drained = false;
         lock (_gate)
         {
-            if (_disposal is not null)
+            if (_disposal is null)
             {
-                existing = _disposal;
-                disposal = existing;
-            }
-            else
-            {
-                disposal = _disposal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                started = _disposal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 _disposed = true;
                 if (_open.Count > 0)
                 {
@@ -437,12 +459,17 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
                 _roomAvailable = null;
                 drained = IsDrainedLocked();
             }
+
+            disposal = _disposal.Task;
+            if (fromInside)
+            {
+                othersDrained = AddSelfDisposerLocked();
+            }
         }
 
-        if (existing is not null)
+        if (started is null)
         {
-            await existing.Task.ConfigureAwait(false);
-            return;
+            return new ValueTask(othersDrained ?? disposal);
         }
 
         Apply(in effects);
@@ -451,6 +478,40 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
             _drained.TrySetResult();
         }
 
+        var finishing = FinishDisposalAsync(started);
+        return new ValueTask(othersDrained ?? finishing);
+    }
+
+    /// <summary>Gets whether the calling thread holds the processor's lock; tests use it to prove no user code runs under it.</summary>
+    internal bool IsLockHeldByCurrentThread => Monitor.IsEntered(_gate);
+
+    /// <summary>Runs the handler worker for a started batch; the batch's thread-pool work item calls it.</summary>
+    internal void RunWorker(PendingBatch<TItem, TResult> batch)
+    {
+        // The worker and its handlers run in the handler context, which holds nothing but the marker: entering a
+        // ready-made context allocates nothing, where setting an AsyncLocal per worker would.
+        var context = _handlerContext ??= CaptureHandlerContext();
+        if (context is null)
+        {
+            _ = RunWorkerAsync(batch);
+            return;
+        }
+
+        ExecutionContext.Run(context, _runWorkerCallback, batch);
+    }
+
+    /// <summary>Builds the handler context on a thread-pool thread (a batch's work item), whose context is the default one.</summary>
+    private ExecutionContext? CaptureHandlerContext()
+    {
+        s_currentProcessor.Value = this;
+        var context = ExecutionContext.Capture();
+        s_currentProcessor.Value = null;
+        return context;
+    }
+
+    /// <summary>The first DisposeAsync call's background part: the drain deadline, then the end of the disposal.</summary>
+    private async Task FinishDisposalAsync(TaskCompletionSource disposal)
+    {
         try
         {
             if (_options.DisposeTimeout != Timeout.InfiniteTimeSpan && !_drained.Task.IsCompleted)
@@ -477,11 +538,32 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
         }
     }
 
-    /// <summary>Gets whether the calling thread holds the processor's lock; tests use it to prove no user code runs under it.</summary>
-    internal bool IsLockHeldByCurrentThread => Monitor.IsEntered(_gate);
+    /// <summary>Registers a DisposeAsync call made from a handler and returns the task it completes with.</summary>
+    private Task AddSelfDisposerLocked()
+    {
+        _selfDisposers++;
+        var othersDrained = _othersDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        SignalOthersDrainedLocked();
+        return othersDrained.Task;
+    }
 
-    /// <summary>Runs the handler worker for a started batch; the batch's thread-pool work item calls it.</summary>
-    internal void RunWorker(PendingBatch<TItem, TResult> batch) => _ = RunWorkerAsync(batch);
+    /// <summary>
+    /// Completes the DisposeAsync calls made from handlers once every running handler call is one of theirs and no queued
+    /// batch can start (every handler slot runs such a call); anything else would wait for the callers themselves.
+    /// </summary>
+    private void SignalOthersDrainedLocked()
+    {
+        if (_othersDrained is { } othersDrained
+            && _open.Count == 0
+            && _running.Count <= _selfDisposers
+            && (_ready.Count == 0 || _running.Count >= _options.MaxConcurrentBatches))
+        {
+            // Continuations run asynchronously: completing it under the lock runs no user code.
+            othersDrained.TrySetResult();
+            _othersDrained = null;
+            _selfDisposers = 0;
+        }
+    }
 
     private static BatchProcessorOptions<TItem> Validate(BatchProcessorOptions<TItem> options)
     {
@@ -1246,6 +1328,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
 
             flushed = TakeCompletedFlushWaitersLocked();
             drained = IsDrainedLocked();
+            SignalOthersDrainedLocked();
         }
 
         Apply(in effects);
@@ -1331,6 +1414,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
 
             flushed = TakeCompletedFlushWaitersLocked();
             drained = IsDrainedLocked();
+            SignalOthersDrainedLocked();
         }
 
         CompleteAll(flushed);

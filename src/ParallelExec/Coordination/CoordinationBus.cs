@@ -44,6 +44,14 @@ public sealed class CoordinationBus : IAsyncDisposable
     private readonly CancellationTokenSource _disposed = new();
     private RoutingTable _routing = new([]);
     private Task? _disposeTask;
+
+    // Self-disposal (DisposeAsync called from a handler of this bus), guarded by _registryLock: the subscriptions taken
+    // out of the routing table by the disposal, those whose handlers called DisposeAsync, and a signal replaced each
+    // time that set grows.
+    private Subscription[] _draining = [];
+    private HashSet<Subscription>? _selfDisposers;
+    private TaskCompletionSource? _selfDisposersChanged;
+
     // Every publish (plain, request, scatter-gather) takes exactly one id, so the last id is also the published count:
     // one interlocked operation per publish instead of two.
     private long _nextMessageId;
@@ -457,27 +465,59 @@ public sealed class CoordinationBus : IAsyncDisposable
     /// <summary>Stops intake, waits until every handler subscription has drained its mailbox (up to
     /// <see cref="CoordinationBusOptions.DrainTimeout"/>; then handlers are cancelled and the rest dropped with
     /// <see cref="DropReason.DisposeDeadline"/>), then fails pending requests, barrier waits and waits with
-    /// <see cref="ObjectDisposedException"/> and ends the dead-letter stream. Idempotent; later calls return the same
-    /// completion. Called from inside a handler, it does not wait for that handler's own subscription.</summary>
-    /// <returns>A task that completes when the bus is drained.</returns>
+    /// <see cref="ObjectDisposedException"/> and ends the dead-letter stream. Idempotent; later calls from outside the
+    /// handlers return the same completion.</summary>
+    /// <returns>A task that completes when the bus is drained (called from a handler of this bus: when the other
+    /// subscriptions have drained, see the remarks).</returns>
+    /// <remarks>
+    /// <para><b>Called from a handler.</b> A handler of this bus (or anything on its async flow) that awaits the bus's
+    /// disposal would wait for its own subscription, whose mailbox cannot drain before the handler returns. Such a call
+    /// is detected (through the marker each handler loop sets once) and behaves differently in one point only: it starts
+    /// the disposal as usual (intake stops, every subscription drains, <see cref="CoordinationBusOptions.DrainTimeout"/>
+    /// applies to all of them, the caller's included), but the task it returns completes once every other subscription
+    /// has drained: it waits neither for the caller's own subscription nor for the subscriptions whose handlers made
+    /// such a call too (so two handlers disposing the bus at once do not wait for each other). The caller's subscription
+    /// handles the rest of its mailbox after the handler returns (see <see cref="Subscription.Completion"/>).</para>
+    /// <para>Calls from outside the handlers (the first or later ones) return the full disposal: it completes only when
+    /// every subscription, those whose handlers called <c>DisposeAsync</c> included, has drained.</para>
+    /// </remarks>
     public ValueTask DisposeAsync()
     {
-        var task = Volatile.Read(ref _disposeTask);
-        if (task is null)
+        var handler = Subscription.CurrentHandler;
+        var fromHandler = handler is not null && ReferenceEquals(handler.Bus, this);
+        TaskCompletionSource? created = null;
+        Subscription[] all;
+        Task task;
+        lock (_registryLock)
         {
-            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            task = Interlocked.CompareExchange(ref _disposeTask, created.Task, null);
-            if (task is null)
+            if (_disposeTask is null)
             {
-                _ = DisposeCoreAsync(created, Subscription.CurrentHandler);
-                task = created.Task;
+                created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+                // Under the lock, with the snapshot, so that a subscription cannot slip in after it (Add checks under the lock).
+                Volatile.Write(ref _disposeTask, created.Task);
+                _draining = _routing.All;
+                Volatile.Write(ref _routing, new RoutingTable([]));
+            }
+
+            task = _disposeTask;
+            all = _draining;
+            if (fromHandler && (_selfDisposers ??= []).Add(handler!))
+            {
+                _selfDisposersChanged?.TrySetResult();
+                _selfDisposersChanged = null;
             }
         }
 
-        return new ValueTask(task);
+        if (created is not null)
+        {
+            _ = DisposeCoreAsync(created, all);
+        }
+
+        return new ValueTask(fromHandler ? WaitForOtherSubscriptionsAsync(all) : task);
     }
 
-    /// <inheritdoc/>
+        /// <inheritdoc/>
     public override string ToString() => $"CoordinationBus {Name}";
 
     internal static void CountEviction() => t_evictions++;
@@ -759,17 +799,10 @@ public sealed class CoordinationBus : IAsyncDisposable
         }
     }
 
-    private async Task DisposeCoreAsync(TaskCompletionSource completion, Subscription? disposingHandler)
+    private async Task DisposeCoreAsync(TaskCompletionSource completion, Subscription[] all)
     {
         try
         {
-            Subscription[] all;
-            lock (_registryLock)
-            {
-                all = _routing.All;
-                Volatile.Write(ref _routing, new RoutingTable([]));
-            }
-
             foreach (var subscription in all)
             {
                 subscription.Close();
@@ -778,8 +811,7 @@ public sealed class CoordinationBus : IAsyncDisposable
             var drains = new List<Task>(all.Length);
             foreach (var subscription in all)
             {
-                // A handler disposing the bus cannot wait for its own subscription to drain.
-                if (subscription.DrainsOnDispose && !ReferenceEquals(subscription, disposingHandler))
+                if (subscription.DrainsOnDispose)
                 {
                     drains.Add(subscription.DrainWithDeadlineAsync());
                 }
@@ -793,6 +825,38 @@ public sealed class CoordinationBus : IAsyncDisposable
             _deadLetters.Writer.TryComplete();
             BusMetrics.Unregister(this);
             completion.TrySetResult();
+        }
+    }
+
+    /// <summary>What a DisposeAsync called from a handler returns: the drain of every subscription except those whose
+    /// handlers called it (the caller's own cannot drain before the handler returns).</summary>
+    private async Task WaitForOtherSubscriptionsAsync(Subscription[] all)
+    {
+        while (true)
+        {
+            Task? pending = null;
+            Task changed;
+            lock (_registryLock)
+            {
+                foreach (var subscription in all)
+                {
+                    if (subscription.DrainsOnDispose && !subscription.Completion.IsCompleted && !_selfDisposers!.Contains(subscription))
+                    {
+                        pending = subscription.Completion;
+                        break;
+                    }
+                }
+
+                changed = (_selfDisposersChanged ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            if (pending is null)
+            {
+                return;
+            }
+
+            // Another handler joining the callers may be the one this waits for: look again then.
+            await Task.WhenAny(pending, changed).ConfigureAwait(false);
         }
     }
 

@@ -34,6 +34,10 @@ namespace ParallelExec.Net;
 [DebuggerDisplay("HttpGate {_options.Name}: waiting = {_queuedCount + _overflow.Count}, in flight = {_inFlight}")]
 public sealed class HttpGate : IAsyncDisposable
 {
+    // Marks the async flow of a call admitted through this gate, so that DisposeAsync can tell it is called from inside
+    // a call. Set where the call is invoked; undone when that async method returns.
+    private static readonly AsyncLocal<HttpGate?> s_currentGate = new();
+
     private readonly HttpGateOptions _options;
     private readonly TimeProvider _time;
     private readonly long _startTimestamp;
@@ -61,6 +65,10 @@ public sealed class HttpGate : IAsyncDisposable
     private long _throttled;
     private bool _disposing;
     private Task? _disposeTask;
+
+    // Self-disposal (DisposeAsync called from inside a call): how many such calls wait, and the task they return.
+    private int _selfDisposers;
+    private TaskCompletionSource? _othersDrained;
 
     /// <summary>Creates a gate from options; the options are validated and copied.</summary>
     /// <param name="options">The settings.</param>
@@ -305,9 +313,24 @@ public sealed class HttpGate : IAsyncDisposable
     /// waiting calls are dropped with <see cref="DropReason.DisposeDeadline"/> and running ones cancelled), then releases
     /// the timers and the client the gate built. Idempotent.
     /// </summary>
-    /// <returns>A task that completes when the gate has drained and released its resources.</returns>
+    /// <returns>A task that completes when the gate has drained and released its resources (called from inside a call
+    /// through this gate: when the other calls have ended, see the remarks).</returns>
+    /// <remarks>
+    /// <para><b>Called from inside a call.</b> A call running through this gate (<see cref="RunAsync{T}"/>'s delegate,
+    /// or anything on its async flow) that awaits the gate's disposal would wait for itself forever. Such a call is
+    /// detected (an <see cref="AsyncLocal{T}"/> set around each admitted call) and behaves differently in one point only:
+    /// it starts the disposal as usual (intake stops, waiting calls are admitted,
+    /// <see cref="HttpGateOptions.DrainTimeout"/> applies to every call, the caller's included), but the task it returns
+    /// completes once every other call has ended (waiting ones included), or once the callers hold every concurrency
+    /// permit so that the rest can only start after them; calls waiting in such a <c>DisposeAsync</c> are counted per
+    /// call, so that two calls disposing the gate at once do not wait for each other. The gate releases its resources
+    /// in the background once the calling calls have ended too.</para>
+    /// <para>Calls from outside (the first or later ones) return the full disposal: it completes only when every call,
+    /// the ones that called <c>DisposeAsync</c> included, has ended and the resources are released.</para>
+    /// </remarks>
     public ValueTask DisposeAsync()
     {
+        var fromInside = ReferenceEquals(s_currentGate.Value, this);
         lock (_lock)
         {
             if (_disposeTask is null)
@@ -317,7 +340,15 @@ public sealed class HttpGate : IAsyncDisposable
                 _disposeTask = DisposeCoreAsync();
             }
 
-            return new ValueTask(_disposeTask);
+            if (!fromInside)
+            {
+                return new ValueTask(_disposeTask);
+            }
+
+            _selfDisposers++;
+            var othersDrained = (_othersDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            SignalIfDrainedLocked();
+            return new ValueTask(othersDrained);
         }
     }
 
@@ -463,6 +494,11 @@ public sealed class HttpGate : IAsyncDisposable
             try
             {
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, gate._shutdown.Token);
+                if (!ReferenceEquals(s_currentGate.Value, gate))
+                {
+                    s_currentGate.Value = gate;
+                }
+
                 return await call(state, linked.Token).ConfigureAwait(false);
             }
             catch (ProviderThrottledException throttled)
@@ -804,6 +840,16 @@ public sealed class HttpGate : IAsyncDisposable
         if (_disposing && _activeCalls == 0 && _inFlight == 0 && _queuedCount == 0 && _overflow.Count == 0)
         {
             _drained.TrySetResult();
+        }
+
+        // Calls disposing the gate from inside: done once every other call has ended, or once the callers hold every
+        // permit (the other calls can only start after them).
+        if (_othersDrained is { } othersDrained
+            && (_activeCalls <= _selfDisposers || (_inFlight <= _selfDisposers && _inFlight >= _options.MaxConcurrency)))
+        {
+            othersDrained.TrySetResult();
+            _othersDrained = null;
+            _selfDisposers = 0;
         }
     }
 

@@ -35,6 +35,9 @@ public sealed partial class WorkerPool : IAsyncDisposable
 {
     private static readonly AsyncLocal<WorkerPool?> s_currentPool = new();
 
+    // The worker whose flow this is; set once per worker, read only by a DisposeAsync called from inside the pool.
+    private static readonly AsyncLocal<Worker?> s_currentWorker = new();
+
     private readonly object _lock = new();
     private readonly int _capacity;
 
@@ -83,6 +86,11 @@ public sealed partial class WorkerPool : IAsyncDisposable
     private bool _stopped;
     private bool _deadlinePassed;
     private Task? _disposeTask;
+
+    // Self-disposal (DisposeAsync called by a work item of this pool): the items that called it, each with the worker it
+    // ran on when it called, and the task those calls return. Guarded by _lock.
+    private List<(Worker Worker, WorkItem Item)>? _selfDisposers;
+    private TaskCompletionSource? _othersDrained;
 
     /// <summary>Creates a pool and starts its workers.</summary>
     /// <param name="options">The configuration; validated and copied.</param>
@@ -317,7 +325,9 @@ public sealed partial class WorkerPool : IAsyncDisposable
     /// Stops intake and waits until every queued and running item has ended. Idempotent: later calls return the same
     /// task. Submissions still waiting for room complete with <see cref="ObjectDisposedException"/>.
     /// </summary>
-    /// <returns>A task that completes when the pool has drained and its workers have stopped.</returns>
+    /// <returns>A task that completes when the pool has drained and its workers have stopped (called from inside a work
+    /// item of this pool: when everything else has drained, see the remarks).</returns>
+    /// <inheritdoc cref="DisposeAsync(TimeSpan)" path="/remarks"/>
     public ValueTask DisposeAsync() => DisposeAsync(Timeout.InfiniteTimeSpan);
 
     /// <summary>
@@ -327,8 +337,22 @@ public sealed partial class WorkerPool : IAsyncDisposable
     /// then waits for the running items to end. Idempotent: later calls return the first call's task.
     /// </summary>
     /// <param name="drainDeadline">How long to drain before cancelling what is left, or <see cref="Timeout.InfiniteTimeSpan"/>.</param>
-    /// <returns>A task that completes when the pool has stopped.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="drainDeadline"/> is negative and not infinite.</exception>
+    /// <returns>A task that completes when the pool has stopped (called from inside a work item of this pool: when
+    /// everything else has drained, see the remarks).</returns>
+    /// <remarks>
+    /// <para><b>Called from inside the pool.</b> A work item of this pool (or anything running on its async flow, such as
+    /// a nested inline item) that awaits the pool's disposal would wait for itself forever. Such a call is detected
+    /// (through the per-worker <see cref="AsyncLocal{T}"/> that also detects nested submissions) and behaves differently
+    /// in one point only: it starts the disposal as usual (intake stops, the queue drains, the drain deadline applies to
+    /// everything, the calling item included), but the task it returns does not wait for the calling item. It completes
+    /// once every worker is idle except the workers running items that called <c>DisposeAsync</c> from inside (so two
+    /// items disposing the pool at once do not wait for each other), that is when everything that can run without the
+    /// callers has ended. Items still queued then are those that can only start after a caller (same key, or every
+    /// worker runs a caller): they run after it, as part of the drain. The calling item then ends as usual, and the
+    /// pool finishes stopping in the background.</para>
+    /// <para>Calls from outside the pool (the first or later ones) return the full disposal: it completes only when every
+    /// item, the ones that called <c>DisposeAsync</c> included, has ended and the workers have stopped.</para>
+    /// </remarks>
     public ValueTask DisposeAsync(TimeSpan drainDeadline)
     {
         if (drainDeadline < TimeSpan.Zero && drainDeadline != Timeout.InfiniteTimeSpan)
@@ -337,11 +361,13 @@ public sealed partial class WorkerPool : IAsyncDisposable
         }
 
         WorkItem? refused;
+        Task? othersDrained;
+        var fromInside = ReferenceEquals(s_currentPool.Value, this);
         lock (_lock)
         {
             if (_disposeTask is not null)
             {
-                return new ValueTask(_disposeTask);
+                return new ValueTask(fromInside ? AddSelfDisposerLocked() : _disposeTask);
             }
 
             _disposing = true;
@@ -358,6 +384,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
             // DisposeCoreAsync runs synchronously up to its first await; it takes only this (reentrant) lock there.
             _disposeTask = DisposeCoreAsync(drainDeadline);
+            othersDrained = fromInside ? AddSelfDisposerLocked() : null;
         }
 
         WorkerPoolMetrics.Unregister(this);
@@ -370,7 +397,60 @@ public sealed partial class WorkerPool : IAsyncDisposable
             refused = next;
         }
 
-        return new ValueTask(_disposeTask);
+        return new ValueTask(othersDrained ?? _disposeTask);
+    }
+
+    /// <summary>
+    /// Registers a DisposeAsync call made from inside the pool and returns the task it completes with: once every worker
+    /// is idle or runs an item that called DisposeAsync from inside. An idle worker means no queued item is runnable (the
+    /// pool hands runnable items to idle workers at once), so what is still queued then can only run after a caller has
+    /// ended: its key is held by a caller, or every worker runs a caller. Waiting for it would wait for the callers.
+    /// </summary>
+    private Task AddSelfDisposerLocked()
+    {
+        // The item the calling worker runs now is the caller, or the item that awaits the inline item that is the caller.
+        if (s_currentWorker.Value is { Current: { } item } worker)
+        {
+            (_selfDisposers ??= []).Add((worker, item));
+        }
+
+        if (_othersDrained is null || _othersDrained.Task.IsCompleted)
+        {
+            _othersDrained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        var task = _othersDrained.Task;
+        CheckDrainedLocked();
+        return task;
+    }
+
+    private void CheckOthersDrainedLocked()
+    {
+        // An entry is stale once its worker has moved on from the item (every change of Worker.Current is followed by
+        // CheckDrainedLocked under the same lock, so a recycled item cannot come back unnoticed on that worker).
+        _selfDisposers?.RemoveAll(static entry => !ReferenceEquals(entry.Worker.Current, entry.Item));
+        foreach (var worker in _workers)
+        {
+            if (worker.Current is { } current && !IsSelfDisposerLocked(worker, current))
+            {
+                return;
+            }
+        }
+
+        _othersDrained!.TrySetResult();
+    }
+
+    private bool IsSelfDisposerLocked(Worker worker, WorkItem item)
+    {
+        foreach (var entry in _selfDisposers ?? [])
+        {
+            if (ReferenceEquals(entry.Worker, worker) && ReferenceEquals(entry.Item, item))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     internal void ReportError(WorkItemFailure failure)
@@ -924,7 +1004,11 @@ public sealed partial class WorkerPool : IAsyncDisposable
         {
             foreach (var worker in workers)
             {
-                var task = Task.Run(() => RunWorkerAsync(worker));
+                var task = Task.Run(() =>
+                {
+                    s_currentWorker.Value = worker;
+                    return RunWorkerAsync(worker);
+                });
                 lock (_lock)
                 {
                     _workerTasks.RemoveAll(static t => t.IsCompleted);
@@ -1212,9 +1296,17 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
     private void CheckDrainedLocked()
     {
-        if (_disposing && _queued == 0 && _running == 0 && _waiting == 0)
+        if (_disposing)
         {
-            _drained.TrySetResult();
+            if (_queued == 0 && _running == 0 && _waiting == 0)
+            {
+                _drained.TrySetResult();
+            }
+
+            if (_othersDrained is { Task.IsCompleted: false })
+            {
+                CheckOthersDrainedLocked();
+            }
         }
     }
 }

@@ -1,0 +1,134 @@
+using System.Collections.Concurrent;
+using ParallelExec.Agents;
+using ParallelExec.Tests.Infrastructure;
+
+namespace ParallelExec.Tests.Agents;
+
+/// <summary>A request's operation that awaits its own pool's DisposeAsync must not wait for itself.</summary>
+public sealed class AgentPoolSelfDisposeTests
+{
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    [Fact]
+    public async Task Request_disposing_its_own_pool_returns_once_the_other_requests_ended_and_outside_callers_wait_for_it()
+    {
+        var served = new ConcurrentQueue<string>();
+        var otherStarted = NewSignal();
+        var releaseOther = NewSignal();
+        var factory = new RecordingFactory(async (agent, request, _) =>
+        {
+            if (request == "other")
+            {
+                otherStarted.SetResult();
+                await releaseOther.Task;
+            }
+
+            served.Enqueue(request);
+            return request;
+        });
+        var pool = Exec.Agents(factory).WithMaxAgents(2).Build();
+        await pool.WarmUpAsync(2).WithTimeout();
+        var selfStarted = NewSignal();
+        var selfGo = NewSignal();
+        var selfFinish = NewSignal();
+        var insideDispose = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        string[]? servedWhenDisposeReturned = null;
+        try
+        {
+            var self = pool.ExecuteAsync(async (agent, _) =>
+            {
+                selfStarted.SetResult();
+                await selfGo.Task;
+                var disposing = pool.DisposeAsync().AsTask();
+                insideDispose.SetResult(disposing);
+                await disposing;
+                servedWhenDisposeReturned = [.. served];
+                await selfFinish.Task;
+                return "self";
+            }).AsTask();
+            await selfStarted.Task.WithTimeout();
+            var other = pool.RunAsync("other").AsTask();
+            await otherStarted.Task.WithTimeout();
+            var queued = Enumerable.Range(0, 3).Select(i => pool.RunAsync($"q{i}").AsTask()).ToList();
+            await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 3);
+
+            selfGo.SetResult();
+            var fromInside = await insideDispose.Task.WithTimeout();
+            Assert.False(fromInside.IsCompleted); // "other" still runs and three requests wait for an agent
+            await Assert.ThrowsAsync<ObjectDisposedException>(async () => await pool.RunAsync("late"));
+            var fromOutside = pool.DisposeAsync().AsTask();
+
+            releaseOther.SetResult();
+            await fromInside.WithTimeout();
+            await TestTimeout.WaitUntilAsync(() => servedWhenDisposeReturned is not null);
+            Assert.Equal(["other", "q0", "q1", "q2"], servedWhenDisposeReturned!);
+            Assert.False(fromOutside.IsCompleted); // the outside call waits for the request that disposed the pool too
+
+            selfFinish.SetResult();
+            await fromOutside.WithTimeout();
+            Assert.Equal("self", await self.WithTimeout());
+            Assert.Equal("other", await other.WithTimeout());
+            var results = await Task.WhenAll(queued).WithTimeout();
+            Assert.Equal(["q0", "q1", "q2"], results);
+            var statistics = pool.GetStatistics();
+            Assert.Equal(5, statistics.Succeeded);
+            Assert.Equal(0, statistics.Dropped + statistics.Cancelled);
+            Assert.Equal(1, statistics.Failed); // the late request refused with ObjectDisposedException counts as failed
+            Assert.All(factory.Agents, agent => Assert.True(agent.IsDisposed));
+        }
+        finally
+        {
+            releaseOther.TrySetResult();
+            selfFinish.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task Request_disposing_from_the_only_agent_returns_at_once_and_the_queued_requests_are_served_after_it()
+    {
+        var served = new ConcurrentQueue<string>();
+        var factory = new RecordingFactory((agent, request, _) =>
+        {
+            served.Enqueue(request);
+            return ValueTask.FromResult(request);
+        });
+        var pool = Exec.Agents(factory).WithMaxAgents(1).Build();
+        var selfStarted = NewSignal();
+        var selfGo = NewSignal();
+        var self = pool.ExecuteAsync(async (agent, _) =>
+        {
+            selfStarted.SetResult();
+            await selfGo.Task;
+            await pool.DisposeAsync(); // the queued requests need this request's agent
+            served.Enqueue("self");
+            return true;
+        }).AsTask();
+        await selfStarted.Task.WithTimeout();
+        var queued = Enumerable.Range(0, 2).Select(i => pool.RunAsync($"q{i}").AsTask()).ToList();
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 2);
+
+        selfGo.SetResult();
+        Assert.True(await self.WithTimeout());
+        var results = await Task.WhenAll(queued).WithTimeout();
+        Assert.Equal(["q0", "q1"], results);
+        await pool.DisposeAsync().WithTimeout();
+        Assert.Equal(["self", "q0", "q1"], served);
+        Assert.Equal(3, pool.GetStatistics().Succeeded);
+    }
+
+    [Fact]
+    public async Task Agent_disposing_its_pool_from_SendAsync_does_not_wait_for_itself()
+    {
+        AgentPool<DelegateAgent>? pool = null;
+        var factory = new RecordingFactory(async (agent, request, _) =>
+        {
+            await pool!.DisposeAsync();
+            return request;
+        });
+        pool = Exec.Agents(factory).WithMaxAgents(1).Build();
+
+        Assert.Equal("bye", await pool.RunAsync("bye").WithTimeout());
+        await pool.DisposeAsync().WithTimeout();
+        Assert.Equal(1, pool.GetStatistics().Succeeded);
+    }
+}
