@@ -42,12 +42,40 @@ internal sealed class PostedWorkItem : WorkItem
         _work = work;
     }
 
-    /// <summary>Clears the node for the pool's free list (no user code; called under the pool lock).</summary>
-    internal void ResetForReuse()
+    /// <summary>Re-arms a node from the pool's own free list; its <see cref="WorkItem.Pool"/> is still that pool.</summary>
+    internal void Reinitialize(object? key, Func<CancellationToken, ValueTask> work)
     {
-        ResetBase();
+        // Key was cleared on the way into the free list: skipping a null store saves a write barrier per item.
+        if (key is not null)
+        {
+            Key = key;
+        }
+
+        _work = work;
+    }
+
+    /// <summary>
+    /// Clears the node for <paramref name="pool"/>'s free list (no user code; called under the pool lock). A node that
+    /// never had a cancellable token needs only its references to user objects dropped; the rest is already clear.
+    /// </summary>
+    internal void ResetForReuse(WorkerPool pool)
+    {
+        if (HasCallerToken || RunCts is not null || Waiter is not null)
+        {
+            ResetBase();
+            Waiter = null;
+            Pool = pool;
+        }
+        else
+        {
+            State = WorkItemState.New;
+            Key = null;
+            Error = null; // an item cut by the disposal deadline ends as cancelled with its exception recorded
+            StartTimestamp = 0;
+            Outcome = default;
+        }
+
         _work = null;
-        Waiter = null;
     }
 
     protected override ValueTask InvokeAsync(CancellationToken token) => _work!(token);

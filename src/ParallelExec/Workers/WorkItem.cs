@@ -54,6 +54,9 @@ internal abstract class WorkItem
     internal CancellationToken CallerToken;
     internal CancellationTokenRegistration CallerRegistration;
 
+    /// <summary>Whether <see cref="CallerToken"/> can be cancelled (a field: read on every hand-off and completion).</summary>
+    internal bool HasCallerToken;
+
     /// <summary>Linked token source for a running item whose caller token can be cancelled; kept for reuse.</summary>
     internal CancellationTokenSource? RunCts;
 
@@ -73,6 +76,7 @@ internal abstract class WorkItem
         CallerToken = cancellationToken;
         if (cancellationToken.CanBeCanceled)
         {
+            HasCallerToken = true;
             CallerRegistration = cancellationToken.UnsafeRegister(OnCallerCancelled, this);
         }
     }
@@ -85,32 +89,73 @@ internal abstract class WorkItem
     }
 
     /// <summary>Runs the work (through the pipeline, if any) and records the outcome; never throws.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal async ValueTask ExecuteAsync(CancellationToken token, ResiliencePipeline? pipeline)
+    /// <remarks>
+    /// Work that completes synchronously (the common case for trivial items) is recorded without entering an async
+    /// state machine; only work that is still pending, or that runs through a pipeline, is awaited.
+    /// </remarks>
+    internal ValueTask ExecuteAsync(CancellationToken token, ResiliencePipeline? pipeline)
     {
+        if (pipeline is not null)
+        {
+            return ExecuteThroughPipelineAsync(token, pipeline);
+        }
+
+        ValueTask pending;
         try
         {
-            if (pipeline is null)
+            pending = InvokeAsync(token);
+            if (pending.IsCompletedSuccessfully)
             {
-                await InvokeAsync(token).ConfigureAwait(false);
+                // Consumes the result, as awaiting would (a value-task source may be waiting to be released).
+                pending.GetAwaiter().GetResult();
+                Outcome = WorkOutcome.Succeeded;
+                return default;
             }
-            else
-            {
-                await pipeline.ExecuteAsync(static (item, ct) => item.InvokeAsync(ct), this, token).ConfigureAwait(false);
-            }
-
-            Outcome = WorkOutcome.Succeeded;
-        }
-        catch (OperationCanceledException exception) when (token.IsCancellationRequested)
-        {
-            Outcome = WorkOutcome.Cancelled;
-            Error = exception;
         }
         catch (Exception exception)
         {
-            Outcome = WorkOutcome.Failed;
-            Error = exception;
+            RecordFailure(exception, token);
+            return default;
         }
+
+        return AwaitPendingAsync(pending, token);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AwaitPendingAsync(ValueTask pending, CancellationToken token)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+            Outcome = WorkOutcome.Succeeded;
+        }
+        catch (Exception exception)
+        {
+            RecordFailure(exception, token);
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ExecuteThroughPipelineAsync(CancellationToken token, ResiliencePipeline pipeline)
+    {
+        try
+        {
+            await pipeline.ExecuteAsync(static (item, ct) => item.InvokeAsync(ct), this, token).ConfigureAwait(false);
+            Outcome = WorkOutcome.Succeeded;
+        }
+        catch (Exception exception)
+        {
+            RecordFailure(exception, token);
+        }
+    }
+
+    /// <summary>A cancellation seen by the work's token counts as cancelled; anything else as failed.</summary>
+    private void RecordFailure(Exception exception, CancellationToken token)
+    {
+        Outcome = exception is OperationCanceledException && token.IsCancellationRequested
+            ? WorkOutcome.Cancelled
+            : WorkOutcome.Failed;
+        Error = exception;
     }
 
     /// <summary>Invokes the user's delegate once, storing its result.</summary>
@@ -133,6 +178,7 @@ internal abstract class WorkItem
         Pool = null;
         CallerToken = default;
         CallerRegistration = default;
+        HasCallerToken = false;
         StartTimestamp = 0;
         Outcome = default;
         Error = null;

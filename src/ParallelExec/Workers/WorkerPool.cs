@@ -38,7 +38,11 @@ public sealed partial class WorkerPool : IAsyncDisposable
     // The worker whose flow this is; set once per worker, read only by a DisposeAsync called from inside the pool.
     private static readonly AsyncLocal<Worker?> s_currentWorker = new();
 
+#if NET9_0_OR_GREATER
+    private readonly Lock _lock = new();
+#else
     private readonly object _lock = new();
+#endif
     private readonly int _capacity;
 
     // Waiting submissions are admitted once the queue has drained to this length, then up to capacity in one burst: a
@@ -50,6 +54,9 @@ public sealed partial class WorkerPool : IAsyncDisposable
     private readonly ResiliencePipeline? _pipeline;
     private readonly TimeProvider _timeProvider;
     private readonly CancellationTokenSource _shutdownCts = new();
+
+    // Read once: the worker loop passes it to every item that has no token of its own.
+    private readonly CancellationToken _shutdownToken;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Stack<Worker> _idle = new();
     private readonly List<Worker> _workers = [];
@@ -124,6 +131,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
         _onError = copy.OnError;
         _pipeline = copy.ResiliencePipeline;
         _timeProvider = copy.TimeProvider;
+        _shutdownToken = _shutdownCts.Token;
         Name = copy.Name;
         NameTag = new KeyValuePair<string, object?>(TelemetryTagNames.Name, copy.Name);
 
@@ -618,46 +626,54 @@ public sealed partial class WorkerPool : IAsyncDisposable
         object? postKey = null, Func<CancellationToken, ValueTask>? postWork = null)
     {
         waiter = null;
-        var nested = ReferenceEquals(s_currentPool.Value, this);
+
+        // Only an awaited item can run inline when no worker is idle: read the AsyncLocal for it outside the lock; a
+        // posted item needs the answer only when the queue is full (read there).
+        var nestedAwaited = item is { IsAwaited: true } && IsNestedSubmission();
         item?.RegisterCancellation(cancellationToken);
+
+        // Worked on through a local: every access through the ref parameter would be a memory access (and a store, a
+        // checked write barrier).
+        var current = item;
 
         Admission admission;
         WorkItem? victim = null;
         DropReason victimReason = default;
         lock (_lock)
         {
-            item ??= RentPostedLocked(postKey, postWork!);
+            current ??= RentPostedLocked(postKey, postWork!);
+            item = current;
             if (_disposing)
             {
                 admission = Admission.Full;
-                item.State = WorkItemState.Done;
+                current.State = WorkItemState.Done;
                 goto Disposed;
             }
 
-            if (item.CancelRequested)
+            if (current.CancelRequested)
             {
-                item.State = WorkItemState.Done;
+                current.State = WorkItemState.Done;
                 admission = Admission.Cancelled;
             }
-            else if (_idle.Count > 0 && IsRunnableLocked(item))
+            else if (_idle.Count > 0 && IsRunnableLocked(current))
             {
                 // Idle workers exist only when no queued item is runnable, so starting this one does not overtake any.
                 _submitted++;
                 var worker = _idle.Pop();
-                StartLocked(item, worker);
-                worker.Signal(item);
+                StartLocked(current, worker);
+                worker.Signal(current);
                 admission = Admission.Started;
             }
-            else if (nested && item.IsAwaited)
+            else if (nestedAwaited)
             {
                 _submitted++;
-                StartInlineLocked(item);
+                StartInlineLocked(current);
                 admission = Admission.RanInline;
             }
             else if (_queued < _capacity)
             {
                 _submitted++;
-                EnqueueLocked(item);
+                EnqueueLocked(current);
                 admission = Admission.Queued;
             }
             else
@@ -667,7 +683,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
                     case QueueFullMode.Reject:
                         _submitted++;
                         _rejected++;
-                        item.State = WorkItemState.Done;
+                        current.State = WorkItemState.Done;
                         admission = Admission.Rejected;
                         break;
                     case QueueFullMode.DropOldest:
@@ -678,30 +694,30 @@ public sealed partial class WorkerPool : IAsyncDisposable
                         UnlinkQueuedLocked(victim);
                         victim.State = WorkItemState.Done;
                         _dropped++;
-                        EnqueueLocked(item);
+                        EnqueueLocked(current);
                         admission = Admission.QueuedAfterDrop;
                         break;
                     default:
                         if (!canWait)
                         {
-                            item.State = WorkItemState.Done;
+                            current.State = WorkItemState.Done;
                             admission = Admission.Full;
                         }
-                        else if (nested)
+                        else if (nestedAwaited || (!current.IsAwaited && IsNestedSubmission()))
                         {
                             _submitted++;
-                            StartInlineLocked(item);
+                            StartInlineLocked(current);
                             admission = Admission.RanInline;
                         }
                         else
                         {
                             _submitted++;
-                            if (item is PostedWorkItem posted)
+                            if (current is PostedWorkItem posted)
                             {
                                 waiter = posted.Waiter = PostWaiter.Rent();
                             }
 
-                            AppendWaiterLocked(item);
+                            AppendWaiterLocked(current);
                             admission = Admission.Waiting;
                         }
 
@@ -713,22 +729,22 @@ public sealed partial class WorkerPool : IAsyncDisposable
         switch (admission)
         {
             case Admission.Rejected:
-                Drop(item, DropReason.Rejected);
+                Drop(current, DropReason.Rejected);
                 break;
             case Admission.Cancelled:
-                item.ReleaseRegistration();
-                if (item.IsAwaited)
+                current.ReleaseRegistration();
+                if (current.IsAwaited)
                 {
-                    item.CompleteWithoutRunning(new OperationCanceledException(cancellationToken));
+                    current.CompleteWithoutRunning(new OperationCanceledException(cancellationToken));
                 }
                 else
                 {
-                    ((PostedWorkItem)item).Recycle();
+                    ((PostedWorkItem)current).Recycle();
                 }
 
                 break;
-            case Admission.RanInline when item.IsAwaited:
-                _ = RunInlineAsync(item);
+            case Admission.RanInline when current.IsAwaited:
+                _ = RunInlineAsync(current);
                 break;
         }
 
@@ -740,8 +756,8 @@ public sealed partial class WorkerPool : IAsyncDisposable
         return admission;
 
     Disposed:
-        item.ReleaseRegistration();
-        if (item is PostedWorkItem p)
+        current.ReleaseRegistration();
+        if (current is PostedWorkItem p)
         {
             p.Recycle();
         }
@@ -810,7 +826,11 @@ public sealed partial class WorkerPool : IAsyncDisposable
             WorkItem? next;
             var retire = false;
             var hadFinished = finished is not null;
-            finished?.ReleaseRegistration();
+            if (finished is { HasCallerToken: true })
+            {
+                finished.ReleaseRegistration();
+            }
+
             lock (_lock)
             {
                 if (finished is not null)
@@ -844,7 +864,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
                 CheckDrainedLocked();
             }
 
-            if (hadFinished)
+            if (hadFinished && (started != 0 || WorkerPoolMetrics.Items.Enabled))
             {
                 RecordRun(finishedOutcome, started);
             }
@@ -869,7 +889,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
             }
 
             started = WorkerPoolMetrics.Duration.Enabled ? _timeProvider.GetTimestamp() : 0;
-            await next.ExecuteAsync(next.RunCts?.Token ?? _shutdownCts.Token, _pipeline).ConfigureAwait(false);
+            await next.ExecuteAsync(next.RunCts?.Token ?? _shutdownToken, _pipeline).ConfigureAwait(false);
             finished = next;
         }
     }
@@ -975,6 +995,13 @@ public sealed partial class WorkerPool : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Whether the caller is a work item of this pool. Read only where the answer changes the admission (an awaited item
+    /// finding no idle worker, a full queue in <see cref="QueueFullMode.Wait"/> mode), not on every submission; reading an
+    /// <see cref="AsyncLocal{T}"/> runs no user code, so it may happen under the lock.
+    /// </summary>
+    private bool IsNestedSubmission() => ReferenceEquals(s_currentPool.Value, this);
+
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposing, this);
 
     private List<Worker> AddWorkersLocked(int count)
@@ -1035,7 +1062,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
             _busyKeys.Add(item.Key, true);
         }
 
-        if (item.CallerToken.CanBeCanceled)
+        if (item.HasCallerToken)
         {
             item.RunCts ??= new CancellationTokenSource();
         }
@@ -1070,7 +1097,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
         CountOutcomeLocked(item.Outcome);
         if (item is PostedWorkItem posted && item.Outcome != WorkOutcome.Failed && _freePostedCount < FreePostedLimit)
         {
-            posted.ResetForReuse();
+            posted.ResetForReuse(this);
             posted.Next = _freePosted;
             _freePosted = posted;
             _freePostedCount++;
@@ -1093,7 +1120,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
         _freePosted = (PostedWorkItem?)item.Next;
         item.Next = null;
         _freePostedCount--;
-        item.Initialize(this, key, work);
+        item.Reinitialize(key, work);
         return item;
     }
 
