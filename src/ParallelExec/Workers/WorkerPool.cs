@@ -819,58 +819,10 @@ public sealed partial class WorkerPool : IAsyncDisposable
         // detection). Set once per worker, not per item: changing an AsyncLocal allocates.
         s_currentPool.Value = this;
         WorkItem? finished = null;
-        var finishedOutcome = WorkOutcome.Succeeded;
         long started = 0;
         while (true)
         {
-            WorkItem? next;
-            var retire = false;
-            var hadFinished = finished is not null;
-            if (finished is { HasCallerToken: true })
-            {
-                finished.ReleaseRegistration();
-            }
-
-            lock (_lock)
-            {
-                if (finished is not null)
-                {
-                    finishedOutcome = finished.Outcome;
-                    if (FinishLocked(finished, worker))
-                    {
-                        finished = null; // recycled under the lock: nothing left to tell anyone
-                    }
-                }
-
-                if (_stopped || _liveWorkers > _targetWorkers)
-                {
-                    // A retiring worker must not strand a runnable item that its finished item's key just freed.
-                    _liveWorkers--;
-                    _workers.Remove(worker);
-                    retire = true;
-                    next = null;
-                    DispatchLocked();
-                }
-                else
-                {
-                    next = TakeNextLocked(worker);
-                    if (next is null)
-                    {
-                        worker.PrepareToWait();
-                        _idle.Push(worker);
-                    }
-                }
-
-                CheckDrainedLocked();
-            }
-
-            if (hadFinished && (started != 0 || WorkerPoolMetrics.Items.Enabled))
-            {
-                RecordRun(finishedOutcome, started);
-            }
-
-            finished?.Complete();
-
+            var next = FinishAndTakeNext(worker, finished, started, out var retire);
             if (retire)
             {
                 return;
@@ -882,16 +834,85 @@ public sealed partial class WorkerPool : IAsyncDisposable
                 return;
             }
 
-            if (next.StartTimestamp != 0)
+            started = BeginRun(next);
+            var execution = next.ExecuteAsync(next.RunCts?.Token ?? _shutdownToken, _pipeline);
+            if (!execution.IsCompletedSuccessfully)
             {
-                // Recorded here rather than where the item was dequeued: a metrics listener is user code, never run under the lock.
-                WorkerPoolMetrics.WaitTime.Record(_timeProvider.GetElapsedTime(next.StartTimestamp).TotalSeconds, NameTag);
+                await execution.ConfigureAwait(false);
             }
 
-            started = WorkerPoolMetrics.Duration.Enabled ? _timeProvider.GetTimestamp() : 0;
-            await next.ExecuteAsync(next.RunCts?.Token ?? _shutdownToken, _pipeline).ConfigureAwait(false);
             finished = next;
         }
+    }
+
+    /// <summary>
+    /// One step of a worker, outside its async state machine (per-item work stays in registers): accounts for the item
+    /// it finished, then takes the next runnable item, or parks the worker on the idle stack (returns
+    /// <see langword="null"/>), or retires it (<paramref name="retire"/>).
+    /// </summary>
+    private WorkItem? FinishAndTakeNext(Worker worker, WorkItem? finished, long started, out bool retire)
+    {
+        WorkItem? next;
+        var finishedOutcome = WorkOutcome.Succeeded;
+        var hadFinished = finished is not null;
+        retire = false;
+        if (finished is { HasCallerToken: true })
+        {
+            finished.ReleaseRegistration();
+        }
+
+        lock (_lock)
+        {
+            if (finished is not null)
+            {
+                finishedOutcome = finished.Outcome;
+                if (FinishLocked(finished, worker))
+                {
+                    finished = null; // recycled under the lock: nothing left to tell anyone
+                }
+            }
+
+            if (_stopped || _liveWorkers > _targetWorkers)
+            {
+                // A retiring worker must not strand a runnable item that its finished item's key just freed.
+                _liveWorkers--;
+                _workers.Remove(worker);
+                retire = true;
+                next = null;
+                DispatchLocked();
+            }
+            else
+            {
+                next = TakeNextLocked(worker);
+                if (next is null)
+                {
+                    worker.PrepareToWait();
+                    _idle.Push(worker);
+                }
+            }
+
+            CheckDrainedLocked();
+        }
+
+        if (hadFinished && (started != 0 || WorkerPoolMetrics.Items.Enabled))
+        {
+            RecordRun(finishedOutcome, started);
+        }
+
+        finished?.Complete();
+        return next;
+    }
+
+    /// <summary>Records the item's queue wait and returns its start timestamp (0 when no one listens to durations).</summary>
+    private long BeginRun(WorkItem item)
+    {
+        if (item.StartTimestamp != 0)
+        {
+            // Recorded here rather than where the item was dequeued: a metrics listener is user code, never run under the lock.
+            WorkerPoolMetrics.WaitTime.Record(_timeProvider.GetElapsedTime(item.StartTimestamp).TotalSeconds, NameTag);
+        }
+
+        return WorkerPoolMetrics.Duration.Enabled ? _timeProvider.GetTimestamp() : 0;
     }
 
     private void RecordRun(WorkOutcome outcome, long started)
