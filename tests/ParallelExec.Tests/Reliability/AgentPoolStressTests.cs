@@ -82,7 +82,7 @@ public sealed class AgentPoolStressTests(ITestOutputHelper output)
         // The request strings exist before the measurement: they are the caller's data, not the pool's cost.
         string[] requests = Enumerable.Range(0, MemoryProbe.Items).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         MemoryFigures figures = await MemoryProbe.MeasureAsync(id => pool.RunAsync(requests[id]));
-        MemoryProbe.AssertBounded(output, "AgentPool", figures, maxBytesPerItem: 128, maxRetainedGrowth: 256 * 1024);
+        MemoryProbe.AssertBounded(output, "AgentPool", figures, maxBytesPerItem: 128, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
     }
 
     private static async Task<(Ledger, int)> RunRoundAsync(Schedule schedule, string seed)

@@ -85,7 +85,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
             .WithQueue(64, QueueFullMode.Wait)
             .Build();
         MemoryFigures figures = await MemoryProbe.MeasureAsync(id => processor.SubmitAsync(id));
-        MemoryProbe.AssertBounded(output, "BatchProcessor", figures, maxBytesPerItem: 1024, maxRetainedGrowth: 256 * 1024);
+        MemoryProbe.AssertBounded(output, "BatchProcessor", figures, maxBytesPerItem: 256, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
     }
 
     private static async Task<Ledger> RunRoundAsync(Schedule schedule, string seed)

@@ -75,7 +75,7 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
                 return bus.PublishAsync("memory.items", id);
             },
             settle: _ => TestTimeout.WaitUntilAsync(() => Volatile.Read(ref handled) == Volatile.Read(ref published)));
-        MemoryProbe.AssertBounded(output, "CoordinationBus", figures, maxBytesPerItem: 1024, maxRetainedGrowth: 256 * 1024);
+        MemoryProbe.AssertBounded(output, "CoordinationBus", figures, maxBytesPerItem: 1024, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
     }
 
     private static async Task<Ledger> RunRoundAsync(Schedule schedule, string seed)

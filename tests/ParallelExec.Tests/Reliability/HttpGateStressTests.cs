@@ -78,7 +78,7 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
             .Build();
         Func<CancellationToken, ValueTask<int>> call = static _ => new ValueTask<int>(1);
         MemoryFigures figures = await MemoryProbe.MeasureAsync(id => new ValueTask<int>(gate.RunAsync(id % 2 == 0 ? "a" : "b", call, weight: 1, priority: id % 3)));
-        MemoryProbe.AssertBounded(output, "HttpGate", figures, maxBytesPerItem: 512, maxRetainedGrowth: 256 * 1024);
+        MemoryProbe.AssertBounded(output, "HttpGate", figures, maxBytesPerItem: 768, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
     }
 
     /// <summary>

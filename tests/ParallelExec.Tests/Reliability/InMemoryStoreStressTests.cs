@@ -90,7 +90,7 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
                     return await store.DeleteAsync("memory", key) ? 1 : 0;
             }
         });
-        MemoryProbe.AssertBounded(output, "InMemoryStore", figures, maxBytesPerItem: 128, maxRetainedGrowth: 256 * 1024);
+        MemoryProbe.AssertBounded(output, "InMemoryStore", figures, maxBytesPerItem: 128, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
     }
 
     private static async Task<Ledger> RunRoundAsync(Operation[] schedule, string seed)

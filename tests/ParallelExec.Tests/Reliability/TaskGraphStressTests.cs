@@ -91,7 +91,7 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
             return result.SucceededCount;
         });
         // Every 64th probe item runs a graph; the others cost nothing, so the per-item figure is already per node.
-        MemoryProbe.AssertBounded(output, "TaskGraph", perGraph, maxBytesPerItem: 1024, maxRetainedGrowth: 256 * 1024);
+        MemoryProbe.AssertBounded(output, "TaskGraph", perGraph, maxBytesPerItem: 1024, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
     }
 
     private static async Task<Ledger> RunRoundAsync(Schedule schedule, string seed)

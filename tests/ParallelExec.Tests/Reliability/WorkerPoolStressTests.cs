@@ -98,7 +98,7 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
         await using var pool = Exec.WorkerPool().WithWorkers(4).WithQueue(Capacity, QueueFullMode.Wait).Build();
         Func<CancellationToken, ValueTask<int>> work = static _ => new ValueTask<int>(1);
         MemoryFigures figures = await MemoryProbe.MeasureAsync(id => pool.RunAsync(work));
-        MemoryProbe.AssertBounded(output, "WorkerPool", figures, maxBytesPerItem: 128, maxRetainedGrowth: 256 * 1024);
+        MemoryProbe.AssertBounded(output, "WorkerPool", figures, maxBytesPerItem: 128, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
     }
 
     private static async Task<(Ledger, int)> RunRoundAsync(Schedule schedule, string seed)
