@@ -177,7 +177,7 @@ public sealed class AgentPoolStressTests(ITestOutputHelper output)
 
         Task producers = Task.WhenAll(Enumerable.Range(0, Producers).Select(p => Task.Run(() => ProduceAsync(p))));
         await disposeStarted.Task.WithTimeout();
-        await pool.DisposeAsync().WithTimeout();
+        await StressDraw.DisposeBoundedAsync(() => pool.DisposeAsync());
         await producers.WithTimeout();
         foreach (CancellationTokenSource source in sources)
         {

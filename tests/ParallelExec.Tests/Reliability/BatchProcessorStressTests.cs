@@ -178,7 +178,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
 
         Task producers = Task.WhenAll(Enumerable.Range(0, Producers).Select(p => Task.Run(() => ProduceAsync(p))));
         await disposeStarted.Task.WithTimeout();
-        await processor.DisposeAsync().WithTimeout();
+        await StressDraw.DisposeBoundedAsync(() => processor.DisposeAsync());
         await producers.WithTimeout();
         foreach (CancellationTokenSource source in sources)
         {

@@ -179,7 +179,7 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
 
         Task publishers = Task.WhenAll(Enumerable.Range(0, Publishers).Select(p => Task.Run(() => PublishAsync(p))));
         await disposeStarted.Task.WithTimeout();
-        await bus.DisposeAsync().WithTimeout();
+        await StressDraw.DisposeBoundedAsync(() => bus.DisposeAsync());
         await publishers.WithTimeout();
 
         CoordinationBusStatistics statistics = bus.GetStatistics();

@@ -179,7 +179,7 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
 
         Task producers = Task.WhenAll(Enumerable.Range(0, Producers).Select(p => Task.Run(() => ProduceAsync(p))));
         await disposeStarted.Task.WithTimeout();
-        await gate.DisposeAsync().WithTimeout();
+        await StressDraw.DisposeBoundedAsync(() => gate.DisposeAsync());
         await producers.WithTimeout();
         foreach (CancellationTokenSource source in sources)
         {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CsCheck;
+using ParallelExec.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace ParallelExec.Tests.Reliability;
@@ -184,7 +185,7 @@ public static class StressProfile
     /// <summary>Items per round.</summary>
     public static int Items => Soak ? 20_000 : 8_000;
 
-    /// <summary>The CsCheck seed string forced through PARALLELEXEC_SEED (replays one round), or null.</summary>
+    /// <summary>The CsCheck seed string forced through PARALLELEXEC_SEED or CsCheck_Seed (replays one round), or null.</summary>
     public static string? ForcedSeed { get; } = ReadForcedSeed();
 
     /// <summary>
@@ -215,7 +216,14 @@ public static class StressProfile
 
     private static string? ReadForcedSeed()
     {
+        // PARALLELEXEC_SEED first; CsCheck's own CsCheck_Seed (read by CsCheck into Check.Seed) works too, since the
+        // failure message CsCheck prints suggests it.
         string? forced = Environment.GetEnvironmentVariable("PARALLELEXEC_SEED");
+        if (string.IsNullOrWhiteSpace(forced))
+        {
+            forced = Check.Seed;
+        }
+
         if (string.IsNullOrWhiteSpace(forced))
         {
             return null;
@@ -387,6 +395,12 @@ public static class StressReport
 /// <summary>Small pieces every stress round uses.</summary>
 public static class StressDraw
 {
+    /// <summary>
+    /// Disposes a component on a thread-pool thread and bounds the wait: a dispose that blocks synchronously inside the
+    /// call (a deadlock, see RELIABILITY.md, bug 2) then fails the round with a timeout instead of hanging the test run.
+    /// </summary>
+    public static Task DisposeBoundedAsync(Func<ValueTask> dispose) => Task.Run(async () => await dispose()).WithTimeout();
+
     /// <summary>Raises <paramref name="target"/> to <paramref name="value"/> if it is larger, atomically.</summary>
     public static void InterlockedMax(ref int target, int value)
     {

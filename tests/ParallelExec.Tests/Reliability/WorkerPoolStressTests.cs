@@ -205,7 +205,7 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
         Task producers = Task.WhenAll(Enumerable.Range(0, Producers).Select(p => Task.Run(() => ProduceAsync(p))));
         await disposeStarted.Task.WithTimeout();
         // A short drain deadline: queued items are dropped, running hangs are cancelled.
-        await pool.DisposeAsync(TimeSpan.FromMilliseconds(schedule.DrainDeadlineMs)).WithTimeout();
+        await StressDraw.DisposeBoundedAsync(() => pool.DisposeAsync(TimeSpan.FromMilliseconds(schedule.DrainDeadlineMs)));
         await producers.WithTimeout();
         foreach (CancellationTokenSource source in sources)
         {
