@@ -89,8 +89,14 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Bound on live-heap growth from round 2 to the last round; RELIABILITY.md gives the measurement.</summary>
-    internal const long RetainedBound = 256 * 1024;
+    /// <summary>
+    /// Bound on the persistent live-heap growth over the rounds of a stress test (every class uses it). The weak-reference
+    /// check on each round's instance is the precise per-instance leak detector; this is a coarse backstop for leaks
+    /// into static state. 1 MiB: CI runs measure at most ~12 KiB, but 40-round soaks reached 336 KiB (BatchProcessor)
+    /// and 148 KiB (WorkerPool) in steps: runtime and static pools that ratchet up to their working size (the thread
+    /// pool's per-thread queues under bursts of 20 000 submissions, the pool of 4 096 awaited work items), see RELIABILITY.md.
+    /// </summary>
+    internal const long RetainedBound = 1024 * 1024;
 
     [Fact]
     public async Task Memory_per_item_stays_bounded()
