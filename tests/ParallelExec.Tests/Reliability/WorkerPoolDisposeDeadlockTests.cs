@@ -5,14 +5,16 @@ using ParallelExec.Workers;
 namespace ParallelExec.Tests.Reliability;
 
 /// <summary>
-/// Regression for the deadlock the WorkerPool soak found (RELIABILITY.md, bug 2), with the interleaving forced: a
-/// queued item's caller token fires while <c>DisposeAsync(TimeSpan.Zero)</c> holds the pool's lock.
+/// Regression for the deadlock the stress suite found (RELIABILITY.md, bug 2), with the interleaving forced: a queued
+/// item's caller token fires while <c>DisposeAsync(TimeSpan.Zero)</c> holds the pool's lock. Before the fix,
+/// DisposeAsync ran DisposeCoreAsync -> CancelRemaining -> Drop -> CancellationTokenRegistration.Dispose under the lock,
+/// waiting for the running OnItemCancelled callback, which waited for the lock.
 /// </summary>
 [Collection(StressCollection.Name)]
 [Trait("Category", "Stress")]
 public sealed class WorkerPoolDisposeDeadlockTests
 {
-    [Fact(Skip = "WorkerPool bug 2 in RELIABILITY.md (unfixed, src belongs to the Workers owner): DisposeAsync(TimeSpan.Zero) runs DisposeCoreAsync -> CancelRemaining -> Drop -> CancellationTokenRegistration.Dispose under _lock, which waits for a running OnItemCancelled callback that waits for _lock. Remove the Skip once fixed.")]
+    [Fact]
     public async Task Dispose_with_a_zero_deadline_does_not_deadlock_with_a_cancellation_callback_of_a_queued_item()
     {
         var pool = Exec.WorkerPool().WithWorkers(1).WithQueue(8, QueueFullMode.Wait).Build();
