@@ -952,6 +952,9 @@ public sealed partial class WorkerPool : IAsyncDisposable
             }
             catch (TimeoutException)
             {
+                // Off the caller's stack: with a zero deadline this point is reached synchronously inside DisposeAsync's
+                // lock, and dropping waits for running cancellation callbacks that need that lock (RELIABILITY.md, bug 2).
+                await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
                 CancelRemaining();
                 await _drained.Task.ConfigureAwait(false);
             }

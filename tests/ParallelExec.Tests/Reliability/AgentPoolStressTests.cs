@@ -1,3 +1,4 @@
+using CsCheck;
 using ParallelExec.Agents;
 using ParallelExec.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -9,31 +10,85 @@ namespace ParallelExec.Tests.Reliability;
 [Trait("Category", "Stress")]
 public sealed class AgentPoolStressTests(ITestOutputHelper output)
 {
-    private static readonly QueueFullMode[] Modes = [QueueFullMode.Wait, QueueFullMode.DropOldest, QueueFullMode.DropNewest, QueueFullMode.Reject];
+    /// <summary>One request of a generated schedule.</summary>
+    /// <param name="Fault">Whether the agent throws for it.</param>
+    /// <param name="MarkUnhealthy">Whether the agent marks itself unhealthy while serving it (the pool must retire it).</param>
+    /// <param name="Yield">Whether the agent yields before replying.</param>
+    /// <param name="Cancel">How its submitter cancels it.</param>
+    /// <param name="CancelDelayMs">The delay of <see cref="CancelKind.AfterDelay"/>.</param>
+    /// <param name="YieldAfter">Whether its producer yields after submitting it.</param>
+    public readonly record struct Item(bool Fault, bool MarkUnhealthy, bool Yield, CancelKind Cancel, byte CancelDelayMs, bool YieldAfter);
+
+    /// <summary>One round: queue mode, pool shape, the requests, the dispose point.</summary>
+    public sealed record Schedule(QueueFullMode Mode, int MaxAgents, int ConcurrencyPerAgent, Item[] Items, double DisposeAt);
+
+    private static readonly Gen<Item> ItemGen =
+        from fault in Gen.Int[0, 10].Select(i => i == 0)
+        from unhealthy in Gen.Int[0, 96].Select(i => i == 0)
+        from yields in Gen.Frequency((90, true), (10, false))
+        from cancel in StressGen.Cancellation
+        from yieldAfter in StressGen.ProducerYield
+        select new Item(fault, unhealthy, yields, cancel.Kind, cancel.DelayMs, yieldAfter);
+
+    private static readonly Gen<Schedule> ScheduleGen =
+        from mode in StressGen.QueueMode
+        from agents in Gen.Int[1, 4]
+        from perAgent in Gen.Int[1, 3]
+        from items in ItemGen.Array[StressProfile.Items]
+        from disposeAt in StressGen.DisposePoint
+        select new Schedule(mode, agents, perAgent, items, disposeAt);
+
+    private static string Describe(Schedule s) =>
+        $"mode={s.Mode} agents={s.MaxAgents}x{s.ConcurrencyPerAgent} items={s.Items.Length} disposeAt={s.DisposeAt:P0} faults={s.Items.Count(i => i.Fault)} " +
+        $"unhealthy={s.Items.Count(i => i.MarkUnhealthy)} cancel[{StressGen.Histogram(s.Items.Select(i => i.Cancel))}]";
 
     [Fact]
     public async Task Every_request_ends_exactly_once_under_faults_cancellation_and_dispose()
     {
         using var monitor = new UnobservedExceptionMonitor();
+        var retained = new RetainedAcrossRounds();
         int totalItems = 0, totalFaults = 0, totalUnaccounted = 0, peak = 0;
-        for (int round = 0; round < StressProfile.Rounds; round++)
+        var modes = new HashSet<QueueFullMode>();
+        await StressRun.RoundsAsync("AgentPool", ScheduleGen, async (schedule, seed) =>
         {
-            int seed = StressProfile.Seed(round);
-            QueueFullMode mode = Modes[round % Modes.Length];
-            (Ledger ledger, int roundPeak) = await RunRoundAsync(seed, mode, StressProfile.Items);
+            (Ledger ledger, int roundPeak) = await RunRoundAsync(schedule, seed);
             peak = Math.Max(peak, roundPeak);
+            modes.Add(schedule.Mode);
             totalItems += ledger.Expected;
             totalFaults += ledger.FaultsInjected;
             totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "AgentPool", $"seed={seed} mode={mode} {ledger.Summary()}");
-        }
+            StressReport.Write(output, "AgentPool", $"seed={seed} mode={schedule.Mode} agents={schedule.MaxAgents}x{schedule.ConcurrencyPerAgent} {ledger.Summary()}");
+        }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4], retained);
 
         monitor.CollectAndAssertNone("AgentPool");
         StressReport.Write(output, "AgentPool", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} peakQueue={peak} unobserved=0");
+        await retained.AssertBoundedAsync(output, "AgentPool", WorkerPoolStressTests.RetainedBound);
+        if (StressProfile.ForcedSeed is null)
+        {
+            Assert.True(modes.Count == 4, $"the fixed seeds must cover every queue mode; covered {string.Join(",", modes)}");
+        }
     }
 
-    private static async Task<(Ledger, int)> RunRoundAsync(int seed, QueueFullMode mode, int items)
+    [Fact]
+    public async Task Memory_per_item_stays_bounded()
     {
+        int agents = 0;
+        await using var pool = Exec.Agents<DelegateAgent>((spec, ct) =>
+                ValueTask.FromResult(new DelegateAgent($"agent-{Interlocked.Increment(ref agents)}", static (request, token) => new ValueTask<string>(request))))
+            .WithMaxAgents(3)
+            .WithMaxConcurrencyPerAgent(2)
+            .WithQueue(32, QueueFullMode.Wait)
+            .Build();
+        // The request strings exist before the measurement: they are the caller's data, not the pool's cost.
+        string[] requests = Enumerable.Range(0, MemoryProbe.Items).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        MemoryFigures figures = await MemoryProbe.MeasureAsync(id => pool.RunAsync(requests[id]));
+        MemoryProbe.AssertBounded(output, "AgentPool", figures, maxBytesPerItem: 128, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
+    }
+
+    private static async Task<(Ledger, int)> RunRoundAsync(Schedule schedule, string seed)
+    {
+        QueueFullMode mode = schedule.Mode;
+        int items = schedule.Items.Length;
         const int Capacity = 32;
         const int Producers = 8;
         var ledger = new Ledger(items);
@@ -47,13 +102,18 @@ public sealed class AgentPoolStressTests(ITestOutputHelper output)
                 {
                     int id = int.Parse(request, System.Globalization.CultureInfo.InvariantCulture);
                     ledger.Started(id);
-                    await Task.Yield();
-                    if (id % 11 == 3)
+                    Item item = schedule.Items[id];
+                    if (item.Yield)
+                    {
+                        await Task.Yield();
+                    }
+
+                    if (item.Fault)
                     {
                         throw ledger.Fault(id);
                     }
 
-                    if (id % 97 == 1)
+                    if (item.MarkUnhealthy)
                     {
                         // The pool must retire this agent and spawn another after the reply.
                         self!.MarkUnhealthy();
@@ -64,13 +124,14 @@ public sealed class AgentPoolStressTests(ITestOutputHelper output)
                 });
                 return ValueTask.FromResult(self);
             })
-            .WithMaxAgents(3)
-            .WithMaxConcurrencyPerAgent(2)
+            .WithMaxAgents(schedule.MaxAgents)
+            .WithMaxConcurrencyPerAgent(schedule.ConcurrencyPerAgent)
             .WithQueue(Capacity, mode)
             .Build();
+        RetainedAcrossRounds.Track(pool);
 
         int ended = 0;
-        int disposeAfter = items * 3 / 4;
+        int disposeAfter = (int)(items * schedule.DisposeAt);
         int peak = 0;
         var disposeStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sources = new System.Collections.Concurrent.ConcurrentBag<CancellationTokenSource>();
@@ -98,16 +159,14 @@ public sealed class AgentPoolStressTests(ITestOutputHelper output)
 
         async Task ProduceAsync(int producer)
         {
-            var random = new Random(seed * 31 + producer);
             var calls = new List<Task>();
             for (int id = producer; id < items; id += Producers)
             {
-                CancellationToken token = StressDraw.Cancellation(random, sources);
-
-                calls.Add(SubmitAsync(id, token));
+                Item item = schedule.Items[id];
+                calls.Add(SubmitAsync(id, StressGen.Token(item.Cancel, item.CancelDelayMs, sources)));
                 int queue = pool.GetStatistics().QueueLength;
                 StressDraw.InterlockedMax(ref peak, queue);
-                if (random.Next(8) == 0)
+                if (item.YieldAfter)
                 {
                     await Task.Yield();
                 }
@@ -118,7 +177,7 @@ public sealed class AgentPoolStressTests(ITestOutputHelper output)
 
         Task producers = Task.WhenAll(Enumerable.Range(0, Producers).Select(p => Task.Run(() => ProduceAsync(p))));
         await disposeStarted.Task.WithTimeout();
-        await pool.DisposeAsync().WithTimeout();
+        await StressDraw.DisposeBoundedAsync(() => pool.DisposeAsync());
         await producers.WithTimeout();
         foreach (CancellationTokenSource source in sources)
         {

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using CsCheck;
 using ParallelExec.Batching;
 using ParallelExec.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -9,36 +11,93 @@ namespace ParallelExec.Tests.Reliability;
 [Trait("Category", "Stress")]
 public sealed class BatchProcessorStressTests(ITestOutputHelper output)
 {
-    private static readonly QueueFullMode[] Modes = [QueueFullMode.Wait, QueueFullMode.DropOldest, QueueFullMode.DropNewest, QueueFullMode.Reject];
+    /// <summary>One item of a generated schedule.</summary>
+    /// <param name="Poison">Whether the item fails every batch it is in (Bisect isolates it, FailAll fails the batch).</param>
+    /// <param name="Cancel">How its submitter cancels it.</param>
+    /// <param name="CancelDelayMs">The delay of <see cref="CancelKind.AfterDelay"/>.</param>
+    /// <param name="YieldAfter">Whether its producer yields after submitting it.</param>
+    public readonly record struct Item(bool Poison, CancelKind Cancel, byte CancelDelayMs, bool YieldAfter);
+
+    /// <summary>One round: queue mode, failure mode, the items, the transient fault of each handler call in call order, the dispose point.</summary>
+    public sealed record Schedule(QueueFullMode Mode, BatchFailureMode FailureMode, Item[] Items, bool[] TransientFaults, double DisposeAt);
+
+    private static readonly Gen<Item> ItemGen =
+        from poison in Gen.Int[0, 36].Select(i => i == 0)
+        from cancel in StressGen.Cancellation
+        from yieldAfter in StressGen.ProducerYield
+        select new Item(poison, cancel.Kind, cancel.DelayMs, yieldAfter);
+
+    private static readonly Gen<Schedule> ScheduleGen =
+        from mode in StressGen.QueueMode
+        from failureMode in Gen.OneOf(BatchFailureMode.Bisect, BatchFailureMode.FailAll)
+        from items in ItemGen.Array[StressProfile.Items]
+        // About one handler call in ten fails transiently (FailAll only: under Bisect a transient fault would be retried on halves).
+        from transient in Gen.Int[0, 9].Select(i => i == 0).Array[StressProfile.Items]
+        from disposeAt in StressGen.DisposePoint
+        select new Schedule(mode, failureMode, items, transient, disposeAt);
+
+    private static string Describe(Schedule s) =>
+        $"mode={s.Mode} failure={s.FailureMode} items={s.Items.Length} disposeAt={s.DisposeAt:P0} poison={s.Items.Count(i => i.Poison)} " +
+        $"cancel[{StressGen.Histogram(s.Items.Select(i => i.Cancel))}] transientFaultSlots={s.TransientFaults.Count(t => t)}";
 
     [Fact]
     public async Task Every_item_ends_exactly_once_under_faults_cancellation_and_dispose()
     {
         using var monitor = new UnobservedExceptionMonitor();
+        var retained = new RetainedAcrossRounds();
         int totalItems = 0, totalFaults = 0, totalUnaccounted = 0;
-        for (int round = 0; round < StressProfile.Rounds; round++)
+        var modes = new HashSet<(QueueFullMode, BatchFailureMode)>();
+        await StressRun.RoundsAsync("BatchProcessor", ScheduleGen, async (schedule, seed) =>
         {
-            int seed = StressProfile.Seed(round);
-            QueueFullMode mode = Modes[round % Modes.Length];
-            BatchFailureMode failureMode = round % 2 == 0 ? BatchFailureMode.Bisect : BatchFailureMode.FailAll;
-            Ledger ledger = await RunRoundAsync(seed, mode, failureMode, StressProfile.Items);
+            Ledger ledger = await RunRoundAsync(schedule, seed);
+            modes.Add((schedule.Mode, schedule.FailureMode));
             totalItems += ledger.Expected;
             totalFaults += ledger.FaultsInjected;
             totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "BatchProcessor", $"seed={seed} mode={mode} failure={failureMode} {ledger.Summary()}");
-        }
+            StressReport.Write(output, "BatchProcessor", $"seed={seed} mode={schedule.Mode} failure={schedule.FailureMode} {ledger.Summary()}");
+        }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4] && s.FailureMode == (r / 4 % 2 == 0 ? BatchFailureMode.Bisect : BatchFailureMode.FailAll), retained);
 
         monitor.CollectAndAssertNone("BatchProcessor");
         StressReport.Write(output, "BatchProcessor", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} unobserved=0");
+        await retained.AssertBoundedAsync(output, "BatchProcessor", WorkerPoolStressTests.RetainedBound);
+        if (StressProfile.ForcedSeed is null)
+        {
+            Assert.True(modes.Select(m => m.Item1).Distinct().Count() == 4 && modes.Select(m => m.Item2).Distinct().Count() == 2, $"the fixed seeds must cover every queue and failure mode; covered {string.Join(",", modes)}");
+        }
     }
 
-    private static async Task<Ledger> RunRoundAsync(int seed, QueueFullMode mode, BatchFailureMode failureMode, int items)
+    [Fact]
+    public async Task Memory_per_item_stays_bounded()
+    {
+        await using var processor = Exec.Batch<int, int>(static (batch, ct) =>
+            {
+                var results = new int[batch.Count];
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    results[i] = batch[i];
+                }
+
+                return new ValueTask<IReadOnlyList<int>>(results);
+            })
+            .WithMaxBatchSize(16)
+            .WithMaxDelay(TimeSpan.FromMilliseconds(2))
+            .WithMaxConcurrentBatches(3)
+            .WithQueue(64, QueueFullMode.Wait)
+            .Build();
+        MemoryFigures figures = await MemoryProbe.MeasureAsync(id => processor.SubmitAsync(id));
+        MemoryProbe.AssertBounded(output, "BatchProcessor", figures, maxBytesPerItem: 256, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
+    }
+
+    private static async Task<Ledger> RunRoundAsync(Schedule schedule, string seed)
     {
         const int Capacity = 64;
         const int Producers = 8;
+        QueueFullMode mode = schedule.Mode;
+        BatchFailureMode failureMode = schedule.FailureMode;
+        int items = schedule.Items.Length;
         var ledger = new Ledger(items);
         string context = $"BatchProcessor seed={seed} mode={mode} failure={failureMode} (replay with PARALLELEXEC_SEED={seed})";
-        var handlerRandom = new Random(seed);
+        int handlerCalls = -1;
         var processor = Exec.Batch<int, int>(async (batch, ct) =>
             {
                 foreach (int id in batch)
@@ -47,14 +106,12 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
                 }
 
                 await Task.Yield();
-                bool transient;
-                lock (handlerRandom)
-                {
-                    transient = failureMode == BatchFailureMode.FailAll && handlerRandom.Next(10) == 0;
-                }
+                // The schedule's fault slots are taken in call order; which batch takes a slot depends on the interleaving.
+                int call = Interlocked.Increment(ref handlerCalls);
+                bool transient = failureMode == BatchFailureMode.FailAll && schedule.TransientFaults[call % schedule.TransientFaults.Length];
 
-                // Poison items (id % 37 == 5) fail every batch they are in; Bisect isolates them, FailAll fails the batch.
-                int poison = batch.FirstOrDefault(id => id % 37 == 5, -1);
+                // Poison items fail every batch they are in; Bisect isolates them, FailAll fails the batch.
+                int poison = batch.FirstOrDefault(id => schedule.Items[id].Poison, -1);
                 if (poison >= 0 || transient)
                 {
                     throw ledger.Fault(poison >= 0 ? poison : batch[0]);
@@ -75,11 +132,12 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
             .WithQueue(Capacity, mode)
             .WithFailureMode(failureMode)
             .Build();
+        RetainedAcrossRounds.Track(processor);
 
         int ended = 0;
-        int disposeAfter = items * 3 / 4;
+        int disposeAfter = (int)(items * schedule.DisposeAt);
         var disposeStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var sources = new System.Collections.Concurrent.ConcurrentBag<CancellationTokenSource>();
+        var sources = new ConcurrentBag<CancellationTokenSource>();
 
         async Task SubmitAsync(int id, CancellationToken cancellationToken)
         {
@@ -104,14 +162,12 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
 
         async Task ProduceAsync(int producer)
         {
-            var random = new Random(seed * 31 + producer);
             var calls = new List<Task>();
             for (int id = producer; id < items; id += Producers)
             {
-                CancellationToken token = StressDraw.Cancellation(random, sources);
-
-                calls.Add(SubmitAsync(id, token));
-                if (random.Next(8) == 0)
+                Item item = schedule.Items[id];
+                calls.Add(SubmitAsync(id, StressGen.Token(item.Cancel, item.CancelDelayMs, sources)));
+                if (item.YieldAfter)
                 {
                     await Task.Yield();
                 }
@@ -122,7 +178,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
 
         Task producers = Task.WhenAll(Enumerable.Range(0, Producers).Select(p => Task.Run(() => ProduceAsync(p))));
         await disposeStarted.Task.WithTimeout();
-        await processor.DisposeAsync().WithTimeout();
+        await StressDraw.DisposeBoundedAsync(() => processor.DisposeAsync());
         await producers.WithTimeout();
         foreach (CancellationTokenSource source in sources)
         {

@@ -1,3 +1,4 @@
+using CsCheck;
 using ParallelExec.Coordination;
 using ParallelExec.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -9,32 +10,80 @@ namespace ParallelExec.Tests.Reliability;
 [Trait("Category", "Stress")]
 public sealed class CoordinationBusStressTests(ITestOutputHelper output)
 {
-    private static readonly QueueFullMode[] Modes = [QueueFullMode.Wait, QueueFullMode.DropOldest, QueueFullMode.DropNewest, QueueFullMode.Reject];
+    /// <summary>One message of a generated schedule.</summary>
+    /// <param name="Fault">Whether the ledgered handler throws for it (it must end as a dead letter).</param>
+    /// <param name="ChurnBefore">Whether its publisher creates and disposes a short-lived subscriber before publishing it.</param>
+    /// <param name="YieldAfter">Whether its publisher yields after publishing it.</param>
+    public readonly record struct Item(bool Fault, bool ChurnBefore, bool YieldAfter);
+
+    /// <summary>One round: mailbox mode, the messages, the handler concurrency, the dispose point.</summary>
+    public sealed record Schedule(QueueFullMode Mode, Item[] Items, int MaxConcurrency, double DisposeAt);
+
+    private static readonly Gen<Item> ItemGen =
+        from fault in Gen.Int[0, 12].Select(i => i == 0)
+        from churn in Gen.Int[0, 49].Select(i => i == 0)
+        from yieldAfter in StressGen.ProducerYield
+        select new Item(fault, churn, yieldAfter);
+
+    private static readonly Gen<Schedule> ScheduleGen =
+        from mode in StressGen.QueueMode
+        from items in ItemGen.Array[StressProfile.Items]
+        from concurrency in Gen.Int[1, 4]
+        from disposeAt in StressGen.DisposePoint
+        select new Schedule(mode, items, concurrency, disposeAt);
+
+    private static string Describe(Schedule s) =>
+        $"mode={s.Mode} items={s.Items.Length} maxConcurrency={s.MaxConcurrency} disposeAt={s.DisposeAt:P0} faults={s.Items.Count(i => i.Fault)} churn={s.Items.Count(i => i.ChurnBefore)}";
 
     [Fact]
     public async Task Every_delivered_message_is_handled_failed_or_dropped_exactly_once()
     {
         using var monitor = new UnobservedExceptionMonitor();
+        var retained = new RetainedAcrossRounds();
         int totalItems = 0, totalFaults = 0, totalUnaccounted = 0;
-        for (int round = 0; round < StressProfile.Rounds; round++)
+        var modes = new HashSet<QueueFullMode>();
+        await StressRun.RoundsAsync("CoordinationBus", ScheduleGen, async (schedule, seed) =>
         {
-            int seed = StressProfile.Seed(round);
-            QueueFullMode mode = Modes[round % Modes.Length];
-            Ledger ledger = await RunRoundAsync(seed, mode, StressProfile.Items);
+            Ledger ledger = await RunRoundAsync(schedule, seed);
+            modes.Add(schedule.Mode);
             totalItems += ledger.Expected;
             totalFaults += ledger.FaultsInjected;
             totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "CoordinationBus", $"seed={seed} mode={mode} {ledger.Summary()}");
-        }
+            StressReport.Write(output, "CoordinationBus", $"seed={seed} mode={schedule.Mode} maxConcurrency={schedule.MaxConcurrency} {ledger.Summary()}");
+        }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4], retained);
 
         monitor.CollectAndAssertNone("CoordinationBus");
         StressReport.Write(output, "CoordinationBus", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} unobserved=0");
+        await retained.AssertBoundedAsync(output, "CoordinationBus", WorkerPoolStressTests.RetainedBound);
+        if (StressProfile.ForcedSeed is null)
+        {
+            Assert.True(modes.Count == 4, $"the fixed seeds must cover every queue mode; covered {string.Join(",", modes)}");
+        }
     }
 
-    private static async Task<Ledger> RunRoundAsync(int seed, QueueFullMode mode, int items)
+    [Fact]
+    public async Task Memory_per_item_stays_bounded()
+    {
+        await using var bus = Exec.Bus().WithMailbox(64, QueueFullMode.Wait).Build();
+        int handled = 0;
+        using Subscription subscription = bus.Subscribe<int>("memory.items", _ => Interlocked.Increment(ref handled), new SubscriptionOptions { MaxConcurrency = 3 });
+        int published = 0;
+        MemoryFigures figures = await MemoryProbe.MeasureAsync(
+            id =>
+            {
+                Interlocked.Increment(ref published);
+                return bus.PublishAsync("memory.items", id);
+            },
+            settle: _ => TestTimeout.WaitUntilAsync(() => Volatile.Read(ref handled) == Volatile.Read(ref published)));
+        MemoryProbe.AssertBounded(output, "CoordinationBus", figures, maxBytesPerItem: 1024, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
+    }
+
+    private static async Task<Ledger> RunRoundAsync(Schedule schedule, string seed)
     {
         const int Capacity = 32;
         const int Publishers = 8;
+        QueueFullMode mode = schedule.Mode;
+        int items = schedule.Items.Length;
         var ledger = new Ledger(items);
         string context = $"CoordinationBus seed={seed} mode={mode} (replay with PARALLELEXEC_SEED={seed})";
         var traces = new System.Collections.Concurrent.ConcurrentDictionary<int, System.Collections.Concurrent.ConcurrentQueue<string>>();
@@ -64,6 +113,7 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
                 }
             })
             .Build();
+        RetainedAcrossRounds.Track(bus);
 
         // The ledgered subscription: every message it accepts must be handled, failed or dropped exactly once.
         using Subscription ledgered = bus.Subscribe<int>(
@@ -72,7 +122,7 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
             {
                 ledger.Started(message.Message);
                 await Task.Yield();
-                if (message.Message % 13 == 7)
+                if (schedule.Items[message.Message].Fault)
                 {
                     throw ledger.Fault(message.Message);
                 }
@@ -80,20 +130,20 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
                 ledger.Completed(message.Message);
                 ledger.End(message.Message, Outcome.Succeeded);
             },
-            new SubscriptionOptions { MaxConcurrency = 3, Name = "ledgered" });
+            new SubscriptionOptions { MaxConcurrency = schedule.MaxConcurrency, Name = "ledgered" });
 
         int ended = 0;
         var disposeStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        int disposeAfter = items * 3 / 4;
+        int disposeAfter = (int)(items * schedule.DisposeAt);
 
         async Task PublishAsync(int publisher)
         {
-            var random = new Random(seed * 31 + publisher);
             for (int id = publisher; id < items; id += Publishers)
             {
                 try
                 {
-                    if (random.Next(50) == 0)
+                    Item item = schedule.Items[id];
+                    if (item.ChurnBefore)
                     {
                         // Churn: short-lived subscribers change the subscription set during publishing (on their own topic, so the
                         // ledger of the "ledgered" subscription stays exact).
@@ -114,6 +164,11 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
                     {
                         disposeStarted.TrySetResult();
                     }
+
+                    if (item.YieldAfter)
+                    {
+                        await Task.Yield();
+                    }
                 }
                 catch (ObjectDisposedException)
                 {
@@ -124,7 +179,7 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
 
         Task publishers = Task.WhenAll(Enumerable.Range(0, Publishers).Select(p => Task.Run(() => PublishAsync(p))));
         await disposeStarted.Task.WithTimeout();
-        await bus.DisposeAsync().WithTimeout();
+        await StressDraw.DisposeBoundedAsync(() => bus.DisposeAsync());
         await publishers.WithTimeout();
 
         CoordinationBusStatistics statistics = bus.GetStatistics();

@@ -1,3 +1,4 @@
+using CsCheck;
 using ParallelExec.Net;
 using ParallelExec.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -9,27 +10,75 @@ namespace ParallelExec.Tests.Reliability;
 [Trait("Category", "Stress")]
 public sealed class HttpGateStressTests(ITestOutputHelper output)
 {
-    private static readonly QueueFullMode[] Modes = [QueueFullMode.Wait, QueueFullMode.DropOldest, QueueFullMode.DropNewest, QueueFullMode.Reject];
+    /// <summary>One call of a generated schedule.</summary>
+    /// <param name="Provider">The provider it goes to ("a" or "b").</param>
+    /// <param name="Priority">Its priority (0-2).</param>
+    /// <param name="Fault">Whether the call throws.</param>
+    /// <param name="Cancel">How its submitter cancels it.</param>
+    /// <param name="CancelDelayMs">The delay of <see cref="CancelKind.AfterDelay"/>.</param>
+    /// <param name="YieldAfter">Whether its producer yields after submitting it.</param>
+    public readonly record struct Item(bool Provider, byte Priority, bool Fault, CancelKind Cancel, byte CancelDelayMs, bool YieldAfter);
+
+    /// <summary>One round: queue mode, the calls, the dispose point.</summary>
+    public sealed record Schedule(QueueFullMode Mode, Item[] Items, double DisposeAt);
+
+    private static readonly Gen<Item> ItemGen =
+        from provider in Gen.Bool
+        from priority in Gen.Byte[0, 2]
+        from fault in Gen.Int[0, 16].Select(i => i == 0)
+        from cancel in StressGen.Cancellation
+        from yieldAfter in StressGen.ProducerYield
+        select new Item(provider, priority, fault, cancel.Kind, cancel.DelayMs, yieldAfter);
+
+    private static readonly Gen<Schedule> ScheduleGen =
+        from mode in StressGen.QueueMode
+        from items in ItemGen.Array[StressProfile.Items]
+        from disposeAt in StressGen.DisposePoint
+        select new Schedule(mode, items, disposeAt);
+
+    private static string Describe(Schedule s) =>
+        $"mode={s.Mode} items={s.Items.Length} disposeAt={s.DisposeAt:P0} faults={s.Items.Count(i => i.Fault)} priorities[{StressGen.Histogram(s.Items.Select(i => i.Priority))}] " +
+        $"cancel[{StressGen.Histogram(s.Items.Select(i => i.Cancel))}]";
 
     [Fact]
     public async Task Every_call_ends_exactly_once_within_the_concurrency_bound()
     {
         using var monitor = new UnobservedExceptionMonitor();
+        var retained = new RetainedAcrossRounds();
         int totalItems = 0, totalFaults = 0, totalUnaccounted = 0, peak = 0;
-        for (int round = 0; round < StressProfile.Rounds; round++)
+        var modes = new HashSet<QueueFullMode>();
+        await StressRun.RoundsAsync("HttpGate", ScheduleGen, async (schedule, seed) =>
         {
-            int seed = StressProfile.Seed(round);
-            QueueFullMode mode = Modes[round % Modes.Length];
-            (Ledger ledger, int roundPeak) = await RunRoundAsync(seed, mode, StressProfile.Items);
+            (Ledger ledger, int roundPeak) = await RunRoundAsync(schedule, seed);
             peak = Math.Max(peak, roundPeak);
+            modes.Add(schedule.Mode);
             totalItems += ledger.Expected;
             totalFaults += ledger.FaultsInjected;
             totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "HttpGate", $"seed={seed} mode={mode} {ledger.Summary()} peakInFlight={roundPeak}");
-        }
+            StressReport.Write(output, "HttpGate", $"seed={seed} mode={schedule.Mode} {ledger.Summary()} peakInFlight={roundPeak}");
+        }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4], retained);
 
         monitor.CollectAndAssertNone("HttpGate");
         StressReport.Write(output, "HttpGate", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} peakInFlight={peak} unobserved=0");
+        await retained.AssertBoundedAsync(output, "HttpGate", WorkerPoolStressTests.RetainedBound);
+        if (StressProfile.ForcedSeed is null)
+        {
+            Assert.True(modes.Count == 4, $"the fixed seeds must cover every queue mode; covered {string.Join(",", modes)}");
+        }
+    }
+
+    [Fact]
+    public async Task Memory_per_item_stays_bounded()
+    {
+        await using var gate = Exec.Http()
+            .AddProvider("a", new ProviderLimits())
+            .AddProvider("b", new ProviderLimits())
+            .WithMaxConcurrency(4)
+            .WithQueue(32, QueueFullMode.Wait)
+            .Build();
+        Func<CancellationToken, ValueTask<int>> call = static _ => new ValueTask<int>(1);
+        MemoryFigures figures = await MemoryProbe.MeasureAsync(id => new ValueTask<int>(gate.RunAsync(id % 2 == 0 ? "a" : "b", call, weight: 1, priority: id % 3)));
+        MemoryProbe.AssertBounded(output, "HttpGate", figures, maxBytesPerItem: 768, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
     }
 
     /// <summary>
@@ -40,14 +89,13 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
     [Fact]
     public async Task Statistics_peak_in_flight_never_exceeds_max_concurrency()
     {
-        for (int round = 0; round < StressProfile.Rounds; round++)
-        {
-            await RunRoundAsync(StressProfile.Seed(round), Modes[round % Modes.Length], StressProfile.Items, checkStatisticsPeak: true);
-        }
+        await StressRun.RoundsAsync("HttpGate.PeakInFlight", ScheduleGen, (schedule, seed) => RunRoundAsync(schedule, seed, checkStatisticsPeak: true), Describe, (s, r) => s.Mode == StressGen.Modes[r % 4]);
     }
 
-    private static async Task<(Ledger, int)> RunRoundAsync(int seed, QueueFullMode mode, int items, bool checkStatisticsPeak = false)
+    private static async Task<(Ledger, int)> RunRoundAsync(Schedule schedule, string seed, bool checkStatisticsPeak = false)
     {
+        QueueFullMode mode = schedule.Mode;
+        int items = schedule.Items.Length;
         const int MaxConcurrency = 4;
         const int Producers = 8;
         var ledger = new Ledger(items);
@@ -58,9 +106,10 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
             .WithMaxConcurrency(MaxConcurrency)
             .WithQueue(32, mode)
             .Build();
+        RetainedAcrossRounds.Track(gate);
 
         int ended = 0, running = 0, observedPeak = 0;
-        int disposeAfter = items * 3 / 4;
+        int disposeAfter = (int)(items * schedule.DisposeAt);
         var disposeStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sources = new System.Collections.Concurrent.ConcurrentBag<CancellationTokenSource>();
 
@@ -69,7 +118,7 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
             try
             {
                 int result = await gate.RunAsync(
-                    id % 2 == 0 ? "a" : "b",
+                    schedule.Items[id].Provider ? "a" : "b",
                     async ct =>
                     {
                         ledger.Started(id);
@@ -85,7 +134,7 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
                             Interlocked.Decrement(ref running);
                         }
 
-                        if (id % 17 == 4)
+                        if (schedule.Items[id].Fault)
                         {
                             throw ledger.Fault(id);
                         }
@@ -114,14 +163,12 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
 
         async Task ProduceAsync(int producer)
         {
-            var random = new Random(seed * 31 + producer);
             var calls = new List<Task>();
             for (int id = producer; id < items; id += Producers)
             {
-                CancellationToken token = StressDraw.Cancellation(random, sources);
-
-                calls.Add(SubmitAsync(id, random.Next(3), token));
-                if (random.Next(8) == 0)
+                Item item = schedule.Items[id];
+                calls.Add(SubmitAsync(id, item.Priority, StressGen.Token(item.Cancel, item.CancelDelayMs, sources)));
+                if (item.YieldAfter)
                 {
                     await Task.Yield();
                 }
@@ -132,7 +179,7 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
 
         Task producers = Task.WhenAll(Enumerable.Range(0, Producers).Select(p => Task.Run(() => ProduceAsync(p))));
         await disposeStarted.Task.WithTimeout();
-        await gate.DisposeAsync().WithTimeout();
+        await StressDraw.DisposeBoundedAsync(() => gate.DisposeAsync());
         await producers.WithTimeout();
         foreach (CancellationTokenSource source in sources)
         {

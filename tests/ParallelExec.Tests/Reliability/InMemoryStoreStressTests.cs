@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using CsCheck;
 using Microsoft.Extensions.Time.Testing;
 using ParallelExec.Memory;
 using Xunit.Abstractions;
@@ -13,29 +14,93 @@ namespace ParallelExec.Tests.Reliability;
 [Trait("Category", "Stress")]
 public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
 {
+    /// <summary>What one operation does.</summary>
+    public enum Op : byte
+    {
+        /// <summary>SetAsync of one key.</summary>
+        Set,
+        /// <summary>SetManyAsync of two keys.</summary>
+        SetMany,
+        /// <summary>DeleteAsync of one key.</summary>
+        Delete,
+        /// <summary>GetAsync of one key, checked against the model.</summary>
+        Get,
+    }
+
+    /// <summary>One operation of a generated schedule (operation <c>i</c> belongs to writer <c>i % 8</c>).</summary>
+    /// <param name="Op">What it does.</param>
+    /// <param name="Key">Its key index within its writer's keys.</param>
+    /// <param name="OtherKey">The second key of a SetMany.</param>
+    /// <param name="Cancelled">Whether it carries an already-cancelled token.</param>
+    /// <param name="Ttl">Whether a Set gives the entry a time to live.</param>
+    public readonly record struct Operation(Op Op, byte Key, byte OtherKey, bool Cancelled, bool Ttl);
+
+    private const int KeysPerWriter = 32;
+
+    private static readonly Gen<Operation> OperationGen =
+        from op in Gen.Frequency((45, Op.Set), (15, Op.SetMany), (15, Op.Delete), (25, Op.Get))
+        from key in Gen.Byte[0, KeysPerWriter - 1]
+        from other in Gen.Byte[0, KeysPerWriter - 1]
+        from cancelled in Gen.Int[0, 19].Select(i => i == 0)
+        from ttl in Gen.Int[0, 3].Select(i => i == 0)
+        select new Operation(op, key, other, cancelled, ttl);
+
+    private static readonly Gen<Operation[]> ScheduleGen = OperationGen.Array[StressProfile.Items];
+
+    private static string Describe(Operation[] s) =>
+        $"operations={s.Length} ops[{StressGen.Histogram(s.Select(o => o.Op))}] cancelled={s.Count(o => o.Cancelled)} ttl={s.Count(o => o.Ttl)}";
+
     [Fact]
     public async Task Concurrent_writers_leave_exactly_the_modelled_contents()
     {
+        var retained = new RetainedAcrossRounds();
         int totalItems = 0, totalUnaccounted = 0;
-        for (int round = 0; round < StressProfile.Rounds; round++)
+        await StressRun.RoundsAsync("InMemoryStore", ScheduleGen, async (schedule, seed) =>
         {
-            int seed = StressProfile.Seed(round);
-            Ledger ledger = await RunRoundAsync(seed, StressProfile.Items);
+            Ledger ledger = await RunRoundAsync(schedule, seed);
             totalItems += ledger.Expected;
             totalUnaccounted += ledger.Unaccounted;
             StressReport.Write(output, "InMemoryStore", $"seed={seed} {ledger.Summary()}");
-        }
+        }, Describe, retained: retained);
 
         StressReport.Write(output, "InMemoryStore", $"TOTAL items={totalItems} unaccounted={totalUnaccounted}");
+        await retained.AssertBoundedAsync(output, "InMemoryStore", WorkerPoolStressTests.RetainedBound);
     }
 
-    private static async Task<Ledger> RunRoundAsync(int seed, int operations)
+    [Fact]
+    public async Task Memory_per_operation_stays_bounded()
+    {
+        var store = new InMemoryStore(new InMemoryStoreOptions());
+        // Keys and values exist before the measurement: they are the caller's data. 1 024 keys overwritten again and
+        // again, so the store's size is steady and any growth is a leak.
+        string[] keys = Enumerable.Range(0, 1024).Select(k => $"k{k}").ToArray();
+        byte[] value = new byte[16];
+        MemoryFigures figures = await MemoryProbe.MeasureAsync(async id =>
+        {
+            string key = keys[id % keys.Length];
+            switch (id % 4)
+            {
+                case 0:
+                case 1:
+                    await store.SetAsync("memory", key, value);
+                    return 0;
+                case 2:
+                    return (await store.GetAsync("memory", key)).HasValue ? 1 : 0;
+                default:
+                    return await store.DeleteAsync("memory", key) ? 1 : 0;
+            }
+        });
+        MemoryProbe.AssertBounded(output, "InMemoryStore", figures, maxBytesPerItem: 128, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
+    }
+
+    private static async Task<Ledger> RunRoundAsync(Operation[] schedule, string seed)
     {
         const int Writers = 8;
-        const int KeysPerWriter = 32;
+        int operations = schedule.Length;
         const string Namespace = "stress";
         var time = new FakeTimeProvider();
         var store = new InMemoryStore(new InMemoryStoreOptions { TimeProvider = time });
+        RetainedAcrossRounds.Track(store);
         var ledger = new Ledger(operations);
         string context = $"InMemoryStore seed={seed} (replay with PARALLELEXEC_SEED={seed})";
         // Per writer: key -> (value, hasTtl). Only its writer touches a key, so the model is exact.
@@ -47,31 +112,30 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
 
         async Task WriteAsync(int writer)
         {
-            var random = new Random(seed * 31 + writer);
             Dictionary<string, (int Value, bool Ttl)> model = models[writer];
             for (int op = writer; op < operations; op += Writers)
             {
-                string key = $"w{writer}-{random.Next(KeysPerWriter)}";
-                int kind = random.Next(100);
-                bool cancel = random.Next(20) == 0;
+                Operation operation = schedule[op];
+                string key = $"w{writer}-{operation.Key}";
+                bool cancel = operation.Cancelled;
                 CancellationToken token = cancel ? cancelled.Token : default;
-                bool ttl = random.Next(4) == 0;
+                bool ttl = operation.Ttl;
                 try
                 {
-                    if (kind < 45)
+                    if (operation.Op == Op.Set)
                     {
                         await store.SetAsync(Namespace, key, BitConverter.GetBytes(op), ttl ? TimeSpan.FromHours(1) : null, token);
                         model[key] = (op, ttl);
                     }
-                    else if (kind < 60)
+                    else if (operation.Op == Op.SetMany)
                     {
-                        string other = $"w{writer}-{random.Next(KeysPerWriter)}";
+                        string other = $"w{writer}-{operation.OtherKey}";
                         var entries = new[] { KeyValuePair.Create(key, (ReadOnlyMemory<byte>)BitConverter.GetBytes(op)), KeyValuePair.Create(other, (ReadOnlyMemory<byte>)BitConverter.GetBytes(op)) };
                         await store.SetManyAsync(Namespace, entries, null, token);
                         model[key] = (op, false);
                         model[other] = (op, false);
                     }
-                    else if (kind < 75)
+                    else if (operation.Op == Op.Delete)
                     {
                         bool existed = await store.DeleteAsync(Namespace, key, token);
                         if (existed != model.Remove(key))

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
+using CsCheck;
+using ParallelExec.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace ParallelExec.Tests.Reliability;
@@ -184,12 +185,167 @@ public static class StressProfile
     /// <summary>Items per round.</summary>
     public static int Items => Soak ? 20_000 : 8_000;
 
-    /// <summary>The seed of round <paramref name="round"/>; fixed, or taken from PARALLELEXEC_SEED to replay a failure.</summary>
-    public static int Seed(int round, [CallerMemberName] string test = "")
+    /// <summary>The CsCheck seed string forced through PARALLELEXEC_SEED or CsCheck_Seed (replays one round), or null.</summary>
+    public static string? ForcedSeed { get; } = ReadForcedSeed();
+
+    /// <summary>
+    /// Extra CsCheck iterations after a failing round, from PARALLELEXEC_SHRINK (default 0: no shrinking). CsCheck shrinks
+    /// by running further random schedules and keeping a failing one only if it is smaller; each is a whole stress round,
+    /// so shrinking is off in CI and opt-in when replaying a seed.
+    /// </summary>
+    public static int ShrinkIterations { get; } = int.TryParse(Environment.GetEnvironmentVariable("PARALLELEXEC_SHRINK"), out int n) && n > 0 ? n : 0;
+
+    /// <summary>
+    /// The CsCheck seed of round <paramref name="round"/> of <paramref name="component"/>, candidate
+    /// <paramref name="candidate"/>: fixed in the CI profile (the same schedules every run), fresh in the soak (new
+    /// schedules every soak, each printed).
+    /// </summary>
+    public static string Seed(string component, int round, int candidate)
     {
-        string? forced = Environment.GetEnvironmentVariable("PARALLELEXEC_SEED");
-        return forced is not null ? int.Parse(forced, System.Globalization.CultureInfo.InvariantCulture) : 7919 * (round + 1) + test.Length;
+        // A stable per-component value (string.GetHashCode is randomized per process).
+        ulong componentSeed = 1469598103934665603UL;
+        foreach (char c in component)
+        {
+            componentSeed = (componentSeed ^ c) * 1099511628211UL;
+        }
+
+        return new PCG((uint)(round + 1), (componentSeed ^ SoakSalt) + (ulong)candidate).ToString();
     }
+
+    private static readonly ulong SoakSalt = Soak ? (ulong)DateTime.UtcNow.Ticks : 0UL;
+
+    private static string? ReadForcedSeed()
+    {
+        // PARALLELEXEC_SEED first; CsCheck's own CsCheck_Seed (read by CsCheck into Check.Seed) works too, since the
+        // failure message CsCheck prints suggests it.
+        string? forced = Environment.GetEnvironmentVariable("PARALLELEXEC_SEED");
+        if (string.IsNullOrWhiteSpace(forced))
+        {
+            forced = Check.Seed;
+        }
+
+        if (string.IsNullOrWhiteSpace(forced))
+        {
+            return null;
+        }
+
+        // Fails fast on a seed from before the CsCheck schedules (those were integers).
+        return PCG.Parse(forced.Trim()).ToString();
+    }
+}
+
+/// <summary>Runs the rounds of a stress test as CsCheck samples: one generated schedule per round, one seed per round.</summary>
+public static class StressRun
+{
+    /// <summary>
+    /// Runs <see cref="StressProfile.Rounds"/> rounds (one when PARALLELEXEC_SEED replays a seed): CsCheck generates each
+    /// round's schedule from the round's seed and <paramref name="round"/> runs it. A failing round throws CsCheck's
+    /// exception, whose message starts with the seed ("Set seed: ...") followed by <paramref name="describe"/> of the
+    /// schedule; PARALLELEXEC_SEED=that seed replays the same schedule. <paramref name="round"/> receives the seed to
+    /// print in its own messages. <paramref name="fitsRound"/> (optional) makes the rounds cover the cases: round
+    /// <c>r</c> takes the first seed candidate whose schedule fits it (e.g. "queue mode number r % 4"), so every queue
+    /// mode is exercised in every run, while the mode itself still comes from the generated schedule.
+    /// <paramref name="retained"/> (optional) samples the live heap after each round.
+    /// </summary>
+    public static async Task RoundsAsync<TSchedule>(string component, Gen<TSchedule> schedule, Func<TSchedule, string, Task> round, Func<TSchedule, string> describe, Func<TSchedule, int, bool>? fitsRound = null, RetainedAcrossRounds? retained = null)
+    {
+        var seeded = new SeededGen<TSchedule>(schedule);
+        int rounds = StressProfile.ForcedSeed is null ? StressProfile.Rounds : 1;
+        for (int r = 0; r < rounds; r++)
+        {
+            string seed = StressProfile.ForcedSeed ?? PickSeed(component, r, schedule, fitsRound);
+            await seeded.SampleAsync(
+                generated => round(generated.Value, generated.Seed),
+                seed: seed,
+                iter: 1 + StressProfile.ShrinkIterations,
+                threads: 1,
+                print: generated => $"{component} round seed {generated.Seed} (replay with PARALLELEXEC_SEED={generated.Seed}): {describe(generated.Value)}");
+            retained?.RoundEnded();
+        }
+    }
+
+    private static string PickSeed<TSchedule>(string component, int round, Gen<TSchedule> schedule, Func<TSchedule, int, bool>? fitsRound)
+    {
+        for (int candidate = 0; ; candidate++)
+        {
+            string seed = StressProfile.Seed(component, round, candidate);
+            if (fitsRound is null || fitsRound(schedule.Generate(PCG.Parse(seed), null, out _), round) || candidate == 200)
+            {
+                return seed;
+            }
+        }
+    }
+
+    /// <summary>Wraps a generator so every generated value carries the CsCheck seed string that regenerates it.</summary>
+    private sealed class SeededGen<T>(Gen<T> inner) : Gen<(string Seed, T Value)>
+    {
+        public override (string Seed, T Value) Generate(PCG pcg, Size? min, out Size size)
+        {
+            string seed = pcg.ToString(pcg.State);
+            T value = inner.Generate(pcg, min, out size);
+            return (seed, value);
+        }
+    }
+}
+
+/// <summary>How a stressed item is cancelled by its submitter.</summary>
+public enum CancelKind : byte
+{
+    /// <summary>Never cancelled.</summary>
+    None,
+    /// <summary>Submitted with a token that is already cancelled.</summary>
+    Before,
+    /// <summary>Cancelled right after submission.</summary>
+    AfterSubmit,
+    /// <summary>Cancelled by a timer after <c>CancelDelayMs</c> milliseconds (a timeout).</summary>
+    AfterDelay,
+}
+
+/// <summary>CsCheck generators the component schedules share.</summary>
+public static class StressGen
+{
+    /// <summary>Every queue mode, equally likely.</summary>
+    public static readonly Gen<QueueFullMode> QueueMode = Gen.Enum<QueueFullMode>();
+
+    /// <summary>The queue modes in the order the rounds cover them (round <c>r</c> runs <c>Modes[r % 4]</c>).</summary>
+    public static readonly QueueFullMode[] Modes = [QueueFullMode.Wait, QueueFullMode.DropOldest, QueueFullMode.DropNewest, QueueFullMode.Reject];
+
+    /// <summary>About 3% pre-cancelled, 3% cancelled within 0-2 ms, the rest never (the mix of the original suite).</summary>
+    public static readonly Gen<(CancelKind Kind, byte DelayMs)> Cancellation =
+        Gen.Select(Gen.Frequency((94, CancelKind.None), (3, CancelKind.Before), (3, CancelKind.AfterDelay)), Gen.Byte[0, 2]);
+
+    /// <summary>A producer yields after about one submission in eight.</summary>
+    public static readonly Gen<bool> ProducerYield = Gen.Int[0, 7].Select(i => i == 0);
+
+    /// <summary>The fraction of items that must have ended before the round disposes its component (0.5-0.9).</summary>
+    public static readonly Gen<double> DisposePoint = Gen.Int[50, 90].Select(p => p / 100.0);
+
+    /// <summary>Makes the token of a drawn cancellation; the source goes to <paramref name="sources"/> to be disposed at the end.</summary>
+    public static CancellationToken Token(CancelKind kind, int delayMs, ConcurrentBag<CancellationTokenSource> sources)
+    {
+        if (kind == CancelKind.None)
+        {
+            return default;
+        }
+
+        var cts = new CancellationTokenSource();
+        sources.Add(cts);
+        if (kind == CancelKind.Before)
+        {
+            cts.Cancel();
+        }
+        else if (kind == CancelKind.AfterDelay)
+        {
+            cts.CancelAfter(delayMs);
+        }
+
+        return cts.Token;
+    }
+
+    /// <summary>Counts of each value, for a schedule description ("Fault=812 Hang=320").</summary>
+    public static string Histogram<T>(IEnumerable<T> values)
+        where T : notnull =>
+        string.Join(" ", values.GroupBy(v => v).OrderBy(g => g.Key.ToString(), StringComparer.Ordinal).Select(g => $"{g.Key}={g.Count()}"));
 }
 
 /// <summary>
@@ -236,35 +392,14 @@ public static class StressReport
         output.WriteLine($"STRESS {component}: {line}");
 }
 
-/// <summary>Small pieces every stress producer uses, so the classes differ only in what they stress.</summary>
+/// <summary>Small pieces every stress round uses.</summary>
 public static class StressDraw
 {
     /// <summary>
-    /// Draws the token an item is submitted with: about 3% already cancelled, 3% cancelled within 0-2 ms, the rest
-    /// none. The sources go to <paramref name="sources"/> so the test disposes them at the end. The draws from
-    /// <paramref name="random"/> are the same for a given seed, so a printed seed replays the schedule.
+    /// Disposes a component on a thread-pool thread and bounds the wait: a dispose that blocks synchronously inside the
+    /// call (a deadlock, see RELIABILITY.md, bug 2) then fails the round with a timeout instead of hanging the test run.
     /// </summary>
-    public static CancellationToken Cancellation(Random random, ConcurrentBag<CancellationTokenSource> sources)
-    {
-        int action = random.Next(100);
-        if (action >= 6)
-        {
-            return default;
-        }
-
-        var cts = new CancellationTokenSource();
-        sources.Add(cts);
-        if (action < 3)
-        {
-            cts.Cancel();
-        }
-        else
-        {
-            cts.CancelAfter(random.Next(0, 3));
-        }
-
-        return cts.Token;
-    }
+    public static Task DisposeBoundedAsync(Func<ValueTask> dispose) => Task.Run(async () => await dispose()).WithTimeout();
 
     /// <summary>Raises <paramref name="target"/> to <paramref name="value"/> if it is larger, atomically.</summary>
     public static void InterlockedMax(ref int target, int value)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using CsCheck;
 using ParallelExec.Scheduling;
 using ParallelExec.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -10,35 +11,97 @@ namespace ParallelExec.Tests.Reliability;
 [Trait("Category", "Stress")]
 public sealed class TaskGraphStressTests(ITestOutputHelper output)
 {
-    private static readonly FailurePolicy[] Policies = [FailurePolicy.ContinueAll, FailurePolicy.SkipDependents, FailurePolicy.FailFast, FailurePolicy.SkipDependents];
+    /// <summary>One node of a generated graph.</summary>
+    /// <param name="Dependencies">Raw dependency draws (0-3 of them), mapped to earlier nodes by <see cref="DependenciesOf"/>.</param>
+    /// <param name="Fails">Whether its body throws.</param>
+    /// <param name="Yields">Whether its body yields first.</param>
+    public readonly record struct Node(uint[] Dependencies, bool Fails, bool Yields);
+
+    /// <summary>One round: failure policy, whether the run is cancelled at half the nodes, the parallelism bound, the nodes.</summary>
+    public sealed record Schedule(FailurePolicy Policy, bool CancelMidRun, int Parallelism, Node[] Nodes);
+
+    private static readonly Gen<Node> NodeGen =
+        from dependencies in Gen.UInt.Array[0, 3]
+        from fails in Gen.Int[0, 99].Select(i => i < 3)
+        from yields in Gen.Int[0, 3].Select(i => i == 0)
+        select new Node(dependencies, fails, yields);
+
+    private static readonly Gen<Schedule> ScheduleGen =
+        from policy in Gen.Enum<FailurePolicy>()
+        from cancel in Gen.Int[0, 3].Select(i => i == 0)
+        from parallelism in Gen.Int[2, 6]
+        from nodes in NodeGen.Array[StressProfile.Items / 4]
+        select new Schedule(policy, cancel, parallelism, nodes);
+
+    /// <summary>Node <paramref name="node"/>'s dependencies: distinct earlier nodes (a DAG by construction).</summary>
+    private static int[] DependenciesOf(Schedule schedule, int node) =>
+        node == 0 ? [] : schedule.Nodes[node].Dependencies.Select(d => (int)(d % (uint)node)).Distinct().ToArray();
+
+    private static string Describe(Schedule s) =>
+        $"policy={s.Policy} cancelMidRun={s.CancelMidRun} parallelism={s.Parallelism} nodes={s.Nodes.Length} failing={s.Nodes.Count(n => n.Fails)} edges={s.Nodes.Sum(n => n.Dependencies.Length)}";
 
     [Fact]
     public async Task Every_node_is_reported_exactly_once_in_dependency_order_within_the_parallelism_bound()
     {
         using var monitor = new UnobservedExceptionMonitor();
+        var retained = new RetainedAcrossRounds();
         int totalItems = 0, totalFaults = 0, totalUnaccounted = 0;
-        for (int round = 0; round < StressProfile.Rounds; round++)
+        var policies = new HashSet<FailurePolicy>();
+        await StressRun.RoundsAsync("TaskGraph", ScheduleGen, async (schedule, seed) =>
         {
-            int seed = StressProfile.Seed(round);
-            FailurePolicy policy = Policies[round % Policies.Length];
-            bool cancelMidRun = round % Policies.Length == 3;
-            Ledger ledger = await RunRoundAsync(seed, policy, cancelMidRun, StressProfile.Items / 4);
+            Ledger ledger = await RunRoundAsync(schedule, seed);
+            policies.Add(schedule.Policy);
             totalItems += ledger.Expected;
             totalFaults += ledger.FaultsInjected;
             totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "TaskGraph", $"seed={seed} policy={policy} cancelMidRun={cancelMidRun} {ledger.Summary()}");
-        }
+            StressReport.Write(output, "TaskGraph", $"seed={seed} policy={schedule.Policy} cancelMidRun={schedule.CancelMidRun} parallelism={schedule.Parallelism} {ledger.Summary()}");
+        }, Describe, (s, r) => s.Policy == (FailurePolicy)(r % 3) && s.CancelMidRun == (r % 4 == 3), retained);
 
         monitor.CollectAndAssertNone("TaskGraph");
         StressReport.Write(output, "TaskGraph", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} unobserved=0");
+        await retained.AssertBoundedAsync(output, "TaskGraph", WorkerPoolStressTests.RetainedBound);
+        if (StressProfile.ForcedSeed is null)
+        {
+            Assert.True(policies.Count == Enum.GetValues<FailurePolicy>().Length, $"the fixed seeds must cover every failure policy; covered {string.Join(",", policies)}");
+        }
     }
 
-    private static async Task<Ledger> RunRoundAsync(int seed, FailurePolicy policy, bool cancelMidRun, int nodes)
+    [Fact]
+    public async Task Memory_per_node_stays_bounded()
     {
-        const int Parallelism = 4;
+        // A graph is built and run per operation, so the unit is a run of a 64-node graph; the figure is per node.
+        const int NodesPerGraph = 64;
+        string[] names = Enumerable.Range(0, NodesPerGraph).Select(Name).ToArray();
+        string[][] dependencies = Enumerable.Range(0, NodesPerGraph).Select(n => n == 0 ? Array.Empty<string>() : [names[n / 2]]).ToArray();
+        Func<TaskGraphContext, CancellationToken, ValueTask> body = static (_, _) => ValueTask.CompletedTask;
+        MemoryFigures perGraph = await MemoryProbe.MeasureAsync(async id =>
+        {
+            if (id % NodesPerGraph != 0)
+            {
+                return 0;
+            }
+
+            var builder = Exec.Graph().WithMaxDegreeOfParallelism(4);
+            for (int n = 0; n < NodesPerGraph; n++)
+            {
+                builder.AddTask(names[n], body, dependencies[n]);
+            }
+
+            TaskGraphResult result = await builder.Build().RunAsync();
+            return result.SucceededCount;
+        });
+        // Every 64th probe item runs a graph; the others cost nothing, so the per-item figure is already per node.
+        MemoryProbe.AssertBounded(output, "TaskGraph", perGraph, maxBytesPerItem: 1024, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
+    }
+
+    private static async Task<Ledger> RunRoundAsync(Schedule schedule, string seed)
+    {
+        int parallelism = schedule.Parallelism;
+        FailurePolicy policy = schedule.Policy;
+        bool cancelMidRun = schedule.CancelMidRun;
+        int nodes = schedule.Nodes.Length;
         var ledger = new Ledger(nodes);
-        string context = $"TaskGraph seed={seed} policy={policy} cancel={cancelMidRun} (replay with PARALLELEXEC_SEED={seed})";
-        var random = new Random(seed);
+        string context = $"TaskGraph seed={seed} policy={policy} cancel={cancelMidRun} parallelism={parallelism} (replay with PARALLELEXEC_SEED={seed})";
         var dependencies = new int[nodes][];
         long sequence = 0;
         var endedAt = new ConcurrentDictionary<int, long>();
@@ -46,13 +109,13 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
         int running = 0, peakRunning = 0, finished = 0;
         using var cts = new CancellationTokenSource();
 
-        var builder = Exec.Graph().WithMaxDegreeOfParallelism(Parallelism).WithFailurePolicy(policy);
+        var builder = Exec.Graph().WithMaxDegreeOfParallelism(parallelism).WithFailurePolicy(policy);
         for (int id = 0; id < nodes; id++)
         {
             int node = id;
-            dependencies[node] = id == 0 ? [] : Enumerable.Range(0, random.Next(0, 4)).Select(_ => random.Next(0, node)).Distinct().ToArray();
-            bool fails = random.Next(100) < 3;
-            bool yields = random.Next(4) == 0;
+            dependencies[node] = DependenciesOf(schedule, node);
+            bool fails = schedule.Nodes[node].Fails;
+            bool yields = schedule.Nodes[node].Yields;
             builder.AddTask(
                 Name(node),
                 async (context, ct) =>
@@ -100,12 +163,13 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
         }
 
         TaskGraph graph = builder.Build();
+        RetainedAcrossRounds.Track(graph);
         TaskGraphResult result = await graph.RunAsync(cts.Token).WithTimeout();
 
         Assert.True(result.Tasks.Count == nodes, $"{context}: {result.Tasks.Count} results for {nodes} nodes");
         Assert.True(result.Tasks.Select(t => t.Id).Distinct().Count() == nodes, $"{context}: a node is reported twice");
         Assert.True(result.SucceededCount + result.FailedCount + result.SkippedCount + result.CancelledCount == nodes, $"{context}: status counts do not add up");
-        Assert.True(peakRunning <= Parallelism, $"{context}: {peakRunning} nodes ran at once, bound {Parallelism}");
+        Assert.True(peakRunning <= parallelism, $"{context}: {peakRunning} nodes ran at once, bound {parallelism}");
         Assert.True(problems.IsEmpty, $"{context}: {string.Join("; ", problems.Take(5))}");
         foreach (TaskNodeResult task in result.Tasks)
         {

@@ -1,0 +1,65 @@
+using System.Reflection;
+using ParallelExec.Tests.Infrastructure;
+using ParallelExec.Workers;
+
+namespace ParallelExec.Tests.Reliability;
+
+/// <summary>
+/// Regression for the deadlock the stress suite found (RELIABILITY.md, bug 2), with the interleaving forced: a queued
+/// item's caller token fires while <c>DisposeAsync(TimeSpan.Zero)</c> holds the pool's lock. Before the fix,
+/// DisposeAsync ran DisposeCoreAsync -> CancelRemaining -> Drop -> CancellationTokenRegistration.Dispose under the lock,
+/// waiting for the running OnItemCancelled callback, which waited for the lock.
+/// </summary>
+[Collection(StressCollection.Name)]
+[Trait("Category", "Stress")]
+public sealed class WorkerPoolDisposeDeadlockTests
+{
+    [Fact]
+    public async Task Dispose_with_a_zero_deadline_does_not_deadlock_with_a_cancellation_callback_of_a_queued_item()
+    {
+        var pool = Exec.WorkerPool().WithWorkers(1).WithQueue(8, QueueFullMode.Wait).Build();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ValueTask<int> blocker = pool.RunAsync(async ct =>
+        {
+            running.TrySetResult();
+            await release.Task.WaitAsync(ct);
+            return 0;
+        });
+        await running.Task.WithTimeout();
+
+        // Queued behind the blocker, with a token whose callback we fire while the pool's lock is held.
+        using var cts = new CancellationTokenSource();
+        ValueTask<int> queued = pool.RunAsync(_ => new ValueTask<int>(1), cts.Token);
+        object poolLock = typeof(WorkerPool).GetField("_lock", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(pool)!;
+
+        var disposeReturned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var disposer = new Thread(() =>
+        {
+            // Stands for DisposeAsync having taken _lock (line "lock (_lock)" in DisposeAsync) when the token fires.
+            Monitor.Enter(poolLock);
+            try
+            {
+                var canceller = new Thread(() => cts.Cancel()) { IsBackground = true };
+                canceller.Start();
+                // The callback (OnItemCancelled) is now running and blocked on _lock.
+                SpinWait.SpinUntil(() => (canceller.ThreadState & ThreadState.WaitSleepJoin) != 0, TestTimeout.Unexpected);
+                _ = pool.DisposeAsync(TimeSpan.Zero);
+                disposeReturned.TrySetResult();
+            }
+            finally
+            {
+                Monitor.Exit(poolLock);
+            }
+        })
+        { IsBackground = true };
+        disposer.Start();
+
+        await disposeReturned.Task.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(t => Assert.True(
+            t.IsCompletedSuccessfully,
+            "DisposeAsync(TimeSpan.Zero) did not return within 10 s: it waits (CancellationTokenRegistration.Dispose in Drop) for the queued item's cancellation callback, which waits for the pool lock DisposeAsync holds"));
+        release.TrySetResult();
+        await Assert.ThrowsAnyAsync<Exception>(async () => await queued).WithTimeout();
+        await blocker.AsTask().ContinueWith(_ => { }).WithTimeout();
+    }
+}
