@@ -34,6 +34,9 @@ internal static class CoyoteExplorer
             .WithRandomGeneratorSeed(seed)
             .WithMaxSchedulingSteps(maxSteps)
             .WithTelemetryEnabled(false)
+            // A hang among controlled operations is reported at once; this bounds only the wait for progress in code
+            // Coyote does not control, generously, so a loaded CI machine cannot turn slowness into a reported deadlock.
+            .WithDeadlockTimeout(10_000)
             .WithConsoleLoggingEnabled(false);
         var stopwatch = Stopwatch.StartNew();
         using var engine = TestingEngine.Create(configuration, scenario);
@@ -41,6 +44,11 @@ internal static class CoyoteExplorer
         stopwatch.Stop();
         var report = engine.TestReport;
         var bugs = string.Join(Environment.NewLine, report.BugReports);
+        if (report.UncontrolledInvocations.Count > 0)
+        {
+            bugs += Environment.NewLine + "Uncontrolled: " + string.Join(", ", report.UncontrolledInvocations);
+        }
+
         return new ExplorationResult(name, seed, iterations, report.NumOfFoundBugs, stopwatch.Elapsed, bugs, report.NumOfFoundBugs > 0 ? engine.ReadableTrace : string.Empty);
     }
 
@@ -49,6 +57,7 @@ internal static class CoyoteExplorer
     {
         var result = Explore(name, scenario, iterations, seed, maxSteps);
         output.WriteLine(Summary(result));
+        output.WriteLine(result.Report);
         if (result.Bugs > 0)
         {
             Assert.Fail(
@@ -67,7 +76,7 @@ internal static class CoyoteExplorer
     /// </summary>
     private static void EnsureRewritten()
     {
-        foreach (var assembly in new[] { typeof(Workers.WorkerPool).Assembly, typeof(CoyoteExplorer).Assembly })
+        foreach (var assembly in new[] { typeof(global::ParallelExec.Workers.WorkerPool).Assembly, typeof(CoyoteExplorer).Assembly })
         {
             Assert.True(
                 RewritingEngine.IsAssemblyRewritten(assembly),
