@@ -20,11 +20,11 @@ public sealed class BatchProcessorInterleavingTests(ITestOutputHelper output)
 
     [Fact]
     public void Timer_size_trigger_and_FlushAsync_racing_put_every_item_in_exactly_one_batch() =>
-        CoyoteExplorer.AssertNoBug(output, "BatchProcessor.TimerVsSizeVsFlush", () => ExploreAsync(disposeConcurrently: false), iterations: 200, seed: 201);
+        CoyoteExplorer.AssertNoBug(output, "BatchProcessor.TimerVsSizeVsFlush", () => ExploreAsync(disposeConcurrently: false), iterations: 150, seed: 201);
 
     [Fact]
     public void Timer_size_trigger_and_FlushAsync_racing_DisposeAsync_end_every_submitter_exactly_once() =>
-        CoyoteExplorer.AssertNoBug(output, "BatchProcessor.TimerVsSizeVsFlushVsDispose", () => ExploreAsync(disposeConcurrently: true), iterations: 200, seed: 202);
+        CoyoteExplorer.AssertNoBug(output, "BatchProcessor.TimerVsSizeVsFlushVsDispose", () => ExploreAsync(disposeConcurrently: true), iterations: 150, seed: 202);
 
     private static async Task ExploreAsync(bool disposeConcurrently)
     {

@@ -17,7 +17,7 @@ public sealed class CoordinationBusInterleavingTests(ITestOutputHelper output)
 
     [Fact]
     public void Subscribe_and_unsubscribe_racing_PublishAsync_deliver_each_message_at_most_once_per_subscriber() =>
-        CoyoteExplorer.AssertNoBug(output, "CoordinationBus.SubscribeUnsubscribeVsPublish", ExploreAsync, iterations: 200, seed: 301);
+        CoyoteExplorer.AssertNoBug(output, "CoordinationBus.SubscribeUnsubscribeVsPublish", ExploreAsync, iterations: 120, seed: 301);
 
     private static async Task ExploreAsync()
     {

@@ -1,4 +1,5 @@
 using Microsoft.Coyote.Specifications;
+using Microsoft.Extensions.Time.Testing;
 using ParallelExec.Coyote.Tests.Infrastructure;
 using ParallelExec.Workers;
 using Xunit.Abstractions;
@@ -29,21 +30,23 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
     [InlineData(QueueFullMode.DropNewest, 103u)]
     [InlineData(QueueFullMode.Reject, 104u)]
     public void Intake_from_concurrent_producers_racing_DisposeAsync_ends_every_item_exactly_once(QueueFullMode mode, uint seed) =>
-        CoyoteExplorer.AssertNoBug(output, $"WorkerPool.IntakeVsDispose.{mode}", () => IntakeVsDisposeAsync(mode), iterations: 150, seed);
+        CoyoteExplorer.AssertNoBug(output, $"WorkerPool.IntakeVsDispose.{mode}", () => IntakeVsDisposeAsync(mode, drainDeadline: null), iterations: 150, seed);
 
     [Fact]
     public void Cancelling_a_queued_item_racing_its_dequeue_ends_it_exactly_once() =>
-        CoyoteExplorer.AssertNoBug(output, "WorkerPool.CancelVsDequeue", CancelVsDequeueAsync, iterations: 300, seed: 105);
+        CoyoteExplorer.AssertNoBug(output, "WorkerPool.CancelVsDequeue", CancelVsDequeueAsync, iterations: 200, seed: 105);
 
-    private static async Task IntakeVsDisposeAsync(QueueFullMode mode)
+    internal static async Task IntakeVsDisposeAsync(QueueFullMode mode, TimeSpan? drainDeadline)
     {
         var ledger = new Ledger();
         var ids = new Dictionary<Delegate, int>();
+        var time = new FakeTimeProvider();
         var pool = new WorkerPool(new WorkerPoolOptions
         {
             WorkerCount = 1,
             QueueCapacity = 1,
             FullMode = mode,
+            TimeProvider = time,
             Name = "coyote-intake",
             OnDropped = dropped => ledger.Record(IdOf(ids, dropped.Work), DroppedCallback),
         });
@@ -193,9 +196,26 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
         var disposer = Task.Run(async () =>
         {
             await Task.Yield();
-            await pool.DisposeAsync();
+            if (drainDeadline is { } deadline)
+            {
+                await pool.DisposeAsync(deadline);
+            }
+            else
+            {
+                await pool.DisposeAsync();
+            }
         });
-        await Task.WhenAll(new[] { producerA, producerB, producerC, disposer });
+        var clock = Task.Run(async () =>
+        {
+            // With a positive deadline, time must pass for the pool to drop what it could not drain; the work never waits
+            // on time, so advancing until the dispose completes only ever fires the deadline.
+            while (drainDeadline > TimeSpan.Zero && !disposer.IsCompleted)
+            {
+                await Task.Yield();
+                time.Advance(TimeSpan.FromMilliseconds(5));
+            }
+        });
+        await Task.WhenAll(new[] { producerA, producerB, producerC, disposer, clock });
 
         // A second dispose returns the first one's (completed) task: everything has ended by now.
         await pool.DisposeAsync();
