@@ -62,7 +62,10 @@ internal static class CoyoteExplorer
         {
             Assert.Fail(
                 $"{Summary(result)}{Environment.NewLine}Bug: {result.Report}{Environment.NewLine}" +
-                $"Replay with {SeedVariable}={result.Seed}. Interleaving (Coyote's readable trace):{Environment.NewLine}{Tail(result.Trace)}");
+                $"Replay with {SeedVariable}={result.Seed}. If this appeared right after a change to the library and the report " +
+                "mentions InvalidProgramException, or items that were never handled, check first for a Coyote rewriter limit " +
+                "(RELIABILITY.md, 'Systematic concurrency testing'). Interleaving (Coyote's readable trace):" +
+                $"{Environment.NewLine}{Tail(result.Trace)}");
         }
     }
 
