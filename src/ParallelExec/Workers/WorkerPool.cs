@@ -38,7 +38,9 @@ public sealed partial class WorkerPool : IAsyncDisposable
     // The worker whose flow this is; set once per worker, read only by a DisposeAsync called from inside the pool.
     private static readonly AsyncLocal<Worker?> s_currentWorker = new();
 
-#if NET9_0_OR_GREATER
+    // System.Threading.Lock where it exists: cheaper to take than a Monitor on every submission and hand-off. The Coyote
+    // test build defines PARALLELEXEC_MONITOR_LOCK, because Coyote controls Monitor but not Lock (RELIABILITY.md).
+#if NET9_0_OR_GREATER && !PARALLELEXEC_MONITOR_LOCK
     private readonly Lock _lock = new();
 #else
     private readonly object _lock = new();
@@ -954,8 +956,8 @@ public sealed partial class WorkerPool : IAsyncDisposable
             {
                 // Off the caller's stack: with a zero deadline this point is reached synchronously inside DisposeAsync's
                 // lock, and dropping waits for running cancellation callbacks that need that lock (RELIABILITY.md, bug 2).
-                await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-                CancelRemaining();
+                // Task.Run rather than a forced yield: Coyote's rewriter cannot handle ConfigureAwaitOptions.
+                await Task.Run(CancelRemaining).ConfigureAwait(false);
                 await _drained.Task.ConfigureAwait(false);
             }
         }

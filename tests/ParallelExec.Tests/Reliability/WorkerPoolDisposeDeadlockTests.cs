@@ -31,13 +31,14 @@ public sealed class WorkerPoolDisposeDeadlockTests
         // Queued behind the blocker, with a token whose callback we fire while the pool's lock is held.
         using var cts = new CancellationTokenSource();
         ValueTask<int> queued = pool.RunAsync(_ => new ValueTask<int>(1), cts.Token);
-        object poolLock = typeof(WorkerPool).GetField("_lock", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(pool)!;
+        // On net9+ the pool's lock is a System.Threading.Lock (a Monitor on it would not exclude the pool).
+        var poolLock = (Lock)typeof(WorkerPool).GetField("_lock", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(pool)!;
 
         var disposeReturned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var disposer = new Thread(() =>
         {
             // Stands for DisposeAsync having taken _lock (line "lock (_lock)" in DisposeAsync) when the token fires.
-            Monitor.Enter(poolLock);
+            poolLock.Enter();
             try
             {
                 var canceller = new Thread(() => cts.Cancel()) { IsBackground = true };
@@ -49,7 +50,7 @@ public sealed class WorkerPoolDisposeDeadlockTests
             }
             finally
             {
-                Monitor.Exit(poolLock);
+                poolLock.Exit();
             }
         })
         { IsBackground = true };
