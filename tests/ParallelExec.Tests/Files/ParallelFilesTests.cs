@@ -327,29 +327,9 @@ public sealed class ParallelFilesTests : IDisposable
     }
 
     /// <summary>Passes writes through until <c>failAfterBytes</c> have been written, then throws as a full disk would.</summary>
-    private sealed class FailingStream(Stream inner, int failAfterBytes, Action? onWrite = null) : Stream
+    private sealed class FailingStream(Stream inner, int failAfterBytes, Action? onWrite = null) : WriteOnlyWrapperStream(inner)
     {
         private long _written;
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => inner.Length;
-
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-
-        public override void Flush() => inner.Flush();
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
@@ -358,7 +338,7 @@ public sealed class ParallelFilesTests : IDisposable
                 throw new IOException("No space left on device (injected).");
             }
 
-            inner.Write(buffer);
+            Inner.Write(buffer);
             _written += buffer.Length;
             onWrite?.Invoke();
         }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using CsCheck;
 using ParallelExec.Files;
+using ParallelExec.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace ParallelExec.Tests.Reliability;
@@ -247,31 +248,11 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
     /// header: small contents go out in one write, streamed ones in 64-byte slices), then throws an IOException once the
     /// version's scheduled number of bytes has been written.
     /// </summary>
-    private sealed class FaultingStream(Stream inner, Ledger ledger, int[] failAfter) : Stream
+    private sealed class FaultingStream(Stream inner, Ledger ledger, int[] failAfter) : WriteOnlyWrapperStream(inner)
     {
         private int _version = -1;
         private long _written;
         private long _expected;
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => inner.Length;
-
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-
-        public override void Flush() => inner.Flush();
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => inner.SetLength(value);
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
@@ -286,28 +267,18 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
             int limit = failAfter[_version];
             if (limit >= 0 && _written + buffer.Length > limit)
             {
-                inner.Write(buffer[..(int)(limit - _written)]);
+                Inner.Write(buffer[..(int)(limit - _written)]);
                 _written = limit;
                 Exception fault = ledger.Fault(_version);
                 throw new IOException($"{InjectedFaultException.Marker} disk failure injected after {limit} bytes", fault);
             }
 
-            inner.Write(buffer);
+            Inner.Write(buffer);
             _written += buffer.Length;
             if (_written == _expected)
             {
                 ledger.Completed(_version);
             }
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
         }
     }
 }
