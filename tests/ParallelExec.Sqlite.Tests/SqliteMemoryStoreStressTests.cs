@@ -71,19 +71,16 @@ public sealed class SqliteMemoryStoreStressTests(ITestOutputHelper output) : IDi
     [Fact]
     public async Task Concurrent_operations_leave_exactly_the_modelled_contents()
     {
-        int totalItems = 0, totalFaults = 0, totalUnaccounted = 0;
+        var totals = new StressTotals(output, "SqliteMemoryStore");
         long totalLocks = 0;
         await StressRun.RoundsAsync("SqliteMemoryStore", ScheduleGen, async (schedule, seed) =>
         {
             (Ledger ledger, int locks, long busyRetries) = await RunRoundAsync(schedule, seed);
-            totalItems += ledger.Expected;
-            totalFaults += ledger.FaultsInjected;
-            totalUnaccounted += ledger.Unaccounted;
             totalLocks += locks;
-            StressReport.Write(output, "SqliteMemoryStore", $"seed={seed} {ledger.Summary()} lockWindowsTaken={locks} busyRetries={busyRetries}");
+            totals.Add(ledger, $"seed={seed} {ledger.Summary()} lockWindowsTaken={locks} busyRetries={busyRetries}");
         }, Describe);
 
-        StressReport.Write(output, "SqliteMemoryStore", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} lockWindowsTaken={totalLocks}");
+        totals.WriteTotal($"lockWindowsTaken={totalLocks}");
     }
 
     private async Task<(Ledger Ledger, int Locks, long BusyRetries)> RunRoundAsync(Schedule schedule, string seed)

@@ -47,26 +47,20 @@ public sealed class AgentPoolStressTests(ITestOutputHelper output)
     {
         using var monitor = new UnobservedExceptionMonitor();
         var retained = new RetainedAcrossRounds();
-        int totalItems = 0, totalFaults = 0, totalUnaccounted = 0, peak = 0;
-        var modes = new HashSet<QueueFullMode>();
+        var totals = new StressTotals(output, "AgentPool");
+        int peak = 0;
         await StressRun.RoundsAsync("AgentPool", ScheduleGen, async (schedule, seed) =>
         {
             (Ledger ledger, int roundPeak) = await RunRoundAsync(schedule, seed);
             peak = Math.Max(peak, roundPeak);
-            modes.Add(schedule.Mode);
-            totalItems += ledger.Expected;
-            totalFaults += ledger.FaultsInjected;
-            totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "AgentPool", $"seed={seed} mode={schedule.Mode} agents={schedule.MaxAgents}x{schedule.ConcurrencyPerAgent} {ledger.Summary()}");
+            totals.Cover(schedule.Mode);
+            totals.Add(ledger, $"seed={seed} mode={schedule.Mode} agents={schedule.MaxAgents}x{schedule.ConcurrencyPerAgent} {ledger.Summary()}");
         }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4], retained);
 
         monitor.CollectAndAssertNone("AgentPool");
-        StressReport.Write(output, "AgentPool", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} peakQueue={peak} unobserved=0");
+        totals.WriteTotal($"peakQueue={peak} unobserved=0");
         await retained.AssertBoundedAsync(output, "AgentPool", WorkerPoolStressTests.RetainedBound);
-        if (StressProfile.ForcedSeed is null)
-        {
-            Assert.True(modes.Count == 4, $"the fixed seeds must cover every queue mode; covered {string.Join(",", modes)}");
-        }
+        totals.AssertCoveredEvery(4, "queue mode");
     }
 
     [Fact]

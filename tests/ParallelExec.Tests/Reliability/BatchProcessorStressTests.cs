@@ -45,25 +45,18 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
     {
         using var monitor = new UnobservedExceptionMonitor();
         var retained = new RetainedAcrossRounds();
-        int totalItems = 0, totalFaults = 0, totalUnaccounted = 0;
-        var modes = new HashSet<(QueueFullMode, BatchFailureMode)>();
+        var totals = new StressTotals(output, "BatchProcessor");
         await StressRun.RoundsAsync("BatchProcessor", ScheduleGen, async (schedule, seed) =>
         {
             Ledger ledger = await RunRoundAsync(schedule, seed);
-            modes.Add((schedule.Mode, schedule.FailureMode));
-            totalItems += ledger.Expected;
-            totalFaults += ledger.FaultsInjected;
-            totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "BatchProcessor", $"seed={seed} mode={schedule.Mode} failure={schedule.FailureMode} {ledger.Summary()}");
+            totals.Cover(schedule.Mode, schedule.FailureMode);
+            totals.Add(ledger, $"seed={seed} mode={schedule.Mode} failure={schedule.FailureMode} {ledger.Summary()}");
         }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4] && s.FailureMode == (r / 4 % 2 == 0 ? BatchFailureMode.Bisect : BatchFailureMode.FailAll), retained);
 
         monitor.CollectAndAssertNone("BatchProcessor");
-        StressReport.Write(output, "BatchProcessor", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} unobserved=0");
+        totals.WriteTotal("unobserved=0");
         await retained.AssertBoundedAsync(output, "BatchProcessor", WorkerPoolStressTests.RetainedBound);
-        if (StressProfile.ForcedSeed is null)
-        {
-            Assert.True(modes.Select(m => m.Item1).Distinct().Count() == 4 && modes.Select(m => m.Item2).Distinct().Count() == 2, $"the fixed seeds must cover every queue and failure mode; covered {string.Join(",", modes)}");
-        }
+        totals.AssertCoveredEvery(4 + 2, "queue mode and failure mode");
     }
 
     [Fact]

@@ -40,25 +40,18 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
     {
         using var monitor = new UnobservedExceptionMonitor();
         var retained = new RetainedAcrossRounds();
-        int totalItems = 0, totalFaults = 0, totalUnaccounted = 0;
-        var modes = new HashSet<QueueFullMode>();
+        var totals = new StressTotals(output, "CoordinationBus");
         await StressRun.RoundsAsync("CoordinationBus", ScheduleGen, async (schedule, seed) =>
         {
             Ledger ledger = await RunRoundAsync(schedule, seed);
-            modes.Add(schedule.Mode);
-            totalItems += ledger.Expected;
-            totalFaults += ledger.FaultsInjected;
-            totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "CoordinationBus", $"seed={seed} mode={schedule.Mode} maxConcurrency={schedule.MaxConcurrency} {ledger.Summary()}");
+            totals.Cover(schedule.Mode);
+            totals.Add(ledger, $"seed={seed} mode={schedule.Mode} maxConcurrency={schedule.MaxConcurrency} {ledger.Summary()}");
         }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4], retained);
 
         monitor.CollectAndAssertNone("CoordinationBus");
-        StressReport.Write(output, "CoordinationBus", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} unobserved=0");
+        totals.WriteTotal("unobserved=0");
         await retained.AssertBoundedAsync(output, "CoordinationBus", WorkerPoolStressTests.RetainedBound);
-        if (StressProfile.ForcedSeed is null)
-        {
-            Assert.True(modes.Count == 4, $"the fixed seeds must cover every queue mode; covered {string.Join(",", modes)}");
-        }
+        totals.AssertCoveredEvery(4, "queue mode");
     }
 
     [Fact]

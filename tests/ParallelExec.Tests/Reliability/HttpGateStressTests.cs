@@ -45,26 +45,20 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
     {
         using var monitor = new UnobservedExceptionMonitor();
         var retained = new RetainedAcrossRounds();
-        int totalItems = 0, totalFaults = 0, totalUnaccounted = 0, peak = 0;
-        var modes = new HashSet<QueueFullMode>();
+        var totals = new StressTotals(output, "HttpGate");
+        int peak = 0;
         await StressRun.RoundsAsync("HttpGate", ScheduleGen, async (schedule, seed) =>
         {
             (Ledger ledger, int roundPeak) = await RunRoundAsync(schedule, seed);
             peak = Math.Max(peak, roundPeak);
-            modes.Add(schedule.Mode);
-            totalItems += ledger.Expected;
-            totalFaults += ledger.FaultsInjected;
-            totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "HttpGate", $"seed={seed} mode={schedule.Mode} {ledger.Summary()} peakInFlight={roundPeak}");
+            totals.Cover(schedule.Mode);
+            totals.Add(ledger, $"seed={seed} mode={schedule.Mode} {ledger.Summary()} peakInFlight={roundPeak}");
         }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4], retained);
 
         monitor.CollectAndAssertNone("HttpGate");
-        StressReport.Write(output, "HttpGate", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} peakInFlight={peak} unobserved=0");
+        totals.WriteTotal($"peakInFlight={peak} unobserved=0");
         await retained.AssertBoundedAsync(output, "HttpGate", WorkerPoolStressTests.RetainedBound);
-        if (StressProfile.ForcedSeed is null)
-        {
-            Assert.True(modes.Count == 4, $"the fixed seeds must cover every queue mode; covered {string.Join(",", modes)}");
-        }
+        totals.AssertCoveredEvery(4, "queue mode");
     }
 
     [Fact]

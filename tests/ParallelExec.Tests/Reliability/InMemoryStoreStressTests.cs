@@ -54,16 +54,14 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
     public async Task Concurrent_writers_leave_exactly_the_modelled_contents()
     {
         var retained = new RetainedAcrossRounds();
-        int totalItems = 0, totalUnaccounted = 0;
+        var totals = new StressTotals(output, "InMemoryStore");
         await StressRun.RoundsAsync("InMemoryStore", ScheduleGen, async (schedule, seed) =>
         {
             Ledger ledger = await RunRoundAsync(schedule, seed);
-            totalItems += ledger.Expected;
-            totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "InMemoryStore", $"seed={seed} {ledger.Summary()}");
+            totals.Add(ledger, $"seed={seed} {ledger.Summary()}");
         }, Describe, retained: retained);
 
-        StressReport.Write(output, "InMemoryStore", $"TOTAL items={totalItems} unaccounted={totalUnaccounted}");
+        totals.WriteTotal();
         await retained.AssertBoundedAsync(output, "InMemoryStore", WorkerPoolStressTests.RetainedBound);
     }
 

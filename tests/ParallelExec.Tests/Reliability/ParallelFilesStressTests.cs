@@ -52,17 +52,14 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
     [Fact]
     public async Task Every_file_ends_with_one_complete_version_and_no_temporary_file()
     {
-        int totalItems = 0, totalFaults = 0, totalUnaccounted = 0;
+        var totals = new StressTotals(output, "ParallelFiles");
         await StressRun.RoundsAsync("ParallelFiles", ScheduleGen, async (schedule, seed) =>
         {
             Ledger ledger = await RunRoundAsync(schedule, seed);
-            totalItems += ledger.Expected;
-            totalFaults += ledger.FaultsInjected;
-            totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "ParallelFiles", $"seed={seed} {ledger.Summary()}");
+            totals.Add(ledger, $"seed={seed} {ledger.Summary()}");
         }, Describe);
 
-        StressReport.Write(output, "ParallelFiles", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted}");
+        totals.WriteTotal();
     }
 
     private static async Task<Ledger> RunRoundAsync(Call[] calls, string seed)

@@ -45,25 +45,18 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
     {
         using var monitor = new UnobservedExceptionMonitor();
         var retained = new RetainedAcrossRounds();
-        int totalItems = 0, totalFaults = 0, totalUnaccounted = 0;
-        var policies = new HashSet<FailurePolicy>();
+        var totals = new StressTotals(output, "TaskGraph");
         await StressRun.RoundsAsync("TaskGraph", ScheduleGen, async (schedule, seed) =>
         {
             Ledger ledger = await RunRoundAsync(schedule, seed);
-            policies.Add(schedule.Policy);
-            totalItems += ledger.Expected;
-            totalFaults += ledger.FaultsInjected;
-            totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "TaskGraph", $"seed={seed} policy={schedule.Policy} cancelMidRun={schedule.CancelMidRun} parallelism={schedule.Parallelism} {ledger.Summary()}");
+            totals.Cover(schedule.Policy);
+            totals.Add(ledger, $"seed={seed} policy={schedule.Policy} cancelMidRun={schedule.CancelMidRun} parallelism={schedule.Parallelism} {ledger.Summary()}");
         }, Describe, (s, r) => s.Policy == (FailurePolicy)(r % 3) && s.CancelMidRun == (r % 4 == 3), retained);
 
         monitor.CollectAndAssertNone("TaskGraph");
-        StressReport.Write(output, "TaskGraph", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} unobserved=0");
+        totals.WriteTotal("unobserved=0");
         await retained.AssertBoundedAsync(output, "TaskGraph", WorkerPoolStressTests.RetainedBound);
-        if (StressProfile.ForcedSeed is null)
-        {
-            Assert.True(policies.Count == Enum.GetValues<FailurePolicy>().Length, $"the fixed seeds must cover every failure policy; covered {string.Join(",", policies)}");
-        }
+        totals.AssertCoveredEvery(Enum.GetValues<FailurePolicy>().Length, "failure policy");
     }
 
     [Fact]

@@ -67,26 +67,20 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
     {
         using var monitor = new UnobservedExceptionMonitor();
         var retained = new RetainedAcrossRounds();
-        int totalItems = 0, totalFaults = 0, totalUnaccounted = 0, peak = 0;
-        var modes = new HashSet<QueueFullMode>();
+        var totals = new StressTotals(output, "WorkerPool");
+        int peak = 0;
         await StressRun.RoundsAsync("WorkerPool", ScheduleGen, async (schedule, seed) =>
         {
             (Ledger ledger, int roundPeak) = await RunRoundAsync(schedule, seed);
             peak = Math.Max(peak, roundPeak);
-            modes.Add(schedule.Mode);
-            totalItems += ledger.Expected;
-            totalFaults += ledger.FaultsInjected;
-            totalUnaccounted += ledger.Unaccounted;
-            StressReport.Write(output, "WorkerPool", $"seed={seed} mode={schedule.Mode} drainDeadline={schedule.DrainDeadlineMs}ms {ledger.Summary()}");
+            totals.Cover(schedule.Mode);
+            totals.Add(ledger, $"seed={seed} mode={schedule.Mode} drainDeadline={schedule.DrainDeadlineMs}ms {ledger.Summary()}");
         }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4], retained);
 
         monitor.CollectAndAssertNone("WorkerPool");
-        StressReport.Write(output, "WorkerPool", $"TOTAL items={totalItems} faultsInjected={totalFaults} unaccounted={totalUnaccounted} peakQueue={peak} modes={string.Join(",", modes)} unobserved=0");
+        totals.WriteTotal($"peakQueue={peak} unobserved=0");
         await retained.AssertBoundedAsync(output, "WorkerPool", RetainedBound);
-        if (StressProfile.ForcedSeed is null)
-        {
-            Assert.True(modes.Count == 4, $"the fixed seeds must cover every queue mode; covered {string.Join(",", modes)}");
-        }
+        totals.AssertCoveredEvery(4, "queue mode");
     }
 
     /// <summary>
