@@ -87,16 +87,16 @@ public sealed class HttpGateTests : IAsyncLifetime
         // Admission is counted under the gate's lock as the clock moves; the calls themselves run asynchronously, so
         // each step waits for them to have recorded their start before the clock moves on.
         Assert.Equal(5, gate.GetStatistics().Admitted);
-        await Eventually(() => starts.Count == 5 && gate.GetStatistics().InFlight == 0);
+        await TestTimeout.WaitUntilAsync(() => starts.Count == 5 && gate.GetStatistics().InFlight == 0);
         time.Advance(TimeSpan.FromMilliseconds(999));
         Assert.Equal(5, gate.GetStatistics().Admitted);
         time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Equal(10, gate.GetStatistics().Admitted);
-        await Eventually(() => starts.Count == 10 && gate.GetStatistics().InFlight == 0);
+        await TestTimeout.WaitUntilAsync(() => starts.Count == 10 && gate.GetStatistics().InFlight == 0);
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(15, gate.GetStatistics().Admitted);
         Assert.Equal(2, gate.GetStatistics().Waiting);
-        await Eventually(() => starts.Count == 15 && gate.GetStatistics().InFlight == 0);
+        await TestTimeout.WaitUntilAsync(() => starts.Count == 15 && gate.GetStatistics().InFlight == 0);
         time.Advance(TimeSpan.FromSeconds(1));
 
         var ids = await Task.WhenAll(calls).WithTimeout();
@@ -190,7 +190,7 @@ public sealed class HttpGateTests : IAsyncLifetime
         _server.ThrottleNext("a", HttpStatusCode.TooManyRequests, retryAfterSeconds: 30);
 
         var throttled = gate.SendAsync("a", () => new HttpRequestMessage(HttpMethod.Get, _server.Url("a", 1)));
-        await Eventually(() => gate.GetStatistics().Throttled == 1);
+        await TestTimeout.WaitUntilAsync(() => gate.GetStatistics().Throttled == 1);
 
         // Provider a is paused for 30 s of gate time; provider b is not.
         Assert.Equal(TimeSpan.FromSeconds(30), gate.GetStatistics().Providers["a"].RemainingPause);
@@ -288,7 +288,7 @@ public sealed class HttpGateTests : IAsyncLifetime
             await release.Task;
             return "blocker";
         });
-        await Eventually(() => gate.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => gate.GetStatistics().InFlight == 1);
 
         var waiting = new (string Id, int Priority)[] { ("p1", 1), ("p5-first", 5), ("p3", 3), ("p5-second", 5), ("p0", 0) }
             .Select(c => gate.RunAsync(c.Priority % 2 == 0 ? "a" : "b", _ =>
@@ -446,7 +446,7 @@ public sealed class HttpGateTests : IAsyncLifetime
         var call = gate.RunAsync("p", _ => Interlocked.Increment(ref attempts) == 1
             ? throw new ProviderThrottledException("p", TimeSpan.FromSeconds(5))
             : ValueTask.FromResult(42));
-        await Eventually(() => gate.GetStatistics().Throttled == 1);
+        await TestTimeout.WaitUntilAsync(() => gate.GetStatistics().Throttled == 1);
 
         var disposing = gate.DisposeAsync().AsTask();
         Assert.False(disposing.IsCompleted);
@@ -477,7 +477,7 @@ public sealed class HttpGateTests : IAsyncLifetime
             return 0;
         });
         var waiting = gate.RunAsync("p", _ => ValueTask.FromResult(1));
-        await Eventually(() => gate.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => gate.GetStatistics().InFlight == 1);
 
         var disposing = gate.DisposeAsync().AsTask();
         time.Advance(TimeSpan.FromSeconds(5));
@@ -652,20 +652,5 @@ public sealed class HttpGateTests : IAsyncLifetime
         Assert.Equal(TimeSpan.FromSeconds(30), handler.PooledConnectionLifetime);
         Assert.True(handler.EnableMultipleHttp2Connections);
         Assert.Throws<ArgumentException>(() => PooledHttpClient.Create(new PooledHttpClientOptions { MaxConnectionsPerServer = 0 }));
-    }
-
-    /// <summary>Waits for a condition that real I/O makes true; the bound only catches hangs.</summary>
-    private static async Task Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TestTimeout.Unexpected;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The condition did not become true: probable hang.");
-            }
-
-            await Task.Delay(5);
-        }
     }
 }

@@ -39,7 +39,7 @@ public sealed class RequestCoalescerTests : IAsyncLifetime
         _server.ThrottleNext("embed", HttpStatusCode.TooManyRequests, retryAfterSeconds: 4);
 
         var calls = new[] { "a", "b", "c" }.Select(id => embeddings.SendAsync(id).AsTask()).ToArray();
-        await Eventually(() => gate.GetStatistics().Throttled == 1);
+        await TestTimeout.WaitUntilAsync(() => gate.GetStatistics().Throttled == 1);
         Assert.All(calls, c => Assert.False(c.IsCompleted));
         time.Advance(TimeSpan.FromSeconds(4));
 
@@ -98,18 +98,4 @@ public sealed class RequestCoalescerTests : IAsyncLifetime
             items => new HttpRequestMessage(HttpMethod.Post, new Uri(_server.BaseAddress, "bulk/" + provider)) { Content = new StringContent(string.Join('\n', items)) },
             async (items, response, token) => (await response.Content.ReadAsStringAsync(token)).Split('\n'),
             batching);
-
-    private static async Task Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TestTimeout.Unexpected;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The condition did not become true: probable hang.");
-            }
-
-            await Task.Delay(5);
-        }
-    }
 }
