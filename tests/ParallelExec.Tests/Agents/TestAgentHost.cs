@@ -1,37 +1,21 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Text.Json;
 using ParallelExec.Agents;
+using ParallelExec.Testing;
 
 namespace ParallelExec.Tests.Agents;
 
 /// <summary>
-/// Finds the TestAgent program (built with the tests through a ProjectReference that does not reference its assembly)
-/// and builds the options that run it as <c>dotnet TestAgent.dll</c> with the dotnet host running the tests.
+/// Builds the options that run the TestAgent program (found by <see cref="TestAgentLocator"/>) as <c>dotnet TestAgent.dll</c>
+/// with the dotnet host running the tests, and checks on the processes it starts.
 /// </summary>
 internal static class TestAgentHost
 {
-    private static readonly Lazy<string> Dll = new(FindDll);
-
-    public static string DllPath => Dll.Value;
+    public static string DllPath => TestAgentLocator.DllPath;
 
     /// <summary>The dotnet host: the one the SDK named, else the one running this process, else the PATH's.</summary>
-    public static string DotnetHost
-    {
-        get
-        {
-            if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host))
-            {
-                return host;
-            }
-
-            var current = Environment.ProcessPath;
-            return current is not null && Path.GetFileNameWithoutExtension(current).Equals("dotnet", StringComparison.OrdinalIgnoreCase)
-                ? current
-                : "dotnet";
-        }
-    }
+    public static string DotnetHost => TestAgentLocator.DotnetHost;
 
     public static ProcessAgentOptions Options(params string[] arguments)
     {
@@ -111,40 +95,5 @@ internal static class TestAgentHost
 
             await Task.Delay(50);
         }
-    }
-
-    private static string FindDll()
-    {
-        if (Environment.GetEnvironmentVariable("PARALLELEXEC_TESTAGENT_DLL") is { Length: > 0 } overridden)
-        {
-            return overridden;
-        }
-
-        var configuration = typeof(TestAgentHost).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
-            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
-            {
-                var bin = Path.Combine(directory.FullName, "tests", "TestAgent", "bin");
-                if (!Directory.Exists(bin))
-                {
-                    continue;
-                }
-
-                var candidates = Directory.GetFiles(bin, "TestAgent.dll", SearchOption.AllDirectories)
-                    .Where(path => File.Exists(Path.ChangeExtension(path, ".runtimeconfig.json")))
-                    .OrderByDescending(path => path.Contains(Path.DirectorySeparatorChar + configuration + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-                    .ThenByDescending(File.GetLastWriteTimeUtc)
-                    .ToArray();
-                if (candidates.Length > 0)
-                {
-                    return candidates[0];
-                }
-            }
-        }
-
-        throw new FileNotFoundException(
-            "TestAgent.dll was not found under tests/TestAgent/bin above " + AppContext.BaseDirectory +
-            "; build tests/TestAgent (the test project builds it) or set PARALLELEXEC_TESTAGENT_DLL.");
     }
 }

@@ -1,0 +1,68 @@
+using System.Reflection;
+
+namespace ParallelExec.Testing;
+
+/// <summary>
+/// Finds the TestAgent program and the dotnet host that runs it. Linked as source into the tests and the benchmarks,
+/// which build TestAgent through a ProjectReference that does not reference its assembly.
+/// </summary>
+internal static class TestAgentLocator
+{
+    private static readonly Lazy<string> Dll = new(FindDll);
+
+    /// <summary>Gets the path of TestAgent.dll (<c>PARALLELEXEC_TESTAGENT_DLL</c> overrides the search).</summary>
+    public static string DllPath => Dll.Value;
+
+    /// <summary>Gets the dotnet host: the one the SDK named, else the one running this process, else the PATH's.</summary>
+    public static string DotnetHost
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host))
+            {
+                return host;
+            }
+
+            var current = Environment.ProcessPath;
+            return current is not null && Path.GetFileNameWithoutExtension(current).Equals("dotnet", StringComparison.OrdinalIgnoreCase)
+                ? current
+                : "dotnet";
+        }
+    }
+
+    private static string FindDll()
+    {
+        if (Environment.GetEnvironmentVariable("PARALLELEXEC_TESTAGENT_DLL") is { Length: > 0 } overridden)
+        {
+            return overridden;
+        }
+
+        // Prefer the build of the caller's configuration, then the newest.
+        var configuration = typeof(TestAgentLocator).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+        {
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+            {
+                var bin = Path.Combine(directory.FullName, "tests", "TestAgent", "bin");
+                if (!Directory.Exists(bin))
+                {
+                    continue;
+                }
+
+                var found = Directory.GetFiles(bin, "TestAgent.dll", SearchOption.AllDirectories)
+                    .Where(path => File.Exists(Path.ChangeExtension(path, ".runtimeconfig.json")))
+                    .OrderByDescending(path => path.Contains(Path.DirectorySeparatorChar + configuration + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                    .ThenByDescending(File.GetLastWriteTimeUtc)
+                    .FirstOrDefault();
+                if (found is not null)
+                {
+                    return found;
+                }
+            }
+        }
+
+        throw new FileNotFoundException(
+            "TestAgent.dll was not found under tests/TestAgent/bin above " + AppContext.BaseDirectory +
+            "; build the tests or the benchmarks (they build tests/TestAgent) or set PARALLELEXEC_TESTAGENT_DLL.");
+    }
+}
