@@ -281,7 +281,9 @@ public sealed class AgentPoolTests
         await using var pool = Exec.Agents(factory).WithMaxAgents(1).WithMaxConcurrencyPerAgent(3).Build();
 
         var requests = Enumerable.Range(0, 5).Select(i => pool.RunAsync(i.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsTask()).ToArray();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { InFlight: 3, QueueLength: 2 });
+        // Wait until three operations are inside the agent, not only counted in flight by the pool: released earlier, a
+        // third one could enter after the first two had left, and the peak would race.
+        await TestTimeout.WaitUntilAsync(() => Volatile.Read(ref inFlight) == 3 && pool.GetStatistics() is { InFlight: 3, QueueLength: 2 });
         release.SetResult();
 
         Assert.Equal(["0", "1", "2", "3", "4"], await Task.WhenAll(requests).WithTimeout());
@@ -398,7 +400,10 @@ public sealed class AgentPoolTests
         var factory = new RecordingFactory((agent, request, ct) => request == "crash"
             ? ValueTask.FromException<string>(new AgentCrashedException(agent.Id, 3, "boom", null))
             : ValueTask.FromResult(agent.Id));
-        await using var pool = Exec.Agents(factory).WithMaxAgents(2).WithMinIdle(1).Build();
+
+        // One agent at most: the replacement can only start once the crashed agent is gone. (With room for two, the
+        // min-idle top-up while the replacement serves "x" could start a second agent, and the count would race.)
+        await using var pool = Exec.Agents(factory).WithMaxAgents(1).WithMinIdle(1).Build();
         var first = await factory.NextCreatedAsync();
 
         var error = await Assert.ThrowsAsync<AgentCrashedException>(() => pool.RunAsync("crash").AsTask()).WithTimeout();
