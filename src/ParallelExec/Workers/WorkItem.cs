@@ -37,7 +37,8 @@ internal enum WorkOutcome : byte
 /// </summary>
 /// <remarks>
 /// Invariants: <see cref="State"/>, <see cref="Prev"/>, <see cref="Next"/> and <see cref="CancelRequested"/> change only
-/// under the pool lock. A node is in at most one list (queue or waiting list). A node is recycled only after its
+/// under the pool lock, except on an item a worker has claimed, which only that worker touches until it runs it. A node
+/// is in at most one place (the queue, the waiting list, a worker's claims). A node is recycled only after its
 /// cancellation registration has been disposed (which waits for a callback in flight), so a late callback never sees a
 /// recycled node.
 /// </remarks>
@@ -47,6 +48,9 @@ internal abstract class WorkItem
 
     internal WorkItem? Prev;
     internal WorkItem? Next;
+
+    /// <summary>The item's position in the pool's queue while it is queued (see <c>WorkerPool.Queue.cs</c>).</summary>
+    internal long QueueSeq;
     internal WorkItemState State;
     internal bool CancelRequested;
     internal object? Key;

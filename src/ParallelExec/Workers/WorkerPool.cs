@@ -65,10 +65,8 @@ public sealed partial class WorkerPool : IAsyncDisposable
     private readonly List<Task> _workerTasks = [];
     private readonly Dictionary<object, bool> _busyKeys = [];
 
-    // The queue (accepted items waiting for a worker) and the waiting list (submissions waiting for room), both intrusive
-    // doubly linked lists through WorkItem.Prev/Next, so that a cancelled or evicted item is unlinked in O(1).
-    private WorkItem? _head;
-    private WorkItem? _tail;
+    // The queue (accepted items waiting for a worker: a ring, see WorkerPool.Queue.cs) and the waiting list (submissions
+    // waiting for room: an intrusive doubly linked list through WorkItem.Prev/Next), both O(1) to remove an item from.
     private int _queued;
     private int _keyedQueued;
     private WorkItem? _waitHead;
@@ -98,7 +96,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
     // Self-disposal (DisposeAsync called by a work item of this pool): the items that called it, each with the worker it
     // ran on when it called, and the task those calls return. Guarded by _lock.
-    private List<(Worker Worker, WorkItem Item)>? _selfDisposers;
+    private List<(Worker Worker, WorkItem Item, long Starts)>? _selfDisposers;
     private TaskCompletionSource? _othersDrained;
 
     /// <summary>Creates a pool and starts its workers.</summary>
@@ -164,7 +162,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
     internal KeyValuePair<string, object?> NameTag { get; }
 
-    private string DebuggerDisplay => $"{Name}: workers = {_targetWorkers}, queued = {_queued}, running = {_running}";
+    private string DebuggerDisplay => $"{Name}: workers = {_targetWorkers}, queued = {_queued + _claimed}, running = {_running}";
 
     /// <summary>Runs <paramref name="work"/> on a worker and returns its result.</summary>
     /// <typeparam name="T">The result type.</typeparam>
@@ -325,9 +323,11 @@ public sealed partial class WorkerPool : IAsyncDisposable
     {
         lock (_lock)
         {
+            long queued = _queued, completed = _completed, failed = _failed, cancelled = _cancelled;
+            AddClaimsLocked(ref queued, ref completed, ref failed, ref cancelled);
             return new WorkerPoolStatistics(
-                _targetWorkers, _queued, _waiting, _running, _peakQueued,
-                _submitted, _completed, _failed, _cancelled, _dropped, _rejected);
+                _targetWorkers, (int)queued, _waiting, _running, _peakQueued,
+                _submitted, completed, failed, cancelled, _dropped, _rejected);
         }
     }
 
@@ -421,7 +421,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
         // The item the calling worker runs now is the caller, or the item that awaits the inline item that is the caller.
         if (s_currentWorker.Value is { Current: { } item } worker)
         {
-            (_selfDisposers ??= []).Add((worker, item));
+            (_selfDisposers ??= []).Add((worker, item, worker.Starts));
         }
 
         if (_othersDrained is null || _othersDrained.Task.IsCompleted)
@@ -438,7 +438,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
     {
         // An entry is stale once its worker has moved on from the item (every change of Worker.Current is followed by
         // CheckDrainedLocked under the same lock, so a recycled item cannot come back unnoticed on that worker).
-        _selfDisposers?.RemoveAll(static entry => !ReferenceEquals(entry.Worker.Current, entry.Item));
+        _selfDisposers?.RemoveAll(static entry => !ReferenceEquals(entry.Worker.Current, entry.Item) || entry.Worker.Starts != entry.Starts);
         foreach (var worker in _workers)
         {
             if (worker.Current is { } current && !IsSelfDisposerLocked(worker, current))
@@ -454,7 +454,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
     {
         foreach (var entry in _selfDisposers ?? [])
         {
-            if (ReferenceEquals(entry.Worker, worker) && ReferenceEquals(entry.Item, item))
+            if (ReferenceEquals(entry.Worker, worker) && ReferenceEquals(entry.Item, item) && entry.Starts == worker.Starts)
             {
                 return true;
             }
@@ -501,7 +501,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
                     CheckDrainedLocked();
                     break;
                 case WorkItemState.Queued:
-                    UnlinkQueuedLocked(item);
+                    RemoveQueuedLocked(item);
                     item.State = WorkItemState.Done;
                     _cancelled++;
                     removed = true;
@@ -562,6 +562,11 @@ public sealed partial class WorkerPool : IAsyncDisposable
     private PostResult TryPostCore(object? key, Func<CancellationToken, ValueTask> work)
     {
         ThrowIfDisposed();
+        if (key is null && TryAdmitPlain(work))
+        {
+            return PostResult.Accepted;
+        }
+
         WorkItem? item = null;
         return Admit(ref item, canWait: false, default, out _, key, work) switch
         {
@@ -580,6 +585,11 @@ public sealed partial class WorkerPool : IAsyncDisposable
             return ValueTask.FromCanceled<PostResult>(cancellationToken);
         }
 
+        if (key is null && !cancellationToken.CanBeCanceled && TryAdmitPlain(work))
+        {
+            return new ValueTask<PostResult>(PostResult.Accepted);
+        }
+
         WorkItem? item = cancellationToken.CanBeCanceled ? PostedWorkItem.Rent(this, key, work) : null;
         return Admit(ref item, canWait: true, cancellationToken, out var waiter, key, work) switch
         {
@@ -590,6 +600,48 @@ public sealed partial class WorkerPool : IAsyncDisposable
             Admission.RanInline => AwaitInline(item!),
             _ => new ValueTask<PostResult>(PostResult.Accepted),
         };
+    }
+
+    /// <summary>
+    /// Admits a plain post (no key, no cancellable token) without a node: to an idle worker's own node, or into the queue
+    /// as the bare delegate. Returns <see langword="false"/>, having changed nothing, when the queue is full or the pool
+    /// is being disposed (the node path then applies the full mode, or throws), and when queue waits are measured (the
+    /// node carries the timestamp).
+    /// </summary>
+    private bool TryAdmitPlain(Func<CancellationToken, ValueTask> work)
+    {
+        if (WorkerPoolMetrics.WaitTime.Enabled)
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            if (_disposing)
+            {
+                return false;
+            }
+
+            if (_idle.Count > 0)
+            {
+                // Idle workers exist only when nothing queued is runnable, so this item overtakes nothing.
+                _submitted++;
+                var worker = _idle.Pop();
+                var item = worker.Arm(work);
+                StartLocked(item, worker);
+                worker.Signal(item);
+                return true;
+            }
+
+            if (_queued + _claimed < _capacity)
+            {
+                _submitted++;
+                AppendLocked(work);
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static PostResult RecycleAndReturn(PostedWorkItem item, PostResult result)
@@ -639,7 +691,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
         var current = item;
 
         Admission admission;
-        WorkItem? victim = null;
+        object? victim = null;
         DropReason victimReason = default;
         lock (_lock)
         {
@@ -672,7 +724,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
                 StartInlineLocked(current);
                 admission = Admission.RanInline;
             }
-            else if (_queued < _capacity)
+            else if (_queued + _claimed < _capacity)
             {
                 _submitted++;
                 EnqueueLocked(current);
@@ -691,10 +743,18 @@ public sealed partial class WorkerPool : IAsyncDisposable
                     case QueueFullMode.DropOldest:
                     case QueueFullMode.DropNewest:
                         _submitted++;
-                        victim = _fullMode == QueueFullMode.DropOldest ? _head! : _tail!;
-                        victimReason = _fullMode == QueueFullMode.DropOldest ? DropReason.DroppedOldest : DropReason.DroppedNewest;
-                        UnlinkQueuedLocked(victim);
-                        victim.State = WorkItemState.Done;
+
+                        // Full means at least one item is in the queue itself: a worker claims only after taking one
+                        // item, which leaves queued + claimed below the capacity, so claims alone never fill it.
+                        Debug.Assert(_queued > 0, "A full queue holds at least one unclaimed item.");
+                        (victim, victimReason) = _fullMode == QueueFullMode.DropOldest
+                            ? (TakeHeadLocked(), DropReason.DroppedOldest)
+                            : (TakeTailLocked(), DropReason.DroppedNewest);
+                        if (victim is WorkItem victimItem)
+                        {
+                            victimItem.State = WorkItemState.Done;
+                        }
+
                         _dropped++;
                         EnqueueLocked(current);
                         admission = Admission.QueuedAfterDrop;
@@ -791,9 +851,11 @@ public sealed partial class WorkerPool : IAsyncDisposable
         item.Complete();
     }
 
-    private void Drop(WorkItem item, DropReason reason)
+    /// <summary>Reports a dropped queue entry (a node, or a plain posted delegate) and tells its submitter, if any.</summary>
+    private void Drop(object entry, DropReason reason)
     {
-        item.ReleaseRegistration();
+        var item = entry as WorkItem;
+        item?.ReleaseRegistration();
         if (WorkerPoolMetrics.Drops.Enabled)
         {
             WorkerPoolMetrics.Drops.Add(1, NameTag, new KeyValuePair<string, object?>(TelemetryTagNames.DropReason, reason.ToString()));
@@ -803,7 +865,9 @@ public sealed partial class WorkerPool : IAsyncDisposable
         {
             try
             {
-                _onDropped(new DroppedWorkItem(reason, item.Key, item.Work));
+                _onDropped(item is null
+                    ? new DroppedWorkItem(reason, null, (Delegate)entry)
+                    : new DroppedWorkItem(reason, item.Key, item.Work));
             }
 #pragma warning disable CA1031 // A user's drop handler must not be able to break a submission or a worker.
             catch (Exception)
@@ -812,7 +876,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
             }
         }
 
-        item.CompleteWithoutRunning(new ItemDroppedException(reason));
+        item?.CompleteWithoutRunning(new ItemDroppedException(reason));
     }
 
     private async Task RunWorkerAsync(Worker worker)
@@ -822,25 +886,56 @@ public sealed partial class WorkerPool : IAsyncDisposable
         s_currentPool.Value = this;
         WorkItem? finished = null;
         long started = 0;
+        var mayClaim = false;
         while (true)
         {
-            var next = FinishAndTakeNext(worker, finished, started, out var retire);
-            if (retire)
-            {
-                return;
-            }
-
-            next ??= await worker.WaitAsync().ConfigureAwait(false);
+            var next = FinishAndTakeNext(worker, finished, started, mayClaim, out var retire);
             if (next is null)
             {
-                return;
+                if (retire)
+                {
+                    return;
+                }
+
+                // Parked: woken with the next item, or with null to retire.
+                next = await worker.WaitAsync().ConfigureAwait(false);
+                if (next is null)
+                {
+                    return;
+                }
             }
 
             started = BeginRun(next);
             var execution = next.ExecuteAsync(next.RunCts?.Token ?? _shutdownToken, _pipeline);
-            if (!execution.IsCompletedSuccessfully)
+            while (true)
             {
-                await execution.ConfigureAwait(false);
+                mayClaim = execution.IsCompletedSuccessfully;
+                if (!mayClaim)
+                {
+                    // Claimed items never wait behind work that waits: give them back first.
+                    if (worker.HasClaims)
+                    {
+                        ReturnClaims(worker);
+                    }
+
+                    await execution.ConfigureAwait(false);
+                }
+
+                if (!worker.HasClaims)
+                {
+                    break;
+                }
+
+                // An idle worker (a racy read: at worst one more item before the next look) could run what this one holds.
+                if (_disposing || _idle.Count > 0)
+                {
+                    ReturnClaims(worker);
+                    break;
+                }
+
+                next = FinishClaimedAndStartNext(worker, next, started);
+                started = BeginRun(next);
+                execution = next.ExecuteAsync(_shutdownToken, _pipeline);
             }
 
             finished = next;
@@ -849,15 +944,16 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
     /// <summary>
     /// One step of a worker, outside its async state machine (per-item work stays in registers): accounts for the item
-    /// it finished, then takes the next runnable item, or parks the worker on the idle stack (returns
+    /// it finished (and for the claimed items before it), then takes the next runnable item (and, when
+    /// <paramref name="mayClaim"/>, claims a share of a deep queue), or parks the worker on the idle stack (returns
     /// <see langword="null"/>), or retires it (<paramref name="retire"/>).
     /// </summary>
-    private WorkItem? FinishAndTakeNext(Worker worker, WorkItem? finished, long started, out bool retire)
+    private WorkItem? FinishAndTakeNext(Worker worker, WorkItem? finished, long started, bool mayClaim, out bool retire)
     {
         WorkItem? next;
         var finishedOutcome = WorkOutcome.Succeeded;
         var hadFinished = finished is not null;
-        retire = false;
+        (Exception Error, Delegate Work)? plainFailure = null;
         if (finished is { HasCallerToken: true })
         {
             finished.ReleaseRegistration();
@@ -865,6 +961,13 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
         lock (_lock)
         {
+            if (worker.ClaimedTotal != 0)
+            {
+                // The claimed items have all ended: their room in the queue goes to submissions waiting for it.
+                FoldClaimsLocked(worker);
+                AdmitWaitersLocked();
+            }
+
             if (finished is not null)
             {
                 finishedOutcome = finished.Outcome;
@@ -872,28 +975,15 @@ public sealed partial class WorkerPool : IAsyncDisposable
                 {
                     finished = null; // recycled under the lock: nothing left to tell anyone
                 }
-            }
-
-            if (_stopped || _liveWorkers > _targetWorkers)
-            {
-                // A retiring worker must not strand a runnable item that its finished item's key just freed.
-                _liveWorkers--;
-                _workers.Remove(worker);
-                retire = true;
-                next = null;
-                DispatchLocked();
-            }
-            else
-            {
-                next = TakeNextLocked(worker);
-                if (next is null)
+                else if (finished is PlainWorkItem plain)
                 {
-                    worker.PrepareToWait();
-                    _idle.Push(worker);
+                    // Released before the worker takes the next item, which may be a plain delegate for the same node.
+                    plainFailure = plain.Release();
+                    finished = null;
                 }
             }
 
-            CheckDrainedLocked();
+            next = TakeNextOrParkLocked(worker, mayClaim, out retire);
         }
 
         if (hadFinished && (started != 0 || WorkerPoolMetrics.Items.Enabled))
@@ -901,7 +991,39 @@ public sealed partial class WorkerPool : IAsyncDisposable
             RecordRun(finishedOutcome, started);
         }
 
+        if (plainFailure is { } failure)
+        {
+            ReportError(new WorkItemFailure(failure.Error, null, failure.Work));
+        }
+
         finished?.Complete();
+        return next;
+    }
+
+    /// <summary>Takes the next runnable item, or parks the worker on the idle stack, or retires it (under the lock).</summary>
+    private WorkItem? TakeNextOrParkLocked(Worker worker, bool mayClaim, out bool retire)
+    {
+        WorkItem? next = null;
+        retire = false;
+        if (_stopped || _liveWorkers > _targetWorkers)
+        {
+            // A retiring worker must not strand a runnable item that its finished item's key just freed.
+            _liveWorkers--;
+            _workers.Remove(worker);
+            retire = true;
+            DispatchLocked();
+        }
+        else
+        {
+            next = TakeNextLocked(worker, mayClaim);
+            if (next is null)
+            {
+                worker.PrepareToWait();
+                _idle.Push(worker);
+            }
+        }
+
+        CheckDrainedLocked();
         return next;
     }
 
@@ -981,21 +1103,21 @@ public sealed partial class WorkerPool : IAsyncDisposable
     /// <summary>The drain deadline passed: drop what is queued, cancel what runs.</summary>
     private void CancelRemaining()
     {
-        WorkItem? dropped;
+        List<object> dropped;
         var running = new List<CancellationTokenSource>();
         lock (_lock)
         {
             _deadlinePassed = true;
-            dropped = _head;
-            for (var item = _head; item is not null; item = item.Next)
+            dropped = TakeAllLocked();
+            foreach (var entry in dropped)
             {
-                item.State = WorkItemState.Done;
-                _dropped++;
+                if (entry is WorkItem item)
+                {
+                    item.State = WorkItemState.Done;
+                }
             }
 
-            _head = _tail = null;
-            _queued = 0;
-            _keyedQueued = 0;
+            _dropped += dropped.Count;
             foreach (var worker in _workers)
             {
                 if (worker.Current?.RunCts is { } cts)
@@ -1013,11 +1135,9 @@ public sealed partial class WorkerPool : IAsyncDisposable
             cts.Cancel();
         }
 
-        while (dropped is not null)
+        foreach (var entry in dropped)
         {
-            var next = dropped.Next;
-            Drop(dropped, DropReason.DisposeDeadline);
-            dropped = next;
+            Drop(entry, DropReason.DisposeDeadline);
         }
     }
 
@@ -1036,7 +1156,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
         _targetWorkers = Math.Max(_targetWorkers, _liveWorkers + count);
         for (var i = 0; i < count; i++)
         {
-            var worker = new Worker();
+            var worker = new Worker(this);
             _workers.Add(worker);
             _liveWorkers++;
             started.Add(worker);
@@ -1095,6 +1215,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
         _running++;
         worker.Current = item;
+        worker.Starts++;
     }
 
     private void StartInlineLocked(WorkItem item)
@@ -1166,24 +1287,28 @@ public sealed partial class WorkerPool : IAsyncDisposable
         }
     }
 
-    private WorkItem? TakeNextLocked(Worker worker)
+    /// <summary>
+    /// Takes the first runnable queued item and starts it on <paramref name="worker"/>; when <paramref name="mayClaim"/>
+    /// (the worker's last item did not wait), a deep queue and the item's kind allow, also claims a share behind it.
+    /// </summary>
+    private WorkItem? TakeNextLocked(Worker worker, bool mayClaim)
     {
-        var item = _head;
-        if (_keyedQueued > 0)
-        {
-            while (item is not null && !IsRunnableLocked(item))
-            {
-                item = item.Next;
-            }
-        }
-
-        if (item is null)
+        if (TakeFirstRunnableLocked() is not { } entry)
         {
             return null;
         }
 
-        UnlinkQueuedLocked(item);
+        var item = worker.Arm(entry);
         StartLocked(item, worker);
+
+        // The item taken ends through the claim path too, which releases no key and no token registration. No claim
+        // while a worker is idle (it would be given back at once) or for less than two items each.
+        if (mayClaim && item.Key is null && !item.HasCallerToken && !_disposing && _idle.Count == 0
+            && _queued >= 2 * _liveWorkers)
+        {
+            ClaimLocked(worker);
+        }
+
         AdmitWaitersLocked();
         return item;
     }
@@ -1193,19 +1318,13 @@ public sealed partial class WorkerPool : IAsyncDisposable
     {
         while (_idle.Count > 0 && _queued > 0)
         {
-            var item = _head;
-            while (item is not null && !IsRunnableLocked(item))
-            {
-                item = item.Next;
-            }
-
-            if (item is null)
+            if (TakeFirstRunnableLocked() is not { } entry)
             {
                 return;
             }
 
-            UnlinkQueuedLocked(item);
             var worker = _idle.Pop();
+            var item = worker.Arm(entry);
             StartLocked(item, worker);
             worker.Signal(item);
             AdmitWaitersLocked();
@@ -1218,13 +1337,13 @@ public sealed partial class WorkerPool : IAsyncDisposable
     /// </summary>
     private void AdmitWaitersLocked()
     {
-        if (_waitHead is null || _queued > _admitAtOrBelow)
+        if (_waitHead is null || _queued + _claimed > _admitAtOrBelow)
         {
             return;
         }
 
         var admittedAny = false;
-        while (_waitHead is not null && _queued < _capacity)
+        while (_waitHead is not null && _queued + _claimed < _capacity)
         {
             var item = _waitHead;
             UnlinkWaiterLocked(item);
@@ -1242,66 +1361,6 @@ public sealed partial class WorkerPool : IAsyncDisposable
         if (admittedAny && _idle.Count > 0)
         {
             DispatchLocked();
-        }
-    }
-
-    private void EnqueueLocked(WorkItem item)
-    {
-        item.State = WorkItemState.Queued;
-        item.Next = null;
-        item.Prev = _tail;
-        if (_tail is null)
-        {
-            _head = item;
-        }
-        else
-        {
-            _tail.Next = item;
-        }
-
-        _tail = item;
-        _queued++;
-        if (item.Key is not null)
-        {
-            _keyedQueued++;
-        }
-
-        if (_queued > _peakQueued)
-        {
-            _peakQueued = _queued;
-        }
-
-        if (WorkerPoolMetrics.WaitTime.Enabled)
-        {
-            item.StartTimestamp = _timeProvider.GetTimestamp();
-        }
-    }
-
-    private void UnlinkQueuedLocked(WorkItem item)
-    {
-        if (item.Prev is null)
-        {
-            _head = item.Next;
-        }
-        else
-        {
-            item.Prev.Next = item.Next;
-        }
-
-        if (item.Next is null)
-        {
-            _tail = item.Prev;
-        }
-        else
-        {
-            item.Next.Prev = item.Prev;
-        }
-
-        item.Prev = item.Next = null;
-        _queued--;
-        if (item.Key is not null)
-        {
-            _keyedQueued--;
         }
     }
 
@@ -1351,7 +1410,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
     {
         if (_disposing)
         {
-            if (_queued == 0 && _running == 0 && _waiting == 0)
+            if (_queued == 0 && _claimed == 0 && _running == 0 && _waiting == 0)
             {
                 _drained.TrySetResult();
             }
