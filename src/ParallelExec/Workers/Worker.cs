@@ -17,22 +17,23 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
     // even, unchanged value, so a snapshot never counts an item twice or not at all.
     private int _countersVersion;
 
-    internal Worker(WorkerPool pool) => Plain = new PlainWorkItem(pool);
+    private readonly WorkerPool _pool;
+    private PlainWorkItem? _plain;
+
+    internal Worker(WorkerPool pool) => _pool = pool;
 
     /// <summary>The item this worker runs now; read under the pool lock by the disposal deadline.</summary>
     internal WorkItem? Current;
 
     /// <summary>
-    /// How many items this worker has started. With <see cref="Current"/> it names one run: the node in
-    /// <see cref="Plain"/> runs many delegates, so the node alone does not tell one run from the next.
+    /// How many items this worker has started. With <see cref="Current"/> it names one run: the worker's node for plain
+    /// posted delegates runs many of them, so the node alone does not tell one run from the next.
     /// </summary>
     internal long Starts;
 
-    /// <summary>The node this worker runs plain posted delegates in (one at a time).</summary>
-    internal PlainWorkItem Plain { get; }
-
     /// <summary>Claimed queue entries (nodes or plain delegates), in queue order; [ClaimNext, ClaimEnd) have not started.</summary>
-    internal readonly object?[] Claims = new object?[WorkerPool.MaxClaim];
+    /// <remarks>Created with the first claim: a pool whose workers never claim (work that waits) does not pay for it.</remarks>
+    internal object?[]? Claims;
 
     /// <summary>The next claimed entry to start.</summary>
     internal int ClaimNext;
@@ -71,7 +72,7 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
 
     internal void Signal(WorkItem? item) => _signal.SetResult(item);
 
-    /// <summary>Turns a queue entry into the node to run: itself, or <see cref="Plain"/> armed with the delegate.</summary>
+    /// <summary>Turns a queue entry into the node to run: itself, or this worker's node for plain delegates, armed with it.</summary>
     internal WorkItem Arm(object entry)
     {
         if (entry is WorkItem item)
@@ -79,8 +80,11 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
             return item;
         }
 
-        Plain.Arm((Func<CancellationToken, ValueTask>)entry);
-        return Plain;
+        // The node for plain posted delegates (one at a time), created with the first: only this worker's owner of the
+        // moment (the pool under its lock, or the worker itself for its claims) arms it.
+        var plain = _plain ??= new PlainWorkItem(_pool);
+        plain.Arm((Func<CancellationToken, ValueTask>)entry);
+        return plain;
     }
 
     /// <summary>
@@ -89,7 +93,7 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
     /// </summary>
     internal WorkItem StartNextClaimed(WorkOutcome finishedOutcome)
     {
-        var entry = Claims[ClaimNext]!;
+        var entry = Claims![ClaimNext]!;
         Claims[ClaimNext++] = null;
         var item = Arm(entry);
         item.State = WorkItemState.Running;

@@ -35,7 +35,7 @@ public sealed partial class WorkerPool
             return;
         }
 
-        var count = TakeClaimableLocked(worker.Claims, Math.Min(MaxClaim, _queued / _liveWorkers));
+        var count = TakeClaimableLocked(worker.Claims ??= new object?[MaxClaim], Math.Min(MaxClaim, _queued / _liveWorkers));
         if (count > 0)
         {
             worker.ClaimNext = 0;
@@ -105,7 +105,7 @@ public sealed partial class WorkerPool
                     dropped = new List<object>(end - start);
                     for (var i = start; i < end; i++)
                     {
-                        dropped.Add(worker.Claims[i]!);
+                        dropped.Add(worker.Claims![i]!);
                         worker.Claims[i] = null;
                     }
 
@@ -113,7 +113,7 @@ public sealed partial class WorkerPool
                 }
                 else
                 {
-                    RequeueAtHeadLocked(worker.Claims, start, end);
+                    RequeueAtHeadLocked(worker.Claims!, start, end);
                 }
             }
 

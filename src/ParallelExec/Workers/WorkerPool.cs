@@ -28,7 +28,10 @@ namespace ParallelExec.Workers;
 /// <see cref="QueueFullMode.Wait"/> mode runs the item inline and returns <see cref="PostResult.RanInline"/>. Work runs
 /// in the workers' execution context, not the submitter's.</para>
 /// <para><b>Threading.</b> One lock guards the queue; no user code (work, callbacks, token callbacks) runs under it, and
-/// every completion the pool signals continues asynchronously.</para>
+/// every completion the pool signals continues asynchronously. Under load a worker takes up to 16 items without a key or
+/// a cancellable token in one acquisition of the lock and runs them one after another; it gives back those it has not
+/// started as soon as one of them waits, another worker is idle, or disposal begins, and until they start they count
+/// as queued, so the statistics, the capacity and the drain see them as before.</para>
 /// </remarks>
 [DebuggerDisplay("{DebuggerDisplay,nq}")]
 public sealed partial class WorkerPool : IAsyncDisposable
