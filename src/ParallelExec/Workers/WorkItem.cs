@@ -31,9 +31,10 @@ internal enum WorkOutcome : byte
 }
 
 /// <summary>
-/// One unit of work inside a <see cref="WorkerPool"/>. The same object is the queue node (intrusive links, so queueing,
-/// cancelling and evicting allocate nothing), carries the caller's cancellation registration and, for awaited work, is
-/// the <see cref="System.Threading.Tasks.Sources.IValueTaskSource"/> the caller awaits.
+/// One unit of work inside a <see cref="WorkerPool"/>. The same object is the queue entry (its sequence number finds its
+/// slot in the queue's ring, and its links chain it into the waiting list, so queueing, cancelling and evicting allocate
+/// nothing), carries the caller's cancellation registration and, for awaited work, is the
+/// <see cref="System.Threading.Tasks.Sources.IValueTaskSource"/> the caller awaits.
 /// </summary>
 /// <remarks>
 /// Invariants: <see cref="State"/>, <see cref="Prev"/>, <see cref="Next"/> and <see cref="CancelRequested"/> change only
