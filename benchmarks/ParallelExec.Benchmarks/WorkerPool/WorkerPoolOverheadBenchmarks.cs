@@ -91,6 +91,41 @@ public class WorkerPoolOverheadBenchmarks
         await block.Completion;
     }
 
+    /// <summary>
+    /// The peer for awaited results: an <see cref="ActionBlock{TInput}"/> completing a
+    /// <see cref="TaskCompletionSource{TResult}"/> per item, awaited in the same pattern as
+    /// <see cref="ParallelExec_RunAsync"/> (what a user would build to get each item's result from a block).
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Items)]
+    public async Task ActionBlockWithResults()
+    {
+        var block = new ActionBlock<TaskCompletionSource<int>>(
+            static result => result.SetResult(Interlocked.Increment(ref s_sink)),
+            new ExecutionDataflowBlockOptions { MaxDegreeOfParallelism = Workers, BoundedCapacity = Capacity });
+        var pending = new Task<int>[Capacity];
+        for (var i = 0; i < Items; i++)
+        {
+            var slot = i % Capacity;
+            if (i >= Capacity)
+            {
+                await pending[slot];
+            }
+
+            // Continuations asynchronous, as the pool's: a result never runs the caller on the block's thread.
+            var result = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            await block.SendAsync(result);
+            pending[slot] = result.Task;
+        }
+
+        for (var i = Math.Max(0, Items - Capacity); i < Items; i++)
+        {
+            await pending[i % Capacity];
+        }
+
+        block.Complete();
+        await block.Completion;
+    }
+
     [Benchmark(OperationsPerInvoke = Items)]
     public Task ParallelForEachAsync() =>
         Parallel.ForEachAsync(Enumerable.Range(0, Items), new ParallelOptions { MaxDegreeOfParallelism = Workers }, (item, _) =>
