@@ -31,7 +31,9 @@ namespace ParallelExec.Workers;
 /// every completion the pool signals continues asynchronously. Under load a worker takes up to 16 items without a key or
 /// a cancellable token in one acquisition of the lock and runs them one after another; it gives back those it has not
 /// started as soon as one of them waits, another worker is idle, or disposal begins, and until they start they count
-/// as queued, so the statistics, the capacity and the drain see them as before.</para>
+/// as queued, so the statistics, the capacity and the drain see them as before. Only the full modes' eviction differs:
+/// <see cref="QueueFullMode.DropOldest"/> evicts the oldest item no worker has claimed (claimed ones are about to
+/// run).</para>
 /// </remarks>
 [DebuggerDisplay("{DebuggerDisplay,nq}")]
 public sealed partial class WorkerPool : IAsyncDisposable
