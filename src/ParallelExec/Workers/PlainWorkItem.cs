@@ -27,9 +27,9 @@ internal sealed class PlainWorkItem : WorkItem
     /// Frees the node for the next delegate and returns what the error handler must hear of the run that ended, if it
     /// failed (reported by the caller outside the pool lock, after the node may already run the next delegate).
     /// </summary>
-    internal (Exception Error, Delegate Work)? Release()
+    internal WorkItemFailure? Release()
     {
-        (Exception, Delegate)? failure = Outcome == WorkOutcome.Failed ? (Error!, _work!) : null;
+        WorkItemFailure? failure = Outcome == WorkOutcome.Failed ? new WorkItemFailure(Error!, null, _work!) : null;
         _work = null;
         Error = null;
         Outcome = default;

@@ -55,8 +55,9 @@ public sealed partial class WorkerPool
         var outcome = finished.Outcome;
         finished.State = WorkItemState.Done;
 
-        // A plain delegate's failure is read before its node runs the next delegate.
-        var plainFailure = finished is PlainWorkItem plain ? plain.Release() : null;
+        // A plain delegate's run is released (its failure read) before its node runs the next delegate.
+        var plain = finished as PlainWorkItem;
+        var plainFailure = plain?.Release();
 
         // The counters change before the submitter is told, so a caller that awaited the result sees it counted.
         var next = worker.StartNextClaimed(outcome);
@@ -65,9 +66,12 @@ public sealed partial class WorkerPool
             RecordRun(outcome, started);
         }
 
-        if (plainFailure is { } failure)
+        if (plain is not null)
         {
-            ReportError(new WorkItemFailure(failure.Error, null, failure.Work));
+            if (plainFailure is { } failure)
+            {
+                ReportError(failure);
+            }
         }
         else if (finished is PostedWorkItem posted && outcome != WorkOutcome.Failed && worker.FreedPostedCount < FreePostedLimit)
         {
@@ -76,7 +80,7 @@ public sealed partial class WorkerPool
             worker.FreedPosted = posted;
             worker.FreedPostedCount++;
         }
-        else if (finished is not PlainWorkItem)
+        else
         {
             finished.Complete();
         }

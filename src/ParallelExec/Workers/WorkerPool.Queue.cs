@@ -133,7 +133,7 @@ public sealed partial class WorkerPool
         for (var offset = 0; offset < _ringCount; offset++)
         {
             var entry = _ring[(_ringHead + offset) & RingMask];
-            if (entry is null || (entry is WorkItem { Key: { } key } && _busyKeys.ContainsKey(key)))
+            if (entry is null || !IsRunnableLocked(entry))
             {
                 continue;
             }

@@ -958,7 +958,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
         WorkItem? next;
         var finishedOutcome = WorkOutcome.Succeeded;
         var hadFinished = finished is not null;
-        (Exception Error, Delegate Work)? plainFailure = null;
+        WorkItemFailure? plainFailure = null;
         if (finished is { HasCallerToken: true })
         {
             finished.ReleaseRegistration();
@@ -998,7 +998,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
         if (plainFailure is { } failure)
         {
-            ReportError(new WorkItemFailure(failure.Error, null, failure.Work));
+            ReportError(failure);
         }
 
         finished?.Complete();
@@ -1204,6 +1204,9 @@ public sealed partial class WorkerPool : IAsyncDisposable
     }
 
     private bool IsRunnableLocked(WorkItem item) => item.Key is null || !_busyKeys.ContainsKey(item.Key);
+
+    /// <summary>Whether a queue entry may start now: a plain delegate always, a node when its key is free.</summary>
+    private bool IsRunnableLocked(object entry) => entry is not WorkItem item || IsRunnableLocked(item);
 
     private void StartLocked(WorkItem item, Worker worker)
     {
