@@ -102,8 +102,11 @@ internal sealed class AwaitedWorkItem<T> : WorkItem, IValueTaskSource<T>, IValue
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
 
-    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+    {
+        CallerWaiting = true;
         _core.OnCompleted(continuation, state, token, flags);
+    }
 
     private void Recycle()
     {

@@ -62,6 +62,12 @@ internal abstract class WorkItem
     /// <summary>Whether <see cref="CallerToken"/> can be cancelled (a field: read on every hand-off and completion).</summary>
     internal bool HasCallerToken;
 
+    /// <summary>
+    /// Whether the submitter awaits this item and had to wait for it (its continuation is registered), so completing the
+    /// item queues that continuation to the thread pool. Set by the awaited item; read by the worker that ran it.
+    /// </summary>
+    internal bool CallerWaiting;
+
     /// <summary>Linked token source for a running item whose caller token can be cancelled; kept for reuse.</summary>
     internal CancellationTokenSource? RunCts;
 
@@ -184,6 +190,7 @@ internal abstract class WorkItem
         CallerToken = default;
         CallerRegistration = default;
         HasCallerToken = false;
+        CallerWaiting = false;
         StartTimestamp = 0;
         Outcome = default;
         Error = null;

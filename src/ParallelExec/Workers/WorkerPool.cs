@@ -33,7 +33,9 @@ namespace ParallelExec.Workers;
 /// started as soon as one of them waits, another worker is idle, or disposal begins, and until they start they count
 /// as queued, so the statistics, the capacity and the drain see them as before. Only the full modes' eviction differs:
 /// <see cref="QueueFullMode.DropOldest"/> evicts the oldest item no worker has claimed (claimed ones are about to
-/// run).</para>
+/// run). On a machine with more than one processor, a worker that ran an item which completed synchronously and finds
+/// nothing to run stays awake for up to 20 µs, yielding its processor between looks, before it parks: a submission in
+/// that time is handed to it without a thread-pool wake-up.</para>
 /// </remarks>
 [DebuggerDisplay("{DebuggerDisplay,nq}")]
 public sealed partial class WorkerPool : IAsyncDisposable
@@ -620,6 +622,8 @@ public sealed partial class WorkerPool : IAsyncDisposable
             return false;
         }
 
+        Worker worker;
+        WorkItem item;
         lock (_lock)
         {
             if (_disposing)
@@ -627,26 +631,33 @@ public sealed partial class WorkerPool : IAsyncDisposable
                 return false;
             }
 
-            if (_idle.Count > 0)
+            if (!HasIdleWorkerLocked)
             {
-                // Idle workers exist only when nothing queued is runnable, so this item overtakes nothing.
-                _submitted++;
-                var worker = _idle.Pop();
-                var item = worker.Arm(work);
-                StartLocked(item, worker);
-                worker.Signal(item);
-                return true;
-            }
+                if (_queued + _claimed >= _capacity)
+                {
+                    return false;
+                }
 
-            if (_queued + _claimed < _capacity)
-            {
                 _submitted++;
                 AppendLocked(work);
                 return true;
             }
+
+            // Idle workers exist only when nothing queued is runnable, so this item overtakes nothing.
+            _submitted++;
+            worker = TakeIdleWorkerLocked();
+            item = worker.Arm(work);
+            StartLocked(item, worker);
+            if (TryHandOffLocked(worker, item))
+            {
+                return true;
+            }
         }
 
-        return false;
+        // Outside the lock: waking the worker queues it to the thread pool (and may wake a thread, a system call), which
+        // the workers finishing items must not wait behind. Off the idle stack, the worker is this call's to signal.
+        worker.Signal(item);
+        return true;
     }
 
     private static PostResult RecycleAndReturn(PostedWorkItem item, PostResult result)
@@ -696,6 +707,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
         var current = item;
 
         Admission admission;
+        Worker? started = null; // a parked worker given the item, to signal once the lock is released
         object? victim = null;
         DropReason victimReason = default;
         lock (_lock)
@@ -714,13 +726,13 @@ public sealed partial class WorkerPool : IAsyncDisposable
                 current.State = WorkItemState.Done;
                 admission = Admission.Cancelled;
             }
-            else if (_idle.Count > 0 && IsRunnableLocked(current))
+            else if (HasIdleWorkerLocked && IsRunnableLocked(current))
             {
                 // Idle workers exist only when no queued item is runnable, so starting this one does not overtake any.
                 _submitted++;
-                var worker = _idle.Pop();
+                var worker = TakeIdleWorkerLocked();
                 StartLocked(current, worker);
-                worker.Signal(current);
+                started = TryHandOffLocked(worker, current) ? null : worker;
                 admission = Admission.Started;
             }
             else if (nestedAwaited)
@@ -793,6 +805,8 @@ public sealed partial class WorkerPool : IAsyncDisposable
             }
         }
 
+        // Outside the lock, as in TryAdmitPlain: the wake must not lengthen the lock's hold.
+        started?.Signal(current);
         switch (admission)
         {
             case Admission.Rejected:
@@ -894,7 +908,12 @@ public sealed partial class WorkerPool : IAsyncDisposable
         var mayClaim = false;
         while (true)
         {
-            var next = FinishAndTakeNext(worker, finished, started, mayClaim, out var retire);
+            var next = FinishAndTakeNext(worker, finished, started, mayClaim, out var retire, out var linger);
+            if (linger)
+            {
+                next = Linger(worker, out retire);
+            }
+
             if (next is null)
             {
                 if (retire)
@@ -953,11 +972,12 @@ public sealed partial class WorkerPool : IAsyncDisposable
     /// <paramref name="mayClaim"/>, claims a share of a deep queue), or parks the worker on the idle stack (returns
     /// <see langword="null"/>), or retires it (<paramref name="retire"/>).
     /// </summary>
-    private WorkItem? FinishAndTakeNext(Worker worker, WorkItem? finished, long started, bool mayClaim, out bool retire)
+    private WorkItem? FinishAndTakeNext(Worker worker, WorkItem? finished, long started, bool mayClaim, out bool retire, out bool linger)
     {
         WorkItem? next;
         var finishedOutcome = WorkOutcome.Succeeded;
         var hadFinished = finished is not null;
+        var callerWaiting = finished is { CallerWaiting: true };
         WorkItemFailure? plainFailure = null;
         if (finished is { HasCallerToken: true })
         {
@@ -988,7 +1008,9 @@ public sealed partial class WorkerPool : IAsyncDisposable
                 }
             }
 
-            next = TakeNextOrParkLocked(worker, mayClaim, out retire);
+            // A worker whose finished item resumes a waiting caller does not linger: the caller's continuation is queued
+            // to the thread pool, and this worker's thread, parked, is the one that can run it at once.
+            next = TakeNextOrParkLocked(worker, mayClaim, mayLinger: mayClaim && !callerWaiting, out retire, out linger);
         }
 
         if (hadFinished && (started != 0 || WorkerPoolMetrics.Items.Enabled))
@@ -1005,11 +1027,15 @@ public sealed partial class WorkerPool : IAsyncDisposable
         return next;
     }
 
-    /// <summary>Takes the next runnable item, or parks the worker on the idle stack, or retires it (under the lock).</summary>
-    private WorkItem? TakeNextOrParkLocked(Worker worker, bool mayClaim, out bool retire)
+    /// <summary>
+    /// Takes the next runnable item, or lets the worker linger (<paramref name="linger"/>; only when
+    /// <paramref name="mayLinger"/>), or parks it on the idle stack, or retires it (under the lock).
+    /// </summary>
+    private WorkItem? TakeNextOrParkLocked(Worker worker, bool mayClaim, bool mayLinger, out bool retire, out bool linger)
     {
         WorkItem? next = null;
         retire = false;
+        linger = false;
         if (_stopped || _liveWorkers > _targetWorkers)
         {
             // A retiring worker must not strand a runnable item that its finished item's key just freed.
@@ -1021,7 +1047,11 @@ public sealed partial class WorkerPool : IAsyncDisposable
         else
         {
             next = TakeNextLocked(worker, mayClaim);
-            if (next is null)
+            if (next is null && mayLinger && TryLingerLocked(worker))
+            {
+                linger = true;
+            }
+            else if (next is null)
             {
                 worker.PrepareToWait();
                 _idle.Push(worker);
@@ -1311,7 +1341,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
         // The item taken ends through the claim path too, which releases no key and no token registration. No claim
         // while a worker is idle (it would be given back at once) or for less than two items each.
-        if (mayClaim && item.Key is null && !item.HasCallerToken && !_disposing && _idle.Count == 0
+        if (mayClaim && item.Key is null && !item.HasCallerToken && !_disposing && !HasIdleWorkerLocked
             && _queued >= 2 * _liveWorkers)
         {
             ClaimLocked(worker);
@@ -1324,17 +1354,20 @@ public sealed partial class WorkerPool : IAsyncDisposable
     /// <summary>Gives runnable queued items to idle workers (after a worker retired or a waiter was admitted).</summary>
     private void DispatchLocked()
     {
-        while (_idle.Count > 0 && _queued > 0)
+        while (HasIdleWorkerLocked && _queued > 0)
         {
             if (TakeFirstRunnableLocked() is not { } entry)
             {
                 return;
             }
 
-            var worker = _idle.Pop();
+            var worker = TakeIdleWorkerLocked();
             var item = worker.Arm(entry);
             StartLocked(item, worker);
-            worker.Signal(item);
+            if (!TryHandOffLocked(worker, item))
+            {
+                worker.Signal(item);
+            }
             AdmitWaitersLocked();
         }
     }
@@ -1366,7 +1399,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
             }
         }
 
-        if (admittedAny && _idle.Count > 0)
+        if (admittedAny && HasIdleWorkerLocked)
         {
             DispatchLocked();
         }
