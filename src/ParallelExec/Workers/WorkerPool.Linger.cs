@@ -16,16 +16,16 @@ namespace ParallelExec.Workers;
 /// <para>The lingering worker yields its processor between looks rather than spinning on it: when the submitter shares
 /// that processor (a busy or single-core moment of the machine), it runs at once instead of waiting out the spin.</para>
 /// <para>Bounds: one worker lingers at a time (the submitter needs a core too), only on a machine with more than one
-/// processor, only after an item that completed synchronously (work that waits for I/O gains nothing from a worker
-/// kept awake), never while the pool is being disposed, and for at most <see cref="LingerTicks"/>. It does not linger
-/// when the item it finished resumes a caller that was waiting for it, and stops as soon as the thread pool has work
-/// queued: the thread it holds is then better spent running that work (the resumed caller among it). Measured with
-/// sixteen callers that each await one item at a time, lingering without these two rules cost 20 % more time. A lingering worker
-/// counts as idle for submissions and dispatch: it is handed the next runnable item before a parked worker is woken, so
-/// "idle workers exist only when nothing queued is runnable" still holds. A worker running claimed items does not give
-/// them back for a lingering worker, only for a parked one: the check runs between every two claimed items, and reading
-/// the lingering state there (a field the submitter writes) cost posting twice its time; the lingering worker parks
-/// within <see cref="LingerTicks"/> anyway.</para>
+/// processor, only after an item that completed synchronously (work that waits for I/O gains nothing from a worker kept
+/// awake), never while the pool is being disposed, and for at most <see cref="LingerTicks"/>. It does not linger when
+/// the item it finished resumes a caller that was waiting for it, and stops as soon as the thread pool has work queued:
+/// the thread it holds is then better spent on that work (the resumed caller among it). With sixteen callers that each
+/// await one item at a time, lingering after resuming a waiting caller cost 20 % more time.</para>
+/// <para>A lingering worker counts as idle for submissions and dispatch: it is handed the next runnable item before a
+/// parked worker is woken, so "idle workers exist only when nothing queued is runnable" still holds. A worker running
+/// claimed items gives them back for a parked worker, not for a lingering one: that check runs between every two
+/// claimed items, and reading the lingering state there (a field the submitter writes) made posting twice as slow; the
+/// lingering worker parks within <see cref="LingerTicks"/> anyway.</para>
 /// </remarks>
 public sealed partial class WorkerPool
 {
