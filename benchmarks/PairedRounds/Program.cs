@@ -77,92 +77,12 @@ var bodies = new (string Name, Func<Task> Run)[]
         block.Complete();
         await block.Completion;
     }),
-    ("PostA", async () =>
-    {
-        var pool = new PoolA(new PoolAOptions { WorkerCount = Workers, QueueCapacity = Capacity });
-        for (var i = 0; i < Items; i++)
-        {
-            await pool.PostAsync(work);
-        }
-
-        await pool.DisposeAsync();
-    }),
-    ("PostB", async () =>
-    {
-        var pool = new PoolB(new PoolBOptions { WorkerCount = Workers, QueueCapacity = Capacity });
-        for (var i = 0; i < Items; i++)
-        {
-            await pool.PostAsync(work);
-        }
-
-        await pool.DisposeAsync();
-    }),
-    ("RunA", async () =>
-    {
-        var pool = new PoolA(new PoolAOptions { WorkerCount = Workers, QueueCapacity = Capacity });
-        var pending = new ValueTask<int>[Capacity];
-        for (var i = 0; i < Items; i++)
-        {
-            if (i >= Capacity)
-            {
-                await pending[i % Capacity];
-            }
-
-            pending[i % Capacity] = pool.RunAsync(workWithResult);
-        }
-
-        for (var i = Items - Capacity; i < Items; i++)
-        {
-            await pending[i % Capacity];
-        }
-
-        await pool.DisposeAsync();
-    }),
-    ("RunB", async () =>
-    {
-        var pool = new PoolB(new PoolBOptions { WorkerCount = Workers, QueueCapacity = Capacity });
-        var pending = new ValueTask<int>[Capacity];
-        for (var i = 0; i < Items; i++)
-        {
-            if (i >= Capacity)
-            {
-                await pending[i % Capacity];
-            }
-
-            pending[i % Capacity] = pool.RunAsync(workWithResult);
-        }
-
-        for (var i = Items - Capacity; i < Items; i++)
-        {
-            await pending[i % Capacity];
-        }
-
-        await pool.DisposeAsync();
-    }),
-    ("Run16A", async () =>
-    {
-        var pool = new PoolA(new PoolAOptions { WorkerCount = Workers, QueueCapacity = Capacity });
-        await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
-        {
-            for (var i = 0; i < Items / 16; i++)
-            {
-                await pool.RunAsync(workWithResult);
-            }
-        })));
-        await pool.DisposeAsync();
-    }),
-    ("Run16B", async () =>
-    {
-        var pool = new PoolB(new PoolBOptions { WorkerCount = Workers, QueueCapacity = Capacity });
-        await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
-        {
-            for (var i = 0; i < Items / 16; i++)
-            {
-                await pool.RunAsync(workWithResult);
-            }
-        })));
-        await pool.DisposeAsync();
-    }),
+    ("PostA", () => WithPoolA(pool => PostEach(() => pool.PostAsync(work)))),
+    ("PostB", () => WithPoolB(pool => PostEach(() => pool.PostAsync(work)))),
+    ("RunA", () => WithPoolA(pool => AwaitInOrder(() => pool.RunAsync(workWithResult)))),
+    ("RunB", () => WithPoolB(pool => AwaitInOrder(() => pool.RunAsync(workWithResult)))),
+    ("Run16A", () => WithPoolA(pool => SixteenCallers(() => pool.RunAsync(workWithResult)))),
+    ("Run16B", () => WithPoolB(pool => SixteenCallers(() => pool.RunAsync(workWithResult)))),
 };
 
 var rounds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 200;
@@ -217,3 +137,56 @@ void Report(string baseline, string measured)
         $"{measured}/{baseline} per round: p25 {ratios[ratios.Count / 4]:F2}  median {ratios[ratios.Count / 2]:F2}  " +
         $"p75 {ratios[3 * ratios.Count / 4]:F2}; {measured} faster in {ratios.Count(r => r < 1)} of {ratios.Count} rounds");
 }
+
+// The same bodies for either build: the two WorkerPool types are unrelated, so each body takes the submission as a delegate.
+async Task WithPoolA(Func<PoolA, Task> body)
+{
+    var pool = new PoolA(new PoolAOptions { WorkerCount = Workers, QueueCapacity = Capacity });
+    await body(pool);
+    await pool.DisposeAsync();
+}
+
+async Task WithPoolB(Func<PoolB, Task> body)
+{
+    var pool = new PoolB(new PoolBOptions { WorkerCount = Workers, QueueCapacity = Capacity });
+    await body(pool);
+    await pool.DisposeAsync();
+}
+
+static async Task PostEach<TResult>(Func<ValueTask<TResult>> post)
+{
+    for (var i = 0; i < Items; i++)
+    {
+        await post();
+    }
+}
+
+// One caller submits every item and awaits the results in order, up to Capacity pending (as ParallelExec_RunAsync).
+static async Task AwaitInOrder(Func<ValueTask<int>> run)
+{
+    var pending = new ValueTask<int>[Capacity];
+    for (var i = 0; i < Items; i++)
+    {
+        if (i >= Capacity)
+        {
+            await pending[i % Capacity];
+        }
+
+        pending[i % Capacity] = run();
+    }
+
+    for (var i = Items - Capacity; i < Items; i++)
+    {
+        await pending[i % Capacity];
+    }
+}
+
+// Sixteen callers, each awaiting one item at a time (as ParallelExec_RunAsync16Callers).
+static Task SixteenCallers(Func<ValueTask<int>> run) =>
+    Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+    {
+        for (var i = 0; i < Items / 16; i++)
+        {
+            await run();
+        }
+    })));
