@@ -62,10 +62,10 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
     /// <summary>How many nodes <see cref="FreedPosted"/> holds.</summary>
     internal int FreedPostedCount;
 
-    /// <summary>Whether this worker is the pool's lingering worker (under the pool lock; see <c>WorkerPool.Linger.cs</c>).</summary>
-    internal bool Lingering;
-
-    /// <summary>The item handed to this worker while it lingered; written under the pool lock, read by the worker.</summary>
+    /// <summary>
+    /// The item handed to this worker while it lingered (see <c>WorkerPool.Linger.cs</c>); written under the pool lock,
+    /// read by the worker.
+    /// </summary>
     internal WorkItem? HandedOff;
 
     /// <summary>Whether claimed entries remain to start.</summary>

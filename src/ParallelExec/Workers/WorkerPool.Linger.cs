@@ -50,34 +50,26 @@ public sealed partial class WorkerPool
     private bool HasIdleWorkerLocked => _lingerer is not null || _idle.Count > 0;
 
     /// <summary>
-    /// Takes the worker to give the next item to: the lingering one, else a parked one. Call only when
-    /// <see cref="HasIdleWorkerLocked"/>, and give the item with <see cref="TryHandOffLocked"/>.
+    /// Starts a queue entry (a node, or a plain delegate) on an idle worker: handed at once to the lingering worker, which
+    /// is watching for it (returns <see langword="null"/>), else given to a parked worker, which the caller must signal
+    /// with <paramref name="item"/> (returned; outside the lock where it can). Call only when
+    /// <see cref="HasIdleWorkerLocked"/>.
     /// </summary>
-    private Worker TakeIdleWorkerLocked()
+    private Worker? StartOnIdleWorkerLocked(object entry, out WorkItem item)
     {
         if (_lingerer is { } lingerer)
         {
             _lingerer = null;
-            return lingerer;
+            item = lingerer.Arm(entry);
+            StartLocked(item, lingerer);
+            Volatile.Write(ref lingerer.HandedOff, item);
+            return null;
         }
 
-        return _idle.Pop();
-    }
-
-    /// <summary>
-    /// Gives a started item to a lingering worker, which is watching for it (returns <see langword="true"/>). A parked
-    /// worker must be signalled instead, which callers do outside the lock where they can.
-    /// </summary>
-    private static bool TryHandOffLocked(Worker worker, WorkItem item)
-    {
-        if (!worker.Lingering)
-        {
-            return false;
-        }
-
-        worker.Lingering = false;
-        Volatile.Write(ref worker.HandedOff, item);
-        return true;
+        var parked = _idle.Pop();
+        item = parked.Arm(entry);
+        StartLocked(item, parked);
+        return parked;
     }
 
     /// <summary>
@@ -91,7 +83,6 @@ public sealed partial class WorkerPool
             return false;
         }
 
-        worker.Lingering = true;
         worker.HandedOff = null;
         _lingerer = worker;
         return true;
@@ -130,7 +121,7 @@ public sealed partial class WorkerPool
                 return item;
             }
 
-            worker.Lingering = false;
+            // Not handed anything, so still the lingering worker.
             _lingerer = null;
             return TakeNextOrParkLocked(worker, mayClaim: false, mayLinger: false, out retire, out _);
         }

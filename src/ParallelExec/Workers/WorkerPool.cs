@@ -622,7 +622,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
             return false;
         }
 
-        Worker worker;
+        Worker? parked;
         WorkItem item;
         lock (_lock)
         {
@@ -645,18 +645,12 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
             // Idle workers exist only when nothing queued is runnable, so this item overtakes nothing.
             _submitted++;
-            worker = TakeIdleWorkerLocked();
-            item = worker.Arm(work);
-            StartLocked(item, worker);
-            if (TryHandOffLocked(worker, item))
-            {
-                return true;
-            }
+            parked = StartOnIdleWorkerLocked(work, out item);
         }
 
         // Outside the lock: waking the worker queues it to the thread pool (and may wake a thread, a system call), which
         // the workers finishing items must not wait behind. Off the idle stack, the worker is this call's to signal.
-        worker.Signal(item);
+        parked?.Signal(item);
         return true;
     }
 
@@ -730,9 +724,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
             {
                 // Idle workers exist only when no queued item is runnable, so starting this one does not overtake any.
                 _submitted++;
-                var worker = TakeIdleWorkerLocked();
-                StartLocked(current, worker);
-                started = TryHandOffLocked(worker, current) ? null : worker;
+                started = StartOnIdleWorkerLocked(current, out _);
                 admission = Admission.Started;
             }
             else if (nestedAwaited)
@@ -1361,13 +1353,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
                 return;
             }
 
-            var worker = TakeIdleWorkerLocked();
-            var item = worker.Arm(entry);
-            StartLocked(item, worker);
-            if (!TryHandOffLocked(worker, item))
-            {
-                worker.Signal(item);
-            }
+            StartOnIdleWorkerLocked(entry, out var item)?.Signal(item);
             AdmitWaitersLocked();
         }
     }
