@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -19,13 +20,15 @@ namespace TestAgent;
 /// Commands: <c>echo:TEXT</c>, <c>work:MS</c>, <c>pid</c>, <c>context</c>, <c>fail:MESSAGE</c>, <c>stderr:TEXT</c>,
 /// <c>garbage</c> (a non-JSON line instead of a reply), <c>crash</c> (exit code 3 without a reply),
 /// <c>crash-after:MS</c>, <c>exit</c> (exit code 0 without a reply), <c>child</c> (start a long-lived child process and
-/// reply with its pid).
+/// reply with its pid), <c>hold:NAME</c> (reply <c>released NAME</c> only once a <c>release:NAME</c> request has come,
+/// so a test orders replies without racing a timer).
 /// </remarks>
 public static class Program
 {
     private static readonly object OutputGate = new();
     private static readonly Stream Output = Console.OpenStandardOutput();
     private static readonly List<Process> Children = [];
+    private static readonly ConcurrentDictionary<string, TaskCompletionSource> Holds = new(StringComparer.Ordinal);
 
     public static async Task<int> Main(string[] args)
     {
@@ -126,6 +129,14 @@ public static class Program
                 await Task.Delay(int.Parse(argument, CultureInfo.InvariantCulture));
                 Reply(id, "worked " + argument);
                 break;
+            case "hold":
+                await Hold(argument).Task;
+                Reply(id, "released " + argument);
+                break;
+            case "release":
+                Hold(argument).TrySetResult();
+                Reply(id, "ok");
+                break;
             case "pid":
                 Reply(id, Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
                 break;
@@ -172,6 +183,9 @@ public static class Program
                 break;
         }
     }
+
+    private static TaskCompletionSource Hold(string name) =>
+        Holds.GetOrAdd(name, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
     private static int StartChild()
     {

@@ -25,12 +25,15 @@ public sealed class ProcessAgentTests
     {
         await using var agent = await ProcessAgent.StartAsync(TestAgentHost.Options()).WithTimeout();
 
-        var slow = agent.SendAsync("work:400").AsTask();
+        // The first request is answered only after the third has reached the agent: replies come back out of order
+        // whatever the machine's load (a timed "slow" request raced the fast one on a busy machine).
+        var held = agent.SendAsync("hold:first").AsTask();
         var fast = agent.SendAsync("echo:fast").AsTask();
 
         Assert.Equal("fast", await fast.WithTimeout());
-        Assert.False(slow.IsCompleted);
-        Assert.Equal("worked 400", await slow.WithTimeout());
+        Assert.False(held.IsCompleted);
+        Assert.Equal("ok", await agent.SendAsync("release:first").WithTimeout());
+        Assert.Equal("released first", await held.WithTimeout());
     }
 
     [Fact]
