@@ -57,7 +57,7 @@ public sealed class TaskGraph
     public Task<TaskGraphResult> RunAsync(CancellationToken cancellationToken = default) => RunAsync(null, cancellationToken);
 
     /// <summary>Runs the graph, reporting each task as it ends.</summary>
-    /// <param name="progress">Receives each task's result when it ends (skipped tasks included); may be <see langword="null"/>. Calls come from the scheduler's threads, and those of tasks ending at once may arrive in any order; exceptions it throws are ignored.</param>
+    /// <param name="progress">Receives each task's result when it ends (skipped tasks included); may be <see langword="null"/>. Calls come from the scheduler's threads, and those of tasks ending at once may arrive in any order; exceptions it throws are ignored. The returned task completes only after every call has returned.</param>
     /// <param name="cancellationToken">Cancels the run: running tasks see their token cancelled, tasks that have not started are skipped, and the result says <see cref="TaskGraphResult.IsCancelled"/>.</param>
     /// <returns>The result, with every task in it. The task never faults: failures and cancellation are in the result.</returns>
     public Task<TaskGraphResult> RunAsync(IProgress<TaskNodeResult>? progress, CancellationToken cancellationToken = default)
@@ -73,7 +73,7 @@ public sealed class TaskGraph
     public TaskGraphRun Start(CancellationToken cancellationToken = default) => Start(null, cancellationToken);
 
     /// <summary>Starts a run whose task completions can be read as a stream and are also reported to <paramref name="progress"/>.</summary>
-    /// <param name="progress">Receives each task's result when it ends; may be <see langword="null"/>.</param>
+    /// <param name="progress">Receives each task's result when it ends; may be <see langword="null"/>. <see cref="TaskGraphRun.Completion"/> completes only after every call has returned.</param>
     /// <param name="cancellationToken">Cancels the run: running tasks see their token cancelled and tasks that have not started are skipped.</param>
     /// <returns>The run: read <see cref="TaskGraphRun.ReadCompletionsAsync"/>, await <see cref="TaskGraphRun.Completion"/>.</returns>
     public TaskGraphRun Start(IProgress<TaskNodeResult>? progress, CancellationToken cancellationToken = default)

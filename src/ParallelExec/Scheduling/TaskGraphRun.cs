@@ -81,6 +81,10 @@ public sealed class TaskGraphRun
     private int _cancelled;
     private bool _cancelledByCaller;
     private bool _finished;
+
+    // Threads that left the lock with task results still to report to the progress callback: the run finishes only
+    // once they have reported, so that a caller who awaited the run has received every report (guarded by _gate).
+    private int _reportsInFlight;
     private DateTimeOffset _startedAt;
 
     internal TaskGraphRun(TaskGraph graph, IProgress<TaskNodeResult>? progress, bool streamCompletions, CancellationToken cancellationToken)
@@ -481,6 +485,7 @@ public sealed class TaskGraphRun
             ReleaseDependentsLocked(node);
             next = TakeLocked();
             dispatch = TakeForNewDispatchersLocked();
+            BeginReportLocked();
             finished = TryFinishLocked();
         }
 
@@ -501,6 +506,7 @@ public sealed class TaskGraphRun
 
         Report(node);
         Report(skipped);
+        finished |= EndReport();
         StartDispatchers(dispatch);
         if (finished)
         {
@@ -524,6 +530,7 @@ public sealed class TaskGraphRun
 
             _cancelledByCaller = true;
             cancelRun = StopLocked("Skipped because the run was cancelled.", now, ref skipped);
+            BeginReportLocked();
             finished = TryFinishLocked();
         }
 
@@ -534,6 +541,7 @@ public sealed class TaskGraphRun
         }
 
         Report(skipped);
+        finished |= EndReport();
         if (finished)
         {
             Finish();
@@ -764,7 +772,7 @@ public sealed class TaskGraphRun
 
     private bool TryFinishLocked()
     {
-        if (_finished || _ended != _nodes.Count)
+        if (_finished || _ended != _nodes.Count || _reportsInFlight != 0)
         {
             return false;
         }
@@ -798,6 +806,33 @@ public sealed class TaskGraphRun
 
         _completions?.Writer.TryComplete();
         _completion.TrySetResult(result);
+    }
+
+    /// <summary>
+    /// Under the lock, before results are reported outside it: holds the run open until <see cref="EndReport"/>. Only
+    /// with a progress callback (the metric has no one waiting for it).
+    /// </summary>
+    private void BeginReportLocked()
+    {
+        if (_progress is not null)
+        {
+            _reportsInFlight++;
+        }
+    }
+
+    /// <summary>After reporting: releases the hold of <see cref="BeginReportLocked"/>; returns whether the run finished.</summary>
+    private bool EndReport()
+    {
+        if (_progress is null)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            _reportsInFlight--;
+            return TryFinishLocked();
+        }
     }
 
     private void Report(TaskNodeResult node)

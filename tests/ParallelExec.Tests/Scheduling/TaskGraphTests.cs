@@ -470,6 +470,50 @@ public class TaskGraphTests
     }
 
     [Fact]
+    public async Task The_run_completes_only_after_every_progress_report_has_returned()
+    {
+        // Task "a" fails while "b" runs; the report of "a" is held up. "b" then ends on another thread as the last task:
+        // the run must still wait for the report of "a", or a caller who awaited the run could miss it.
+        var reportingA = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var unblockReport = new ManualResetEventSlim();
+        var releaseB = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reported = new ConcurrentQueue<string>();
+        var progress = new CallbackProgress(node =>
+        {
+            if (node.Id == "a")
+            {
+                reportingA.TrySetResult();
+                unblockReport.Wait(TimeSpan.FromSeconds(30));
+            }
+
+            reported.Enqueue(node.Id);
+        });
+        var graph = Exec.Graph()
+            .WithFailurePolicy(FailurePolicy.ContinueAll)
+            .AddTask("a", (_, _) => throw new InvalidOperationException("a failed"))
+            .AddTask("b", async (_, _) => await releaseB.Task)
+            .Build();
+
+        var run = graph.Start(progress);
+        await reportingA.Task.WithTimeout();
+        releaseB.SetResult();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (run.GetStatistics().Ended < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(5);
+        }
+
+        Assert.Equal(2, run.GetStatistics().Ended);
+        var early = await Task.WhenAny(run.Completion, Task.Delay(200));
+        Assert.NotSame(run.Completion, early);
+
+        unblockReport.Set();
+        var result = await run.Completion.WithTimeout();
+        Assert.Equal(["a", "b"], reported.Order(StringComparer.Ordinal));
+        Assert.Equal((1, 1), (result.SucceededCount, result.FailedCount));
+    }
+
+    [Fact]
     public async Task A_100000_task_chain_runs_without_overflowing_the_stack()
     {
         const int count = 100_000;
