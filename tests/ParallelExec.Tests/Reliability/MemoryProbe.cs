@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Reflection;
 using Xunit.Abstractions;
 
 namespace ParallelExec.Tests.Reliability;
@@ -41,6 +43,10 @@ public static class MemoryProbe
 
     /// <summary>Measured phases after the warm-up.</summary>
     public const int Phases = 6;
+
+    /// <summary>Gets whether the ParallelExec assembly under test was compiled with optimizations (a Release build).</summary>
+    public static bool LibraryIsOptimized { get; } =
+        typeof(ParallelExec.Workers.WorkerPool).Assembly.GetCustomAttribute<DebuggableAttribute>() is not { IsJITOptimizerDisabled: true };
 
     /// <summary>
     /// Runs a warm-up phase and <see cref="Phases"/> measured phases of <see cref="Items"/> items through
@@ -162,7 +168,17 @@ public static class MemoryProbe
     public static void AssertBounded(ITestOutputHelper output, string component, MemoryFigures figures, double maxBytesPerItem, long maxRetainedGrowth)
     {
         StressReport.Write(output, component, $"MEMORY {figures} bounds: allocatedPerItem<={maxBytesPerItem}B retainedGrowth<={maxRetainedGrowth}B");
-        Assert.True(figures.BytesPerItem <= maxBytesPerItem, $"{component}: {figures.BytesPerItem:F1} bytes allocated per item > bound {maxBytesPerItem} ({figures})");
+        if (LibraryIsOptimized)
+        {
+            Assert.True(figures.BytesPerItem <= maxBytesPerItem, $"{component}: {figures.BytesPerItem:F1} bytes allocated per item > bound {maxBytesPerItem} ({figures})");
+        }
+        else
+        {
+            // A Debug build compiles every async method's state machine as a class, allocated per call: the documented
+            // bounds are those of the Release build users get from NuGet. A leak is a leak in either build.
+            StressReport.Write(output, component, "MEMORY allocation bound not applied: the library under test is a Debug build (run dotnet test -c Release)");
+        }
+
         Assert.True(figures.RetainedGrowthBytes <= maxRetainedGrowth, $"{component}: live heap grew persistently by {figures.RetainedGrowthBytes} bytes per two phases of {figures.Items} items on one instance > bound {maxRetainedGrowth} (a per-item leak)");
     }
 }
