@@ -40,6 +40,10 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
     // tell it is called from inside a request. Set where the operation is called; undone when that async method returns.
     private static readonly AsyncLocal<AgentPool<TAgent>?> s_currentPool = new();
 
+    // Marks the async flow of a spawn (the factory and the shared-context factory it calls) as this pool's: a
+    // DisposeAsync called from there must not wait, because the disposal waits for that very spawn. Set once per spawn.
+    private static readonly AsyncLocal<AgentPool<TAgent>?> s_spawningPool = new();
+
     private readonly IAgentFactory<TAgent> _factory;
     private readonly AgentPoolOptions _options;
     private readonly TimeProvider _time;
@@ -302,12 +306,17 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
     /// <c>DisposeAsync</c> (counted per call, so that two requests disposing the pool at once do not wait for each
     /// other), and no queued request can still be served without them (nothing queued, or no agent starting). The
     /// agents are stopped in the background once the calling requests have ended too.</para>
+    /// <para><b>Called from an agent factory</b> (or anything on the async flow of a spawn, such as
+    /// <see cref="AgentPoolOptions.SharedContextFactory"/>): the disposal waits for every spawn in flight, the calling one
+    /// included, so such a call starts the disposal and returns a completed task at once; the agent being created joins
+    /// the pool's stop like any agent that finishes starting during disposal.</para>
     /// <para>Calls from outside (the first or later ones) return the full disposal: it completes only when every
     /// request, the ones that called <c>DisposeAsync</c> included, has ended and every agent has been stopped.</para>
     /// </remarks>
     public ValueTask DisposeAsync()
     {
-        var fromInside = ReferenceEquals(s_currentPool.Value, this);
+        var fromSpawn = ReferenceEquals(s_spawningPool.Value, this);
+        var fromInside = !fromSpawn && ReferenceEquals(s_currentPool.Value, this);
         TaskCompletionSource? started = null;
         Task disposal;
         Task? othersDrained = null;
@@ -329,13 +338,10 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
             SignalLocked();
         }
 
-        if (started is null)
-        {
-            return new ValueTask(othersDrained ?? disposal);
-        }
+        var stopping = started is null ? disposal : DisposeCoreAsync(started);
 
-        var stopping = DisposeCoreAsync(started);
-        return new ValueTask(othersDrained ?? stopping);
+        // From an agent factory: the disposal waits for the spawn that called it, so waiting here could never end.
+        return fromSpawn ? default : new ValueTask(othersDrained ?? stopping);
     }
 
     (int Idle, int Busy, int QueueLength) IAgentPoolGauges.ReadGauges()
@@ -920,6 +926,7 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
 
     private async Task SpawnOneAsync()
     {
+        s_spawningPool.Value = this;
         TAgent? agent = null;
         Exception? error = null;
         var name = _options.Spec.Name;

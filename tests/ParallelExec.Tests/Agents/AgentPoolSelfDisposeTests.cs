@@ -131,4 +131,52 @@ public sealed class AgentPoolSelfDisposeTests
         await pool.DisposeAsync().WithTimeout();
         Assert.Equal(1, pool.GetStatistics().Succeeded);
     }
+
+    [Fact]
+    public async Task Factory_disposing_its_pool_while_it_creates_an_agent_does_not_wait_for_its_own_spawn()
+    {
+        // The disposal waits for the spawns in flight; a factory awaiting it used to wait for itself forever.
+        AgentPool<DelegateAgent>? pool = null;
+        var created = new ConcurrentQueue<DelegateAgent>();
+        var factory = new DelegateAgentFactory<DelegateAgent>(async (spec, _) =>
+        {
+            await pool!.DisposeAsync();
+            var agent = new DelegateAgent(spec.Name, (request, _) => ValueTask.FromResult("served " + request));
+            created.Enqueue(agent);
+            return agent;
+        });
+        pool = Exec.Agents(factory).WithMaxAgents(1).Build();
+
+        // The request that made the pool spawn waited in its queue when the disposal began, so it is still served.
+        Assert.Equal("served r", await pool.RunAsync("r").WithTimeout());
+        await pool.DisposeAsync().WithTimeout();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await pool.RunAsync("late"));
+        var agent = Assert.Single(created);
+        Assert.True(agent.IsDisposed);
+        Assert.Equal((1L, 1L), (pool.GetStatistics().Spawned, pool.GetStatistics().Succeeded));
+    }
+
+    [Fact]
+    public async Task Shared_context_factory_disposing_the_pool_ends_and_every_agent_is_stopped()
+    {
+        AgentPool<DelegateAgent>? pool = null;
+        var factory = new RecordingFactory();
+        pool = Exec.Agents(factory)
+            .WithMaxAgents(1)
+            .WithSharedContext(async _ =>
+            {
+                await pool!.DisposeAsync();
+                return "context";
+            })
+            .Build();
+
+        var warmUp = pool.WarmUpAsync(1);
+        await pool.DisposeAsync().WithTimeout();
+
+        // The agent may join the pool before it stops (the warm-up is met) or after (the warm-up fails as disposed);
+        // either way the disposal ends and stops it.
+        var warmUpError = await Record.ExceptionAsync(() => warmUp.WithTimeout());
+        Assert.True(warmUpError is null or ObjectDisposedException, $"unexpected warm-up outcome: {warmUpError}");
+        Assert.All(factory.Agents, agent => Assert.True(agent.IsDisposed));
+    }
 }
