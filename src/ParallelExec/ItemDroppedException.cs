@@ -1,7 +1,8 @@
 namespace ParallelExec;
 
 /// <summary>
-/// The exception an awaiting caller receives when its item was rejected by, or evicted from, a full bounded queue.
+/// The exception an awaiting caller receives when its item was rejected by, or evicted from, a full bounded queue, or
+/// was cancelled because the component's drain timeout passed.
 /// </summary>
 /// <remarks>
 /// This is how the ledger (every item ends exactly once) reaches a caller who awaits a result: an item that never ran
@@ -34,7 +35,8 @@ public sealed class ItemDroppedException : InvalidOperationException
         DropReason.Rejected => "The item was rejected because the queue was full (QueueFullMode.Reject).",
         DropReason.DroppedOldest => "The item was dropped as the oldest in a full queue (QueueFullMode.DropOldest).",
         DropReason.DroppedNewest => "The item was dropped as the newest in a full queue (QueueFullMode.DropNewest).",
-        DropReason.DisposeDeadline => "The item was dropped because the component was disposed and its drain deadline passed.",
+        DropReason.DrainTimeout => "The item was cancelled because the component was disposed and its drain timeout passed.",
+        DropReason.Cancelled => "The item was cancelled before it ended.",
         _ => $"The item was dropped ({reason}).",
     };
 }

@@ -1345,7 +1345,7 @@ public sealed class AgentPool<TAgent> : IAsyncDisposable, IAgentPoolGauges
             SignalLocked();
         }
 
-        dropped.ForEach(waiter => Drop(waiter, DropReason.DisposeDeadline));
+        dropped.ForEach(waiter => Drop(waiter, DropReason.DrainTimeout));
         await _abortTokenSource.CancelAsync().ConfigureAwait(false);
         await _drained.Task.ConfigureAwait(false);
     }

@@ -65,7 +65,7 @@ public sealed class AgentPoolOptions
 
     /// <summary>
     /// Gets or sets how long <see cref="AgentPool{TAgent}.DisposeAsync"/> lets queued and in-flight requests finish before
-    /// it drops the queued ones (<see cref="DropReason.DisposeDeadline"/>) and cancels the running ones;
+    /// it drops the queued ones (<see cref="DropReason.DrainTimeout"/>) and cancels the running ones;
     /// <see cref="Timeout.InfiniteTimeSpan"/> to wait for all of them.
     /// </summary>
     /// <value>Defaults to <see cref="Timeout.InfiniteTimeSpan"/>.</value>

@@ -418,7 +418,7 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
     /// Stops intake, flushes the open batch and waits until every pending item has been handled. Idempotent: later calls
     /// wait for the same drain. With <see cref="BatchProcessorOptions{TItem}.DisposeTimeout"/>, when the deadline passes
     /// the handler's token is cancelled and batches that have not started are dropped with
-    /// <see cref="DropReason.DisposeDeadline"/>.
+    /// <see cref="DropReason.DrainTimeout"/>.
     /// </summary>
     /// <returns>A task that completes when the processor has drained (called from a handler of this processor: when
     /// everything else has drained, see the remarks).</returns>
@@ -1394,12 +1394,12 @@ public sealed class BatchProcessor<TItem, TResult> : IAsyncDisposable
                 {
                     var next = caller.Next;
                     caller.Registration.Dispose();
-                    NotifyDropped(batch.Items[i], DropReason.DisposeDeadline, 1);
-                    caller.SetException(new ItemDroppedException(DropReason.DisposeDeadline));
+                    NotifyDropped(batch.Items[i], DropReason.DrainTimeout, 1);
+                    caller.SetException(new ItemDroppedException(DropReason.DrainTimeout));
                     caller = next;
                 }
 
-                NotifyDropped(batch.Items[i], DropReason.DisposeDeadline, batch.Posts[i]);
+                NotifyDropped(batch.Items[i], DropReason.DrainTimeout, batch.Posts[i]);
             }
         }
 

@@ -99,7 +99,7 @@ public sealed class BatchProcessorOptions<TItem>
     /// <summary>
     /// Gets or sets how long <see cref="BatchProcessor{TItem, TResult}.DisposeAsync"/> lets pending batches drain. When it
     /// passes, the handler's cancellation token is cancelled and batches that have not started are dropped with
-    /// <see cref="DropReason.DisposeDeadline"/>.
+    /// <see cref="DropReason.DrainTimeout"/>.
     /// </summary>
     /// <value>The default is <see cref="Timeout.InfiniteTimeSpan"/>: disposal waits for every pending item. Must be greater than zero or infinite.</value>
     public TimeSpan DisposeTimeout { get; set; } = Timeout.InfiniteTimeSpan;

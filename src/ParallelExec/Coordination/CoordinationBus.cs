@@ -464,7 +464,7 @@ public sealed class CoordinationBus : IAsyncDisposable
 
     /// <summary>Stops intake, waits until every handler subscription has drained its mailbox (up to
     /// <see cref="CoordinationBusOptions.DrainTimeout"/>; then handlers are cancelled and the rest dropped with
-    /// <see cref="DropReason.DisposeDeadline"/>), then fails pending requests, barrier waits and waits with
+    /// <see cref="DropReason.DrainTimeout"/>), then fails pending requests, barrier waits and waits with
     /// <see cref="ObjectDisposedException"/> and ends the dead-letter stream. Idempotent; later calls from outside the
     /// handlers return the same completion.</summary>
     /// <returns>A task that completes when the bus is drained (called from a handler of this bus: when the other

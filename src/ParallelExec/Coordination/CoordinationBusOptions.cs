@@ -55,7 +55,7 @@ public sealed class CoordinationBusOptions
 
     /// <summary>Gets or sets how long <see cref="CoordinationBus.DisposeAsync"/> and <see cref="Subscription.DisposeAsync"/>
     /// wait for queued messages to be handled before cancelling the handlers and dropping the rest
-    /// (<see cref="DropReason.DisposeDeadline"/>).</summary>
+    /// (<see cref="DropReason.DrainTimeout"/>).</summary>
     /// <value>Defaults to <see cref="Timeout.InfiniteTimeSpan"/>: drain everything. Must be greater than or equal to
     /// zero, or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
     public TimeSpan DrainTimeout { get; set; } = Timeout.InfiniteTimeSpan;

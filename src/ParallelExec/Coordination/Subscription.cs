@@ -133,7 +133,7 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
 
     /// <summary>Unsubscribes: stops intake at once, then waits until the queued messages are handled (up to
     /// <see cref="CoordinationBusOptions.DrainTimeout"/>, after which the handler is cancelled and the rest dropped with
-    /// <see cref="DropReason.DisposeDeadline"/>). Called from the subscription's own handler it does not wait. Idempotent.</summary>
+    /// <see cref="DropReason.DrainTimeout"/>). Called from the subscription's own handler it does not wait. Idempotent.</summary>
     /// <returns>A task that completes when the subscription is drained.</returns>
     public ValueTask DisposeAsync()
     {
@@ -320,7 +320,7 @@ public abstract class Subscription : IDisposable, IAsyncDisposable
             {
                 if (_abandoned)
                 {
-                    ReportDrop(envelope, DropReason.DisposeDeadline);
+                    ReportDrop(envelope, DropReason.DrainTimeout);
                     continue;
                 }
 

@@ -56,7 +56,7 @@ public sealed class ParallelFilesOptions
 
     internal void Validate()
     {
-        new Internal.OptionsValidator(nameof(ParallelFilesOptions))
+        new OptionsValidator(nameof(ParallelFilesOptions))
             .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
             .Require(StreamingThreshold >= 0, nameof(StreamingThreshold), StreamingThreshold, "must be zero or greater")
             .RequirePositive(BufferSize, nameof(BufferSize))

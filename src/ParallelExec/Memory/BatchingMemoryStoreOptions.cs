@@ -48,7 +48,7 @@ public sealed class BatchingMemoryStoreOptions
     internal BatchingMemoryStoreOptions Clone() => (BatchingMemoryStoreOptions)MemberwiseClone();
 
     internal void Validate() =>
-        new Internal.OptionsValidator(nameof(BatchingMemoryStoreOptions))
+        new OptionsValidator(nameof(BatchingMemoryStoreOptions))
             .RequirePositive(MaxBatchSize, nameof(MaxBatchSize))
             .RequirePositive(MaxDelay, nameof(MaxDelay))
             .RequirePositive(MaxConcurrentBatches, nameof(MaxConcurrentBatches))

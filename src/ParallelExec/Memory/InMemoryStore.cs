@@ -24,7 +24,7 @@ public sealed class InMemoryStore : IMemoryStore
     public InMemoryStore(InMemoryStoreOptions? options = null)
     {
         _timeProvider = options is null ? TimeProvider.System : options.TimeProvider;
-        new Internal.OptionsValidator(nameof(InMemoryStoreOptions))
+        new OptionsValidator(nameof(InMemoryStoreOptions))
             .RequireNotNull(_timeProvider, nameof(InMemoryStoreOptions.TimeProvider))
             .ThrowIfInvalid();
     }

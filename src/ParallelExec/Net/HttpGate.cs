@@ -310,7 +310,7 @@ public sealed class HttpGate : IAsyncDisposable
 
     /// <summary>
     /// Stops intake, lets waiting and running calls finish (up to <see cref="HttpGateOptions.DrainTimeout"/>, after which
-    /// waiting calls are dropped with <see cref="DropReason.DisposeDeadline"/> and running ones cancelled), then releases
+    /// waiting calls are dropped with <see cref="DropReason.DrainTimeout"/> and running ones cancelled), then releases
     /// the timers and the client the gate built. Idempotent.
     /// </summary>
     /// <returns>A task that completes when the gate has drained and released its resources (called from inside a call
@@ -374,12 +374,12 @@ public sealed class HttpGate : IAsyncDisposable
                 _deadlinePassed = true;
                 while (_arrivals.First is { } node)
                 {
-                    DropLocked(node.Value, DropReason.DisposeDeadline, ref drops);
+                    DropLocked(node.Value, DropReason.DrainTimeout, ref drops);
                 }
 
                 while (_overflow.First is { } node)
                 {
-                    DropLocked(node.Value, DropReason.DisposeDeadline, ref drops);
+                    DropLocked(node.Value, DropReason.DrainTimeout, ref drops);
                 }
             }
 

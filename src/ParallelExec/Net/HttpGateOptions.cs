@@ -68,7 +68,7 @@ public sealed class HttpGateOptions
 
     /// <summary>Gets or sets how long <see cref="HttpGate.DisposeAsync"/> lets waiting and running calls finish.</summary>
     /// <value><see cref="Timeout.InfiniteTimeSpan"/>. When it passes, waiting calls fail with
-    /// <see cref="ItemDroppedException"/> (<see cref="DropReason.DisposeDeadline"/>) and running calls are cancelled.</value>
+    /// <see cref="ItemDroppedException"/> (<see cref="DropReason.DrainTimeout"/>) and running calls are cancelled.</value>
     public TimeSpan DrainTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 
     /// <summary>Gets or sets the clock every window, pause and timer of the gate uses.</summary>

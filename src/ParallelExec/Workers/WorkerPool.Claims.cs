@@ -129,7 +129,7 @@ public sealed partial class WorkerPool
 
         foreach (var entry in dropped ?? [])
         {
-            Drop(entry, DropReason.DisposeDeadline);
+            Drop(entry, DropReason.DrainTimeout);
         }
     }
 

@@ -349,7 +349,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
     /// <summary>
     /// Stops intake and drains the queue; when <paramref name="drainDeadline"/> passes (measured with the pool's
-    /// <see cref="TimeProvider"/>), items still queued are dropped (<see cref="DropReason.DisposeDeadline"/>: their awaiting
+    /// <see cref="TimeProvider"/>), items still queued are dropped (<see cref="DropReason.DrainTimeout"/>: their awaiting
     /// callers get <see cref="ItemDroppedException"/>) and the tokens of running items are cancelled; the returned task
     /// then waits for the running items to end. Idempotent: later calls return the first call's task.
     /// </summary>
@@ -1164,7 +1164,7 @@ public sealed partial class WorkerPool : IAsyncDisposable
 
         foreach (var entry in dropped)
         {
-            Drop(entry, DropReason.DisposeDeadline);
+            Drop(entry, DropReason.DrainTimeout);
         }
     }
 

@@ -19,6 +19,6 @@ public sealed class WorkerPoolDeadlineInterleavingTests(ITestOutputHelper output
     [InlineData(QueueFullMode.DropOldest, 10, 108u)]
     public void Intake_racing_DisposeAsync_with_a_drain_deadline_ends_every_item_exactly_once(QueueFullMode mode, int deadlineMs, uint seed) =>
         CoyoteExplorer.AssertNoBug(
-            output, $"WorkerPool.IntakeVsDisposeDeadline{deadlineMs}ms.{mode}", () => WorkerPoolInterleavingTests.IntakeVsDisposeAsync(mode, TimeSpan.FromMilliseconds(deadlineMs)), iterations: 30, seed);
+            output, $"WorkerPool.IntakeVsDrainTimeout{deadlineMs}ms.{mode}", () => WorkerPoolInterleavingTests.IntakeVsDisposeAsync(mode, TimeSpan.FromMilliseconds(deadlineMs)), iterations: 30, seed);
 
 }

@@ -548,7 +548,7 @@ public sealed class AgentPoolTests
     }
 
     [Fact]
-    public async Task DisposeDeadline_DropsQueuedRequests_AndCancelsRunningOnes()
+    public async Task DrainTimeout_DropsQueuedRequests_AndCancelsRunningOnes()
     {
         var time = new FakeTimeProvider();
         var factory = new RecordingFactory(async (agent, request, ct) =>
@@ -573,7 +573,7 @@ public sealed class AgentPoolTests
         time.Advance(TimeSpan.FromSeconds(5));
         await disposing.WithTimeout();
 
-        Assert.Equal(DropReason.DisposeDeadline, (await Assert.ThrowsAsync<ItemDroppedException>(() => queued)).Reason);
+        Assert.Equal(DropReason.DrainTimeout, (await Assert.ThrowsAsync<ItemDroppedException>(() => queued)).Reason);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
         Assert.Equal(["queued"], dropped);
         Assert.True(factory.Agents.Single().IsDisposed);

@@ -222,7 +222,7 @@ public class BatchProcessorQueueTests
     }
 
     [Fact]
-    public async Task DisposeDeadlineCancelsTheHandlerAndDropsBatchesThatHaveNotStarted()
+    public async Task DrainTimeoutCancelsTheHandlerAndDropsBatchesThatHaveNotStarted()
     {
         var time = new FakeTimeProvider();
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -258,8 +258,8 @@ public class BatchProcessorQueueTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tasks[0]);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tasks[1]);
-        Assert.Equal(DropReason.DisposeDeadline, (await Assert.ThrowsAsync<ItemDroppedException>(() => tasks[2])).Reason);
-        Assert.Equal(DropReason.DisposeDeadline, (await Assert.ThrowsAsync<ItemDroppedException>(() => tasks[3])).Reason);
+        Assert.Equal(DropReason.DrainTimeout, (await Assert.ThrowsAsync<ItemDroppedException>(() => tasks[2])).Reason);
+        Assert.Equal(DropReason.DrainTimeout, (await Assert.ThrowsAsync<ItemDroppedException>(() => tasks[3])).Reason);
         Assert.Equal(new[] { 3, 4 }, drops.Select(d => d.Item1).Order());
         var stats = processor.GetStatistics();
         Assert.Equal(2, stats.Failed);

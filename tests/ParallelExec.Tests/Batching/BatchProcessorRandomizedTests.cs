@@ -123,7 +123,7 @@ public class BatchProcessorRandomizedTests
             catch (ItemDroppedException error)
             {
                 Assert.NotEqual(QueueFullMode.Wait, mode);
-                Assert.NotEqual(DropReason.DisposeDeadline, error.Reason);
+                Assert.NotEqual(DropReason.DrainTimeout, error.Reason);
                 droppedCallers++;
             }
             catch (OperationCanceledException)

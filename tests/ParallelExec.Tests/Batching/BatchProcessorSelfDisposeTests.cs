@@ -206,11 +206,11 @@ public class BatchProcessorSelfDisposeTests
         foreach (var item in queued)
         {
             var exception = await Assert.ThrowsAsync<ItemDroppedException>(() => item.WithTimeout());
-            Assert.Equal(DropReason.DisposeDeadline, exception.Reason);
+            Assert.Equal(DropReason.DrainTimeout, exception.Reason);
         }
 
         await processor.DisposeAsync().WithTimeout();
-        Assert.Equal([(2, DropReason.DisposeDeadline), (3, DropReason.DisposeDeadline)], dropped.OrderBy(d => d.Item));
+        Assert.Equal([(2, DropReason.DrainTimeout), (3, DropReason.DrainTimeout)], dropped.OrderBy(d => d.Item));
         var statistics = processor.GetStatistics();
         Assert.Equal((1, 1, 2), (statistics.Succeeded, statistics.Failed, statistics.Dropped));
     }

@@ -187,7 +187,7 @@ public class CoordinationBusSelfDisposeTests
         Assert.True(bus.TryReadDeadLetter(out var cancelled));
         Assert.Equal(otherIds[0], cancelled.MessageId);
         Assert.Equal(new[] { otherIds[1], selfIds[1] }.Order(), drops.Select(d => d.MessageId).Order());
-        Assert.All(drops, d => Assert.Equal(DropReason.DisposeDeadline, d.Reason));
+        Assert.All(drops, d => Assert.Equal(DropReason.DrainTimeout, d.Reason));
         Assert.Equal(1, bus.GetStatistics().Handled);
     }
 }

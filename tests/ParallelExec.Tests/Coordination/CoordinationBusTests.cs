@@ -551,7 +551,7 @@ public class CoordinationBusTests
         Assert.Equal(ids[0], cancelled.MessageId);
         Assert.IsAssignableFrom<OperationCanceledException>(cancelled.Exception);
         Assert.Equal(ids.Skip(1), drops.Select(d => d.MessageId));
-        Assert.All(drops, d => Assert.Equal(DropReason.DisposeDeadline, d.Reason));
+        Assert.All(drops, d => Assert.Equal(DropReason.DrainTimeout, d.Reason));
     }
 
     [Fact]

@@ -458,7 +458,7 @@ public sealed class HttpGateTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task DisposeDeadlineDropsWaitingCallsAndCancelsRunningOnes()
+    public async Task DrainTimeoutDropsWaitingCallsAndCancelsRunningOnes()
     {
         var time = new FakeTimeProvider();
         var dropped = new ConcurrentQueue<DropReason>();
@@ -485,8 +485,8 @@ public sealed class HttpGateTests : IAsyncLifetime
         await disposing.WithTimeout();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running).WithTimeout();
         var error = await Assert.ThrowsAsync<ItemDroppedException>(() => waiting).WithTimeout();
-        Assert.Equal(DropReason.DisposeDeadline, error.Reason);
-        Assert.Equal([DropReason.DisposeDeadline], dropped);
+        Assert.Equal(DropReason.DrainTimeout, error.Reason);
+        Assert.Equal([DropReason.DrainTimeout], dropped);
     }
 
     [Fact]

@@ -166,7 +166,7 @@ public class WorkerPoolClaimTests
 
         Assert.Equal(Enumerable.Range(0, BlockingItem + 1), ran.Keys.Order());
         var droppedWorks = dropped.Select(d => (d.Reason, d.Key, d.Work)).ToHashSet();
-        var expected = works.Skip(BlockingItem + 1).Select(w => (DropReason.DisposeDeadline, (object?)null, (Delegate)w)).ToHashSet();
+        var expected = works.Skip(BlockingItem + 1).Select(w => (DropReason.DrainTimeout, (object?)null, (Delegate)w)).ToHashSet();
         Assert.Equal(expected, droppedWorks);
         var statistics = pool.GetStatistics();
         Assert.Equal((1L + 1 + BlockingItem + 1, (long)(Items - BlockingItem - 1), 0), (statistics.Completed, statistics.Dropped, statistics.Queued));

@@ -185,7 +185,7 @@ public class WorkerPoolSelfDisposeTests
         foreach (var item in queued)
         {
             var dropped = await Assert.ThrowsAsync<ItemDroppedException>(() => item.WithTimeout());
-            Assert.Equal(DropReason.DisposeDeadline, dropped.Reason);
+            Assert.Equal(DropReason.DrainTimeout, dropped.Reason);
         }
 
         await pool.DisposeAsync().WithTimeout();

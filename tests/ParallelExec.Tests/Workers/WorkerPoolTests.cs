@@ -420,7 +420,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public async Task DisposeDeadlineDropsQueuedItemsAndCancelsRunningOnes()
+    public async Task DrainTimeoutDropsQueuedItemsAndCancelsRunningOnes()
     {
         var time = new FakeTimeProvider();
         var dropped = new ConcurrentQueue<DroppedWorkItem>();
@@ -445,10 +445,10 @@ public class WorkerPoolTests
         foreach (var item in queued)
         {
             var error = await Assert.ThrowsAsync<ItemDroppedException>(() => item).WithTimeout();
-            Assert.Equal(DropReason.DisposeDeadline, error.Reason);
+            Assert.Equal(DropReason.DrainTimeout, error.Reason);
         }
 
-        Assert.Equal(3, dropped.Count(d => d.Reason == DropReason.DisposeDeadline));
+        Assert.Equal(3, dropped.Count(d => d.Reason == DropReason.DrainTimeout));
         var stats = pool.GetStatistics();
         Assert.Equal((3L, 1L), (stats.Dropped, stats.Cancelled));
     }

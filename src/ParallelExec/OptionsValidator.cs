@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace ParallelExec.Internal;
+namespace ParallelExec;
 
 /// <summary>
 /// Collects every invalid option value of one options object and throws a single <see cref="ArgumentException"/>
@@ -12,19 +12,25 @@ namespace ParallelExec.Internal;
 /// The exception's <see cref="ArgumentException.ParamName"/> is the first invalid member, so a single bad value
 /// reads like an ordinary argument error.
 /// </remarks>
-internal sealed class OptionsValidator
+public sealed class OptionsValidator
 {
     private readonly string _optionsName;
     private List<(string Name, string Value, string Reason)>? _errors;
 
-    public OptionsValidator(string optionsName)
+    internal OptionsValidator(string optionsName)
     {
         _optionsName = optionsName;
     }
 
+    /// <summary>Gets whether an error has been recorded.</summary>
     public bool HasErrors => _errors is { Count: > 0 };
 
     /// <summary>Records an error when <paramref name="valid"/> is false.</summary>
+    /// <param name="valid">Whether the value is valid.</param>
+    /// <param name="name">The option's name, as the user writes it.</param>
+    /// <param name="value">The value, quoted in the message.</param>
+    /// <param name="reason">What a valid value is, for example <c>"must be greater than zero"</c>.</param>
+    /// <returns>This validator, for chaining.</returns>
     public OptionsValidator Require(bool valid, string name, object? value, string reason)
     {
         if (!valid)
@@ -35,18 +41,39 @@ internal sealed class OptionsValidator
         return this;
     }
 
+    /// <summary>Records an error unless <paramref name="value"/> is greater than zero.</summary>
+    /// <param name="value">The value.</param>
+    /// <param name="name">The option's name.</param>
+    /// <returns>This validator.</returns>
     public OptionsValidator RequirePositive(int value, string name) =>
         Require(value > 0, name, value, "must be greater than zero");
 
+    /// <summary>Records an error when <paramref name="value"/> is <see langword="null"/>.</summary>
+    /// <param name="value">The value.</param>
+    /// <param name="name">The option's name.</param>
+    /// <returns>This validator.</returns>
     public OptionsValidator RequireNotNull(object? value, string name) =>
         Require(value is not null, name, value, "must not be null");
 
+    /// <summary>Records an error unless <paramref name="value"/> is greater than zero.</summary>
+    /// <param name="value">The value.</param>
+    /// <param name="name">The option's name.</param>
+    /// <returns>This validator.</returns>
     public OptionsValidator RequirePositive(TimeSpan value, string name) =>
         Require(value > TimeSpan.Zero, name, value, "must be greater than zero");
 
+    /// <summary>Records an error unless <paramref name="value"/> is greater than zero or <see cref="Timeout.InfiniteTimeSpan"/>.</summary>
+    /// <param name="value">The value.</param>
+    /// <param name="name">The option's name.</param>
+    /// <returns>This validator.</returns>
     public OptionsValidator RequirePositiveOrInfinite(TimeSpan value, string name) =>
         Require(value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan, name, value, "must be greater than zero or Timeout.InfiniteTimeSpan");
 
+    /// <summary>Records an error unless <paramref name="value"/> is a defined member of its enum.</summary>
+    /// <typeparam name="TEnum">The enum type.</typeparam>
+    /// <param name="value">The value.</param>
+    /// <param name="name">The option's name.</param>
+    /// <returns>This validator.</returns>
     public OptionsValidator RequireDefined<TEnum>(TEnum value, string name)
         where TEnum : struct, Enum =>
         Require(Enum.IsDefined(value), name, value, $"must be a defined {typeof(TEnum).Name} value");
