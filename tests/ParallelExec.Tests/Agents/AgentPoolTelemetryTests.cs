@@ -108,7 +108,15 @@ public sealed class AgentPoolTelemetryTests
         Assert.Equal(2, Sum("parallelexec.agents.spawned"));
         Assert.Equal(1, Sum("parallelexec.agents.crashes"));
         Assert.Equal(2, measurements.Count(m => m.Instrument == "parallelexec.agents.spawn.duration"));
-        Assert.DoesNotContain(measurements, m => m.Instrument is "parallelexec.agents.dropped" or "parallelexec.agents.queue.wait");
+        string[] conventional =
+        [
+            "parallelexec.agents.items.submitted", "parallelexec.agents.items.failed", "parallelexec.agents.items.dropped",
+            "parallelexec.agents.queue.length", "parallelexec.agents.in_flight", "parallelexec.agents.wait.duration",
+            "parallelexec.agents.run.duration", "parallelexec.agents.spawned", "parallelexec.agents.spawn.failures",
+            "parallelexec.agents.spawn.duration", "parallelexec.agents.crashes", "parallelexec.agents.recycled",
+            "parallelexec.agents.idle", "parallelexec.agents.busy",
+        ];
+        Assert.All(measurements, m => Assert.Contains(m.Instrument, conventional));
     }
 
     [Fact]
