@@ -443,6 +443,10 @@ public sealed class AgentPoolTests
         Assert.Equal(1, stats.Crashes);
         Assert.Equal(1, stats.Ledger.Succeeded);
         Assert.Equal(0, stats.Ledger.Failed);
+
+        // One request, however many attempts: submitted once, ended once.
+        Assert.Equal(1, stats.Ledger.Submitted);
+        Assert.True(stats.Ledger.IsBalanced, stats.ToString());
     }
 
     [Fact]
