@@ -606,6 +606,24 @@ public sealed class AgentPoolTests
     }
 
     [Fact]
+    public async Task Dispose_DiscardsSpawnsStillWaitingForTheirTurn()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var factory = new RecordingFactory { Gate = gate.Task };
+        var pool = Exec.Agents(factory).WithMaxAgents(3).WithMaxConcurrentSpawns(1).Build();
+        var warmUp = pool.WarmUpAsync(3);
+        await TestTimeout.WaitUntilAsync(() => factory.Creating == 1);
+        Assert.Equal(3, pool.GetStatistics().Spawning); // one starting, two waiting for their turn
+
+        await pool.DisposeAsync().AsTask().WithTimeout();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => warmUp).WithTimeout();
+        Assert.Equal((0, 1), (factory.Creating, factory.Calls)); // the two waiting spawns never called the factory
+        Assert.Empty(factory.Agents); // and the running one was cancelled
+        Assert.Equal(0, pool.GetStatistics().Spawning);
+    }
+
+    [Fact]
     public void InvalidOptions_AreListedInOneException()
     {
         var options = new AgentPoolOptions { MaxAgents = 0, MinIdle = 3, QueueCapacity = -1, IdleTimeout = TimeSpan.Zero, LoadBalancing = (LoadBalancingStrategy)9 };
