@@ -4,28 +4,21 @@ namespace ParallelExec.Agents;
 
 /// <summary>
 /// Configures and builds an <see cref="AgentPool{TAgent}"/>; returned by <see cref="Exec.Agents{TAgent}(IAgentFactory{TAgent})"/>.
-/// Every method returns the same builder. Single use: once <see cref="Build"/> has run, every method throws
-/// <see cref="InvalidOperationException"/>.
+/// Every method returns the same builder; the shared ones (name, clock, drain timeout, meter factory,
+/// <c>Configure</c>) come from <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}"/>. Single use.
 /// </summary>
 /// <typeparam name="TAgent">The type of agent the pool holds.</typeparam>
-/// <remarks>Values are validated once, by <see cref="Build"/>, which lists every invalid one in a single exception.</remarks>
-public sealed class AgentPoolBuilder<TAgent>
+/// <remarks>Values are validated once, by <c>Build()</c>, which lists every invalid one in a single exception.</remarks>
+public sealed class AgentPoolBuilder<TAgent> : ComponentBuilder<AgentPoolBuilder<TAgent>, AgentPoolOptions, AgentPool<TAgent>>
     where TAgent : class, IAgent
 {
     private readonly IAgentFactory<TAgent> _factory;
-    private readonly AgentPoolOptions _options = new();
-    private bool _built;
 
     internal AgentPoolBuilder(IAgentFactory<TAgent> factory)
+        : base(new AgentPoolOptions())
     {
         _factory = factory;
     }
-
-    /// <summary>Sets <see cref="AgentPoolOptions.Name"/>.</summary>
-    /// <param name="name">The pool's name.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
-    public AgentPoolBuilder<TAgent> WithName(string name) => Set(o => o.Name = name);
 
     /// <summary>Sets <see cref="AgentPoolOptions.Spec"/>, the template of every spawned agent.</summary>
     /// <param name="spec">The template.</param>
@@ -57,15 +50,15 @@ public sealed class AgentPoolBuilder<TAgent>
     /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
     public AgentPoolBuilder<TAgent> WithMaxConcurrencyPerAgent(int maxConcurrency) => Set(o => o.MaxConcurrencyPerAgent = maxConcurrency);
 
-    /// <summary>Sets the wait queue: <see cref="AgentPoolOptions.QueueCapacity"/> and <see cref="AgentPoolOptions.QueueFullMode"/>.</summary>
-    /// <param name="capacity">How many callers may wait for an agent.</param>
-    /// <param name="fullMode">What happens to a caller that finds the queue full.</param>
+    /// <summary>Sets the wait queue: <see cref="AgentPoolOptions.QueueCapacity"/> and <see cref="AgentPoolOptions.FullMode"/>.</summary>
+    /// <param name="capacity">How many requests may wait for an agent.</param>
+    /// <param name="fullMode">What happens to a request that finds the queue full.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
     public AgentPoolBuilder<TAgent> WithQueue(int capacity, QueueFullMode fullMode = QueueFullMode.Wait) => Set(o =>
     {
         o.QueueCapacity = capacity;
-        o.QueueFullMode = fullMode;
+        o.FullMode = fullMode;
     });
 
     /// <summary>Sets <see cref="AgentPoolOptions.LoadBalancing"/>.</summary>
@@ -86,12 +79,6 @@ public sealed class AgentPoolBuilder<TAgent>
     /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
     public AgentPoolBuilder<TAgent> WithIdleTimeout(TimeSpan idleTimeout) => Set(o => o.IdleTimeout = idleTimeout);
 
-    /// <summary>Sets <see cref="AgentPoolOptions.DisposeTimeout"/>.</summary>
-    /// <param name="disposeTimeout">How long disposal lets queued and running requests finish.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
-    public AgentPoolBuilder<TAgent> WithDisposeTimeout(TimeSpan disposeTimeout) => Set(o => o.DisposeTimeout = disposeTimeout);
-
     /// <summary>Sets <see cref="AgentPoolOptions.SharedContextFactory"/>: the context loaded once and handed to every agent.</summary>
     /// <param name="load">Loads the shared context.</param>
     /// <returns>This builder.</returns>
@@ -104,41 +91,14 @@ public sealed class AgentPoolBuilder<TAgent>
     /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
     public AgentPoolBuilder<TAgent> WithResilience(ResiliencePipeline pipeline) => Set(o => o.ResiliencePipeline = pipeline);
 
-    /// <summary>Sets <see cref="AgentPoolOptions.TimeProvider"/>.</summary>
-    /// <param name="timeProvider">The clock.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
-    public AgentPoolBuilder<TAgent> WithTimeProvider(TimeProvider timeProvider) => Set(o => o.TimeProvider = timeProvider);
-
     /// <summary>Sets <see cref="AgentPoolOptions.OnDropped"/>.</summary>
-    /// <param name="onDropped">Told about every dropped request and why.</param>
+    /// <param name="onDropped">Told about every dropped request, why and when.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
-    public AgentPoolBuilder<TAgent> OnDropped(Action<string?, DropReason> onDropped) => Set(o => o.OnDropped = onDropped);
+    public AgentPoolBuilder<TAgent> OnDropped(Action<DroppedItem> onDropped) => Set(o => o.OnDropped = onDropped);
 
-    /// <summary>Validates the configuration and builds the pool; with <see cref="AgentPoolOptions.MinIdle"/> above zero, its refill starts in the background.</summary>
+    /// <summary>Creates the pool; with <see cref="AgentPoolOptions.MinIdle"/> above zero, its refill starts in the background.</summary>
+    /// <param name="options">The validated options.</param>
     /// <returns>The pool.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
-    /// <exception cref="ArgumentException">One or more values are invalid; the message lists every one.</exception>
-    public AgentPool<TAgent> Build()
-    {
-        ThrowIfBuilt();
-        _built = true;
-        return new AgentPool<TAgent>(_factory, _options);
-    }
-
-    private AgentPoolBuilder<TAgent> Set(Action<AgentPoolOptions> apply)
-    {
-        ThrowIfBuilt();
-        apply(_options);
-        return this;
-    }
-
-    private void ThrowIfBuilt()
-    {
-        if (_built)
-        {
-            throw new InvalidOperationException("This agent pool builder has already built its pool; a builder is single use, start a new one with Exec.Agents(...).");
-        }
-    }
+    protected override AgentPool<TAgent> Create(AgentPoolOptions options) => new(_factory, options);
 }

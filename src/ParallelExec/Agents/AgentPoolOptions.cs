@@ -1,4 +1,3 @@
-using ParallelExec.Internal;
 using Polly;
 
 namespace ParallelExec.Agents;
@@ -7,12 +6,15 @@ namespace ParallelExec.Agents;
 /// Options of an <see cref="AgentPool{TAgent}"/>. Validated once when the pool is built (one
 /// <see cref="ArgumentException"/> lists every invalid value) and copied, so later changes do not affect the pool.
 /// </summary>
-public sealed class AgentPoolOptions
+/// <remarks>
+/// The shared members (<see cref="ComponentOptions.Name"/>, <see cref="ComponentOptions.TimeProvider"/>,
+/// <see cref="ComponentOptions.DrainTimeout"/>, <see cref="ComponentOptions.MeterFactory"/>) come from
+/// <see cref="ComponentOptions"/>. The pool's bound is <see cref="MaxAgents"/>, not a degree of parallelism: agents are
+/// processes, so their count is a resource bound; the requests one agent serves at once are
+/// <see cref="MaxConcurrencyPerAgent"/>.
+/// </remarks>
+public sealed class AgentPoolOptions : ComponentOptions
 {
-    /// <summary>Gets or sets the pool's name, used as the <see cref="TelemetryTagNames.Name"/> tag of its metrics.</summary>
-    /// <value>Defaults to <c>"agents"</c>.</value>
-    public string Name { get; set; } = "agents";
-
     /// <summary>Gets or sets the template every spawned agent is created from (kind, name prefix, arguments).</summary>
     /// <value>Defaults to a spec of kind <c>"agent"</c> named <c>"agent"</c> with no arguments.</value>
     public AgentSpec Spec { get; set; } = new();
@@ -36,13 +38,13 @@ public sealed class AgentPoolOptions
     /// <value>Defaults to 1.</value>
     public int MaxConcurrencyPerAgent { get; set; } = 1;
 
-    /// <summary>Gets or sets how many callers may wait for an agent when every agent is busy.</summary>
+    /// <summary>Gets or sets how many requests may wait for an agent when every agent is busy.</summary>
     /// <value>Defaults to 1024.</value>
     public int QueueCapacity { get; set; } = 1024;
 
-    /// <summary>Gets or sets what happens to a caller that finds the wait queue full.</summary>
+    /// <summary>Gets or sets what happens to a request that finds the wait queue full.</summary>
     /// <value>Defaults to <see cref="QueueFullMode.Wait"/>: the caller waits for room.</value>
-    public QueueFullMode QueueFullMode { get; set; } = QueueFullMode.Wait;
+    public QueueFullMode FullMode { get; set; } = QueueFullMode.Wait;
 
     /// <summary>Gets or sets how a request without an affinity key picks its agent.</summary>
     /// <value>Defaults to <see cref="LoadBalancingStrategy.LeastBusy"/>.</value>
@@ -64,14 +66,6 @@ public sealed class AgentPoolOptions
     public TimeSpan IdleTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 
     /// <summary>
-    /// Gets or sets how long <see cref="AgentPool{TAgent}.DisposeAsync"/> lets queued and in-flight requests finish before
-    /// it drops the queued ones (<see cref="DropReason.DrainTimeout"/>) and cancels the running ones;
-    /// <see cref="Timeout.InfiniteTimeSpan"/> to wait for all of them.
-    /// </summary>
-    /// <value>Defaults to <see cref="Timeout.InfiniteTimeSpan"/>.</value>
-    public TimeSpan DisposeTimeout { get; set; } = Timeout.InfiniteTimeSpan;
-
-    /// <summary>
     /// Gets or sets an optional loader of the context shared by every agent. The pool calls it once, before its first
     /// spawn (again only if it failed), and hands the result to every agent in <see cref="AgentSpec.SharedContext"/>.
     /// </summary>
@@ -86,37 +80,37 @@ public sealed class AgentPoolOptions
     public ResiliencePipeline? ResiliencePipeline { get; set; }
 
     /// <summary>
-    /// Gets or sets a callback told about every request dropped by the wait queue's <see cref="QueueFullMode"/> or by the
-    /// dispose deadline, with its request (<see langword="null"/> for <see cref="AgentPool{TAgent}.ExecuteAsync{TResult}"/>)
-    /// and the reason. The dropped caller also gets <see cref="ItemDroppedException"/>.
+    /// Gets or sets a callback told about every request that did not run to an outcome of its own: refused or evicted by
+    /// the wait queue's <see cref="FullMode"/>, or cut by the <see cref="ComponentOptions.DrainTimeout"/> of
+    /// <see cref="AgentPool{TAgent}.DisposeAsync"/>. <see cref="DroppedItem.Item"/> is the request string (for
+    /// <see cref="AgentPool{TAgent}.RunAsync"/> and <see cref="AgentPool{TAgent}.RunWithAffinityAsync"/>) or the operation
+    /// delegate (for <see cref="AgentPool{TAgent}.ExecuteAsync{TResult}"/>); <see cref="DroppedItem.Key"/> is the affinity
+    /// key. The dropped caller also gets <see cref="ItemDroppedException"/> (or, for a running request cut by the drain
+    /// timeout, the <see cref="OperationCanceledException"/> its agent throws).
     /// </summary>
     /// <value>Defaults to <see langword="null"/>.</value>
-    public Action<string?, DropReason>? OnDropped { get; set; }
+    public Action<DroppedItem>? OnDropped { get; set; }
 
-    /// <summary>Gets or sets the clock of idle timeouts, queue-wait and spawn-duration measurements and the dispose deadline.</summary>
-    /// <value>Defaults to <see cref="TimeProvider.System"/>.</value>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+    /// <inheritdoc/>
+    protected override string DefaultName => "AgentPool";
 
     internal AgentPoolOptions Clone() => (AgentPoolOptions)MemberwiseClone();
 
-    internal void Validate()
+    /// <inheritdoc/>
+    protected override void AddErrors(OptionsValidator validator)
     {
-        var validator = new OptionsValidator(nameof(AgentPoolOptions));
+        base.AddErrors(validator);
         validator
-            .RequireNotNull(Name, nameof(Name))
             .RequireNotNull(Spec, nameof(Spec))
             .RequirePositive(MaxAgents, nameof(MaxAgents))
             .Require(MinIdle >= 0 && MinIdle <= MaxAgents, nameof(MinIdle), MinIdle, "must be between 0 and MaxAgents")
             .RequirePositive(MaxConcurrentSpawns, nameof(MaxConcurrentSpawns))
             .RequirePositive(MaxConcurrencyPerAgent, nameof(MaxConcurrencyPerAgent))
             .RequirePositive(QueueCapacity, nameof(QueueCapacity))
-            .RequireDefined(QueueFullMode, nameof(QueueFullMode))
+            .RequireDefined(FullMode, nameof(FullMode))
             .RequireDefined(LoadBalancing, nameof(LoadBalancing))
             .RequirePositive(MaxAffinityKeys, nameof(MaxAffinityKeys))
             .Require(MaxUses >= 0, nameof(MaxUses), MaxUses, "must be zero (never) or greater")
-            .RequirePositiveOrInfinite(IdleTimeout, nameof(IdleTimeout))
-            .RequirePositiveOrInfinite(DisposeTimeout, nameof(DisposeTimeout))
-            .RequireNotNull(TimeProvider, nameof(TimeProvider))
-            .ThrowIfInvalid();
+            .RequirePositiveOrInfinite(IdleTimeout, nameof(IdleTimeout));
     }
 }

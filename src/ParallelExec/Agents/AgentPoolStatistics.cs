@@ -1,12 +1,18 @@
 namespace ParallelExec.Agents;
 
 /// <summary>
-/// A snapshot of an <see cref="AgentPool{TAgent}"/>'s state and counters, taken by
-/// <see cref="AgentPool{TAgent}.GetStatistics"/>.
+/// A snapshot of an <see cref="AgentPool{TAgent}"/>, taken by <see cref="AgentPool{TAgent}.GetStatistics"/>: the ledger
+/// of its requests (<see cref="ComponentStatistics.Ledger"/>) and the state of its agents.
 /// </summary>
-public sealed class AgentPoolStatistics
+/// <remarks>
+/// The ledger counts requests: <see cref="LedgerSnapshot.Queued"/> are waiting for an agent (or for room in the wait
+/// queue), <see cref="LedgerSnapshot.InFlight"/> have been admitted and are being served (or are between the attempts
+/// of a resilience pipeline).
+/// </remarks>
+public sealed class AgentPoolStatistics : ComponentStatistics
 {
-    internal AgentPoolStatistics()
+    internal AgentPoolStatistics(string name, LedgerSnapshot ledger)
+        : base(name, ledger)
     {
     }
 
@@ -19,14 +25,8 @@ public sealed class AgentPoolStatistics
     /// <summary>Gets the number of live agents serving at least one request.</summary>
     public int Busy { get; internal init; }
 
-    /// <summary>Gets the number of agents being started.</summary>
+    /// <summary>Gets the number of agents being started (or waiting for a spawn slot, see <see cref="AgentPoolOptions.MaxConcurrentSpawns"/>).</summary>
     public int Spawning { get; internal init; }
-
-    /// <summary>Gets the number of requests being served.</summary>
-    public int InFlight { get; internal init; }
-
-    /// <summary>Gets the number of callers waiting for an agent.</summary>
-    public int QueueLength { get; internal init; }
 
     /// <summary>Gets the number of agents started successfully since the pool was built.</summary>
     public long Spawned { get; internal init; }
@@ -40,15 +40,7 @@ public sealed class AgentPoolStatistics
     /// <summary>Gets the number of agents recycled after <see cref="AgentPoolOptions.MaxUses"/> or <see cref="AgentPoolOptions.IdleTimeout"/>.</summary>
     public long Recycled { get; internal init; }
 
-    /// <summary>Gets the number of requests that completed successfully.</summary>
-    public long Succeeded { get; internal init; }
-
-    /// <summary>Gets the number of requests that failed (the caller got the exception), cancellations excluded.</summary>
-    public long Failed { get; internal init; }
-
-    /// <summary>Gets the number of requests cancelled by their caller.</summary>
-    public long Cancelled { get; internal init; }
-
-    /// <summary>Gets the number of requests dropped by the wait queue's policy or the dispose deadline.</summary>
-    public long Dropped { get; internal init; }
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"{base.ToString()}, Agents = {Agents} (Idle = {Idle}, Busy = {Busy}), Spawning = {Spawning}, Spawned = {Spawned}, SpawnFailures = {SpawnFailures}, Crashes = {Crashes}, Recycled = {Recycled}";
 }

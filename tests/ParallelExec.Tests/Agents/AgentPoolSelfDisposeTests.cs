@@ -50,7 +50,7 @@ public sealed class AgentPoolSelfDisposeTests
             var other = pool.RunAsync("other").AsTask();
             await otherStarted.Task.WithTimeout();
             var queued = Enumerable.Range(0, 3).Select(i => pool.RunAsync($"q{i}").AsTask()).ToList();
-            await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 3);
+            await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.Queued == 3);
 
             selfGo.SetResult();
             var fromInside = await insideDispose.Task.WithTimeout();
@@ -71,9 +71,10 @@ public sealed class AgentPoolSelfDisposeTests
             var results = await Task.WhenAll(queued).WithTimeout();
             Assert.Equal(["q0", "q1", "q2"], results);
             var statistics = pool.GetStatistics();
-            Assert.Equal(5, statistics.Succeeded);
-            Assert.Equal(0, statistics.Dropped + statistics.Cancelled);
-            Assert.Equal(1, statistics.Failed); // the late request refused with ObjectDisposedException counts as failed
+            Assert.Equal(5, statistics.Ledger.Succeeded);
+            Assert.Equal(0, statistics.Ledger.Dropped + statistics.Ledger.Cancelled);
+            Assert.Equal(0, statistics.Ledger.Failed); // the late request refused at intake was never admitted
+            Assert.Equal(5, statistics.Ledger.Submitted);
             Assert.All(factory.Agents, agent => Assert.True(agent.IsDisposed));
         }
         finally
@@ -105,7 +106,7 @@ public sealed class AgentPoolSelfDisposeTests
         }).AsTask();
         await selfStarted.Task.WithTimeout();
         var queued = Enumerable.Range(0, 2).Select(i => pool.RunAsync($"q{i}").AsTask()).ToList();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 2);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.Queued == 2);
 
         selfGo.SetResult();
         Assert.True(await self.WithTimeout());
@@ -113,7 +114,7 @@ public sealed class AgentPoolSelfDisposeTests
         Assert.Equal(["q0", "q1"], results);
         await pool.DisposeAsync().WithTimeout();
         Assert.Equal(["self", "q0", "q1"], served);
-        Assert.Equal(3, pool.GetStatistics().Succeeded);
+        Assert.Equal(3, pool.GetStatistics().Ledger.Succeeded);
     }
 
     [Fact]
@@ -129,7 +130,7 @@ public sealed class AgentPoolSelfDisposeTests
 
         Assert.Equal("bye", await pool.RunAsync("bye").WithTimeout());
         await pool.DisposeAsync().WithTimeout();
-        Assert.Equal(1, pool.GetStatistics().Succeeded);
+        Assert.Equal(1, pool.GetStatistics().Ledger.Succeeded);
     }
 
     [Fact]
@@ -153,7 +154,7 @@ public sealed class AgentPoolSelfDisposeTests
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await pool.RunAsync("late"));
         var agent = Assert.Single(created);
         Assert.True(agent.IsDisposed);
-        Assert.Equal((1L, 1L), (pool.GetStatistics().Spawned, pool.GetStatistics().Succeeded));
+        Assert.Equal((1L, 1L), (pool.GetStatistics().Spawned, pool.GetStatistics().Ledger.Succeeded));
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class AgentPoolTests
         var stats = pool.GetStatistics();
         Assert.Equal(1, stats.Spawned);
         Assert.Equal(1, stats.Idle);
-        Assert.Equal(1, stats.Succeeded);
+        Assert.Equal(1, stats.Ledger.Succeeded);
     }
 
     [Fact]
@@ -88,7 +88,7 @@ public sealed class AgentPoolTests
         await using var pool = Exec.Agents(factory).WithMaxAgents(2).Build();
 
         var requests = Enumerable.Range(0, 5).Select(i => pool.RunAsync("r" + i).AsTask()).ToArray();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { Busy: 2, QueueLength: 3 });
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { Busy: 2, Ledger.Queued: 3 });
         Assert.Equal(2, factory.Agents.Count);
         release.SetResult();
 
@@ -186,7 +186,7 @@ public sealed class AgentPoolTests
         await pool.WarmUpAsync(3).WithTimeout();
 
         var held = new[] { pool.RunAsync("hold").AsTask(), pool.RunAsync("hold").AsTask() };
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().InFlight == 2);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.InFlight == 2);
 
         // Two agents carry one request each; the third is the only one with none in flight.
         var free = await pool.RunAsync("now").WithTimeout();
@@ -225,9 +225,9 @@ public sealed class AgentPoolTests
 
         // While session-0's agent is busy, another session-0 request waits for it although other agents are free.
         var held = pool.RunWithAffinityAsync("session-0", "hold").AsTask();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.InFlight == 1);
         var queued = pool.RunWithAffinityAsync("session-0", "x").AsTask();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.Queued == 1);
         Assert.NotEqual(owners["session-0"].Single(), await pool.RunAsync("x").WithTimeout());
         Assert.False(queued.IsCompleted);
         release.SetResult();
@@ -283,7 +283,7 @@ public sealed class AgentPoolTests
         var requests = Enumerable.Range(0, 5).Select(i => pool.RunAsync(i.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsTask()).ToArray();
         // Wait until three operations are inside the agent, not only counted in flight by the pool: released earlier, a
         // third one could enter after the first two had left, and the peak would race.
-        await TestTimeout.WaitUntilAsync(() => Volatile.Read(ref inFlight) == 3 && pool.GetStatistics() is { InFlight: 3, QueueLength: 2 });
+        await TestTimeout.WaitUntilAsync(() => Volatile.Read(ref inFlight) == 3 && pool.GetStatistics() is { Ledger.InFlight: 3, Ledger.Queued: 2 });
         release.SetResult();
 
         Assert.Equal(["0", "1", "2", "3", "4"], await Task.WhenAll(requests).WithTimeout());
@@ -303,19 +303,19 @@ public sealed class AgentPoolTests
             await release.Task;
             return request;
         });
-        var dropped = new ConcurrentQueue<(string? Request, DropReason Reason)>();
+        var dropped = new ConcurrentQueue<DroppedItem>();
         await using var pool = Exec.Agents(factory)
             .WithMaxAgents(1)
             .WithQueue(2, mode)
-            .OnDropped((request, why) => dropped.Enqueue((request, why)))
+            .OnDropped(dropped.Enqueue)
             .Build();
         await pool.WarmUpAsync(1).WithTimeout();
 
         var tasks = new Dictionary<string, Task<string>> { ["r0"] = pool.RunAsync("r0").AsTask() };
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.InFlight == 1);
         tasks["r1"] = pool.RunAsync("r1").AsTask();
         tasks["r2"] = pool.RunAsync("r2").AsTask();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 2);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.Queued == 2);
         tasks["r3"] = pool.RunAsync("r3").AsTask();
         if (mode == QueueFullMode.DropNewest)
         {
@@ -341,11 +341,14 @@ public sealed class AgentPoolTests
             }
         }
 
-        Assert.Equal(expectedDrops.Order(), dropped.Select(d => d.Request!).Order());
+        Assert.Equal(expectedDrops.Order(), dropped.Select(d => (string)d.Item!).Order());
         Assert.All(dropped, d => Assert.Equal(reason, d.Reason));
+        Assert.All(dropped, d => Assert.Equal("AgentPool", d.Component));
         var stats = pool.GetStatistics();
-        Assert.Equal(expectedDrops.Length, stats.Dropped);
-        Assert.Equal(tasks.Count - expectedDrops.Length, stats.Succeeded);
+        Assert.Equal(expectedDrops.Length, mode == QueueFullMode.Reject ? stats.Ledger.Rejected : stats.Ledger.Dropped);
+        Assert.Equal(tasks.Count - expectedDrops.Length, stats.Ledger.Succeeded);
+        Assert.Equal(tasks.Count, stats.Ledger.Submitted);
+        Assert.True(stats.Ledger.IsBalanced, stats.ToString());
     }
 
     [Fact]
@@ -361,12 +364,13 @@ public sealed class AgentPoolTests
         await pool.WarmUpAsync(1).WithTimeout();
 
         var tasks = Enumerable.Range(0, 4).Select(i => pool.RunAsync("r" + i).AsTask()).ToArray();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { InFlight: 1, QueueLength: 1 });
+        // One runs, one waits in the queue of one, two wait for room in it: all three count as queued in the ledger.
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { Ledger.InFlight: 1, Ledger.Queued: 3 });
         Assert.All(tasks, t => Assert.False(t.IsCompleted));
         release.SetResult();
 
         Assert.Equal(["r0", "r1", "r2", "r3"], (await Task.WhenAll(tasks).WithTimeout()).Order());
-        Assert.Equal(0, pool.GetStatistics().Dropped);
+        Assert.Equal(0, pool.GetStatistics().Ledger.Dropped);
     }
 
     [Fact]
@@ -380,18 +384,18 @@ public sealed class AgentPoolTests
         });
         await using var pool = Exec.Agents(factory).WithMaxAgents(1).Build();
         var held = pool.RunAsync("held").AsTask();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.InFlight == 1);
         using var cts = new CancellationTokenSource();
         var queued = pool.RunAsync("queued", cts.Token).AsTask();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.Queued == 1);
 
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued).WithTimeout();
-        Assert.Equal(0, pool.GetStatistics().QueueLength);
+        Assert.Equal(0, pool.GetStatistics().Ledger.Queued);
         release.SetResult();
         Assert.Equal("held", await held.WithTimeout());
-        Assert.Equal(1, pool.GetStatistics().Cancelled);
+        Assert.Equal(1, pool.GetStatistics().Ledger.Cancelled);
     }
 
     [Fact]
@@ -414,7 +418,7 @@ public sealed class AgentPoolTests
         Assert.Equal(replacement.Id, await pool.RunAsync("x").WithTimeout());
         var stats = pool.GetStatistics();
         Assert.Equal(1, stats.Crashes);
-        Assert.Equal(1, stats.Failed);
+        Assert.Equal(1, stats.Ledger.Failed);
         Assert.Equal(1, stats.Agents);
     }
 
@@ -437,8 +441,12 @@ public sealed class AgentPoolTests
         Assert.Equal("agent-2:job", await pool.RunAsync("job").WithTimeout());
         var stats = pool.GetStatistics();
         Assert.Equal(1, stats.Crashes);
-        Assert.Equal(1, stats.Succeeded);
-        Assert.Equal(0, stats.Failed);
+        Assert.Equal(1, stats.Ledger.Succeeded);
+        Assert.Equal(0, stats.Ledger.Failed);
+
+        // One request, however many attempts: submitted once, ended once.
+        Assert.Equal(1, stats.Ledger.Submitted);
+        Assert.True(stats.Ledger.IsBalanced, stats.ToString());
     }
 
     [Fact]
@@ -533,7 +541,7 @@ public sealed class AgentPoolTests
         var pool = Exec.Agents(factory).WithMaxAgents(2).WithMinIdle(2).Build();
         await pool.WarmUpAsync(2).WithTimeout();
         var tasks = Enumerable.Range(0, 4).Select(i => pool.RunAsync("r" + i).AsTask()).ToArray();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { InFlight: 2, QueueLength: 2 });
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics() is { Ledger.InFlight: 2, Ledger.Queued: 2 });
 
         var disposing = pool.DisposeAsync().AsTask();
         Assert.False(disposing.IsCompleted);
@@ -556,17 +564,17 @@ public sealed class AgentPoolTests
             await Task.Delay(Timeout.Infinite, ct);
             return request;
         });
-        var dropped = new ConcurrentQueue<string?>();
+        var dropped = new ConcurrentQueue<DroppedItem>();
         var pool = Exec.Agents(factory)
             .WithMaxAgents(1)
             .WithTimeProvider(time)
-            .WithDisposeTimeout(TimeSpan.FromSeconds(5))
-            .OnDropped((request, _) => dropped.Enqueue(request))
+            .WithDrainTimeout(TimeSpan.FromSeconds(5))
+            .OnDropped(dropped.Enqueue)
             .Build();
         var running = pool.RunAsync("running").AsTask();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.InFlight == 1);
         var queued = pool.RunAsync("queued").AsTask();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().QueueLength == 1);
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.Queued == 1);
 
         var disposing = pool.DisposeAsync().AsTask();
         Assert.False(disposing.IsCompleted);
@@ -575,7 +583,11 @@ public sealed class AgentPoolTests
 
         Assert.Equal(DropReason.DrainTimeout, (await Assert.ThrowsAsync<ItemDroppedException>(() => queued)).Reason);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
-        Assert.Equal(["queued"], dropped);
+        // Both were cut by the drain timeout: the queued one dropped, the running one cancelled; each reported once.
+        Assert.Equal(["queued", "running"], dropped.Select(d => (string)d.Item!).Order());
+        Assert.All(dropped, d => Assert.Equal(DropReason.DrainTimeout, d.Reason));
+        var ledger = pool.GetStatistics().Ledger;
+        Assert.Equal((2L, 2L, 0L, 0L), (ledger.Submitted, ledger.Dropped, ledger.Failed, ledger.Cancelled));
         Assert.True(factory.Agents.Single().IsDisposed);
     }
 
@@ -591,6 +603,24 @@ public sealed class AgentPoolTests
 
         Assert.Equal(0, factory.Creating);
         Assert.All(factory.Agents, a => Assert.True(a.IsDisposed));
+    }
+
+    [Fact]
+    public async Task Dispose_DiscardsSpawnsStillWaitingForTheirTurn()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var factory = new RecordingFactory { Gate = gate.Task };
+        var pool = Exec.Agents(factory).WithMaxAgents(3).WithMaxConcurrentSpawns(1).Build();
+        var warmUp = pool.WarmUpAsync(3);
+        await TestTimeout.WaitUntilAsync(() => factory.Creating == 1);
+        Assert.Equal(3, pool.GetStatistics().Spawning); // one starting, two waiting for their turn
+
+        await pool.DisposeAsync().AsTask().WithTimeout();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => warmUp).WithTimeout();
+        Assert.Equal((0, 1), (factory.Creating, factory.Calls)); // the two waiting spawns never called the factory
+        Assert.Empty(factory.Agents); // and the running one was cancelled
+        Assert.Equal(0, pool.GetStatistics().Spawning);
     }
 
     [Fact]
@@ -657,10 +687,10 @@ public sealed class AgentPoolTests
         }
 
         var stats = pool.GetStatistics();
-        Assert.Equal(ids.Count(i => !i.EndsWith('7')), stats.Succeeded);
-        Assert.Equal(ids.Count(i => i.EndsWith('7')), stats.Failed);
-        Assert.Equal(0, stats.InFlight);
-        Assert.Equal(0, stats.QueueLength);
+        Assert.Equal(ids.Count(i => !i.EndsWith('7')), stats.Ledger.Succeeded);
+        Assert.Equal(ids.Count(i => i.EndsWith('7')), stats.Ledger.Failed);
+        Assert.Equal(0, stats.Ledger.InFlight);
+        Assert.Equal(0, stats.Ledger.Queued);
     }
 
 }

@@ -11,6 +11,7 @@ internal sealed class RecordingFactory : IAgentFactory<DelegateAgent>
 {
     private readonly Func<DelegateAgent, string, CancellationToken, ValueTask<string>> _handler;
     private int _creating;
+    private int _calls;
     private int _maxConcurrentCreations;
 
     public RecordingFactory(Func<DelegateAgent, string, CancellationToken, ValueTask<string>>? handler = null)
@@ -30,6 +31,9 @@ internal sealed class RecordingFactory : IAgentFactory<DelegateAgent>
 
     public int Creating => Volatile.Read(ref _creating);
 
+    /// <summary>How many times <see cref="CreateAsync"/> was called, failed and cancelled calls included.</summary>
+    public int Calls => Volatile.Read(ref _calls);
+
     public int MaxConcurrentCreations => Volatile.Read(ref _maxConcurrentCreations);
 
     /// <summary>Completes each time an agent has been created.</summary>
@@ -37,6 +41,7 @@ internal sealed class RecordingFactory : IAgentFactory<DelegateAgent>
 
     public async ValueTask<DelegateAgent> CreateAsync(AgentSpec spec, CancellationToken cancellationToken = default)
     {
+        Interlocked.Increment(ref _calls);
         var now = Interlocked.Increment(ref _creating);
         int seen;
         while ((seen = Volatile.Read(ref _maxConcurrentCreations)) < now && Interlocked.CompareExchange(ref _maxConcurrentCreations, now, seen) != seen)
