@@ -41,7 +41,7 @@ internal sealed class BusTelemetry
         }
     }
 
-    public void DeadLettered(DeadLetterReason reason)
+    public void CountDeadLetter(DeadLetterReason reason)
     {
         if (_extras.DeadLetters.Enabled)
         {

@@ -35,7 +35,7 @@ public sealed partial class CoordinationBus
     private void DeadLetter(Envelope envelope, DeadLetterReason reason, string? subscriptionName, Exception? exception)
     {
         Interlocked.Increment(ref _deadLettered);
-        Telemetry.DeadLettered(reason);
+        Telemetry.CountDeadLetter(reason);
         var deadLetter = new DeadLetter(envelope.Topic, envelope.Id, envelope.BoxedMessage, reason, subscriptionName, exception, Options.TimeProvider.GetUtcNow());
         _deadLetters.Writer.TryWrite(deadLetter);
         if (Options.OnDeadLetter is { } callback)

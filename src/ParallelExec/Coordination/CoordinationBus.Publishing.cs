@@ -60,7 +60,13 @@ public sealed partial class CoordinationBus
     /// <see cref="ObjectDisposedException"/> after <see cref="DisposeAsync"/>.</summary>
     /// <remarks>Read without the lock on the publish path: a publish racing <see cref="Complete"/> either throws or finds
     /// the mailboxes closed (the message then goes to the dead letters), both correct.</remarks>
-    internal void ThrowIfNotOpen() => _lifecycle.ThrowIfNotOpen(Name);
+    internal void ThrowIfNotOpen()
+    {
+        if (!_lifecycle.IsOpen)
+        {
+            _lifecycle.ThrowIfNotOpen(Name);
+        }
+    }
 
     /// <summary>Throws once disposal has begun (barrier waits go on after <see cref="Complete"/>, until disposal).</summary>
     internal void ThrowIfDisposed()
