@@ -42,9 +42,10 @@ public sealed partial class CoordinationBus : IExecComponent, IInstrumentedCompo
 {
     // Locking. _registryLock guards _lifecycle, the writes of _routing (publishers read it lock-free: it is an immutable
     // snapshot replaced as a whole), _draining, _selfDisposers and _selfDisposersChanged. _statisticsLock guards _counted
-    // and _retired; it is taken alone or inside _registryLock, never the other way round. No user code (handlers,
-    // OnDropped, OnError, OnDeadLetter) runs under either lock: handlers run on the subscriptions' loops, and the
-    // callbacks on the thread that published, handled or disposed, after the lock is released.
+    // and _retired; it is taken alone or inside _registryLock, and a subscription's counter lock is taken only inside it
+    // (or alone), never the other way round. No user code (handlers, OnDropped, OnError, OnDeadLetter) runs under any of
+    // them: handlers run on the subscriptions' loops, and the callbacks on the thread that published, handled or
+    // disposed, after the lock is released.
     private readonly object _registryLock = new();
     private readonly Lifecycle _lifecycle = new();
     private readonly Channel<DeadLetter> _deadLetters;
@@ -151,22 +152,39 @@ public sealed partial class CoordinationBus : IExecComponent, IInstrumentedCompo
         }
     }
 
-    /// <summary>Moves a drained subscription's totals into the bus's retired totals.</summary>
+    /// <summary>Moves a drained subscription's totals into the bus's retired totals, once.</summary>
     internal void Retire(Subscription subscription)
     {
         lock (_statisticsLock)
         {
             if (_counted.Remove(subscription))
             {
-                var final = subscription.ReadLedger();
-                _retired.Submitted += final.Submitted;
-                _retired.Succeeded += final.Succeeded;
-                _retired.Failed += final.Failed;
-                _retired.Cancelled += final.Cancelled;
-                _retired.Dropped += final.Dropped;
-                _retired.Rejected += final.Rejected;
+                // Everything it took has ended, so its part of Submitted is what ended; an end that comes later (a
+                // publisher or stream reader still finishing) arrives through AddRetired.
+                var final = subscription.RetireCounters();
+                AddRetiredLocked(final with { Submitted = final.Ended, InFlight = 0, Queued = 0 });
             }
         }
+    }
+
+    /// <summary>Counts an end of a retired subscription's delivery.</summary>
+    internal void AddRetired(LedgerSnapshot ended)
+    {
+        lock (_statisticsLock)
+        {
+            AddRetiredLocked(ended);
+        }
+    }
+
+    private void AddRetiredLocked(LedgerSnapshot ended)
+    {
+        _retired.Submitted += ended.Submitted;
+        _retired.Succeeded += ended.Succeeded;
+        _retired.Failed += ended.Failed;
+        _retired.Cancelled += ended.Cancelled;
+        _retired.Dropped += ended.Dropped;
+        _retired.Rejected += ended.Rejected;
+        _retired.AssertBalanced();
     }
 
     private static LedgerSnapshot Add(LedgerSnapshot a, LedgerSnapshot b) => new()

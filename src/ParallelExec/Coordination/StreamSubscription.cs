@@ -28,7 +28,7 @@ public sealed class StreamSubscription<T> : Subscription, IAsyncEnumerable<BusMe
     {
         if (TryRead(out Envelope envelope))
         {
-            OnHandled();
+            OnRead();
             message = envelope.ToBusMessage<T>();
             return true;
         }

@@ -40,8 +40,6 @@ public abstract partial class Subscription
         _ = CompleteWhenDone(Task.WhenAll(loops));
     }
 
-    private protected void OnHandled() => Interlocked.Increment(ref _handled.Value);
-
     private async Task CompleteWhenDone(Task loops)
     {
         try

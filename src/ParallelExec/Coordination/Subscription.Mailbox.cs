@@ -9,11 +9,15 @@ public abstract partial class Subscription
     /// <summary>Offers a message without waiting.</summary>
     internal EnqueueStatus TryEnqueue(Envelope envelope)
     {
+        // Counted before the write: once written, a handler may end the delivery at once.
+        Interlocked.Increment(ref _received);
         if (_mailbox.Writer.TryWrite(envelope))
         {
-            OnAccepted();
+            Bus.Telemetry.Submitted();
             return EnqueueStatus.Accepted;
         }
+
+        Interlocked.Decrement(ref _received);
 
         // Close() sets _closed before completing the writer, so a write that failed because of completion sees it.
         if (_closed)
@@ -30,7 +34,7 @@ public abstract partial class Subscription
         }
 
         // Reject mode, or a handler publishing into its own full Wait mailbox, which would wait for itself forever.
-        ItemLedger.IncrementAtomic(ref _rare.Rejected);
+        CountRejected();
         Bus.Telemetry.Submitted();
         ReportDrop(envelope, DropReason.Rejected);
         return EnqueueStatus.Rejected;
@@ -40,13 +44,16 @@ public abstract partial class Subscription
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<EnqueueStatus> EnqueueWaitingAsync(Envelope envelope, CancellationToken cancellationToken)
     {
+        // A waiting publisher is counted received (before the write, as in TryEnqueue) and queued until it gets room.
         ItemLedger.IncrementAtomic(ref _rare.Queued);
+        Interlocked.Increment(ref _received);
         try
         {
             await _mailbox.Writer.WriteAsync(envelope, cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException)
         {
+            Interlocked.Decrement(ref _received);
             ItemLedger.DecrementAtomic(ref _rare.Queued);
             OnClosedBeforeDelivery(envelope);
             return EnqueueStatus.Closed;
@@ -54,15 +61,16 @@ public abstract partial class Subscription
         catch (OperationCanceledException)
         {
             // The publisher gets the exception; this subscriber's copy is reported once, as cancelled while queued.
+            Interlocked.Decrement(ref _received);
             ItemLedger.DecrementAtomic(ref _rare.Queued);
-            ItemLedger.IncrementAtomic(ref _rare.Cancelled);
+            CountCancelledWait();
             Bus.Telemetry.Submitted();
             ReportDrop(envelope, DropReason.Cancelled);
             throw;
         }
 
         ItemLedger.DecrementAtomic(ref _rare.Queued);
-        OnAccepted();
+        Bus.Telemetry.Submitted();
         return EnqueueStatus.Accepted;
     }
 
@@ -101,17 +109,11 @@ public abstract partial class Subscription
             : Channel.CreateBounded<Envelope>(channelOptions);
     }
 
-    private void OnAccepted()
-    {
-        Interlocked.Increment(ref _received);
-        Bus.Telemetry.Submitted();
-    }
-
     /// <summary>The channel evicted a queued message to make room (it was received earlier, so it ends as dropped).</summary>
     private void OnEvicted(Envelope envelope)
     {
         CoordinationBus.CountEviction();
-        ItemLedger.IncrementAtomic(ref _rare.Dropped);
+        CountEvicted();
         ReportDrop(envelope, AdmissionPolicy.ToDropReason(FullMode == QueueFullMode.DropOldest ? Admission.EvictOldest : Admission.EvictNewest));
     }
 

@@ -23,26 +23,15 @@ namespace ParallelExec.Coordination;
 [DebuggerDisplay("{Name,nq}: {Ledger}")]
 public abstract partial class Subscription : IDisposable, IAsyncDisposable
 {
-    // Locking: a subscription takes no lock of its own. The mailbox is a bounded Channel (its own lock decides room,
-    // eviction and waiting writers); the counters are updated with interlocked operations by publishers and handler
-    // loops; user code (handlers, OnDropped/OnError) never runs under any lock.
+    // Locking: the mailbox is a bounded Channel (its own lock decides room, eviction and waiting writers). The counters
+    // (Subscription.Counting.cs) are interlocked; _countersLock only hands the counters over to the bus once, when the
+    // subscription has drained. User code (handlers, OnDropped/OnError) never runs under any lock.
     private readonly Channel<Envelope> _mailbox;
     private readonly CancellationTokenSource _handlerCancellation = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _disposeTask;
     private volatile bool _closed;
     private volatile bool _abandoned;
-
-    // Written by publishers on every delivery.
-    private long _received;
-
-    // Written by the handler loop(s) on every message while publishers write _received: padded onto its own cache line
-    // so that the two sides do not invalidate each other's line on every message.
-    private PaddedCounter _handled;
-
-    // The rare ends of a delivery (failed, cancelled, dropped, rejected) and the publishers waiting for room (Queued),
-    // updated atomically; Submitted, Succeeded and InFlight are derived in ReadLedger.
-    private readonly ItemLedger _rare = new();
 
     private protected Subscription(CoordinationBus bus, TopicPattern pattern, Type messageType, string name, SubscriptionOptions options)
     {
@@ -150,33 +139,6 @@ public abstract partial class Subscription : IDisposable, IAsyncDisposable
 
     internal bool Accepts(Type messageType) => MessageType.IsAssignableFrom(messageType);
 
-    /// <summary>Reads the counters. Publishers and handlers do not stop for it, so a busy subscription's snapshot may be a step out of balance.</summary>
-    internal LedgerSnapshot ReadLedger()
-    {
-        var rare = _rare.Snapshot();
-        var received = Interlocked.Read(ref _received);
-        var handled = Interlocked.Read(ref _handled.Value);
-        long queued = _mailbox.Reader.CanCount ? _mailbox.Reader.Count : 0;
-        var inFlight = received - handled - rare.Failed - rare.Dropped - queued;
-        return rare with
-        {
-            // A cancelled wait for room was submitted but never received; Queued holds the waits still pending.
-            Submitted = received + rare.Rejected + rare.Cancelled + rare.Queued,
-            Succeeded = handled,
-            InFlight = Math.Max(0, inFlight),
-            Queued = queued + rare.Queued,
-        };
-    }
-
-    /// <summary>Checks what holds between the counters whenever the subscription is quiet. Called where a delivery ends.</summary>
-    [Conditional("DEBUG")]
-    private protected void AssertInvariants()
-    {
-        // Only what cannot race: a handler may count a message handled before its publisher counts it received.
-        Debug.Assert(Interlocked.Read(ref _rare.Queued) >= 0, "Negative count of publishers waiting for room.");
-        Debug.Assert(Interlocked.Read(ref _rare.Failed) + Interlocked.Read(ref _rare.Dropped) >= 0, "Negative end counter.");
-    }
-
     private async Task DrainThenSignalAsync(TaskCompletionSource disposed)
     {
         try
@@ -189,10 +151,4 @@ public abstract partial class Subscription : IDisposable, IAsyncDisposable
         }
     }
 
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]
-    private struct PaddedCounter
-    {
-        [System.Runtime.InteropServices.FieldOffset(64)]
-        public long Value;
-    }
 }
