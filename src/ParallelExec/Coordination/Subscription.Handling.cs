@@ -139,6 +139,7 @@ public abstract partial class Subscription
     private void OnSucceeded(long started, Activity? span)
     {
         OnHandled();
+        AssertInvariants();
         Bus.Telemetry.RecordRun(Bus.Options.TimeProvider, started, Telemetry.Succeeded);
         span?.Stop();
     }
