@@ -9,10 +9,10 @@ public static partial class Exec
     /// segment) and <c>&gt;</c> (the rest) wildcards, a bounded mailbox per subscriber, request/reply, scatter-gather,
     /// dead letters, barriers and waits.
     /// </summary>
-    /// <returns>A single-use builder; call <see cref="CoordinationBusBuilder.Build"/> to get the bus.</returns>
+    /// <returns>A single-use builder; call <c>Build()</c> to get the bus.</returns>
     /// <example>
     /// <code>
-    /// await using var bus = Exec.Bus().WithName("agents").WithMailbox(256).Build();
+    /// await using var bus = Exec.Bus().WithName("agents").WithQueue(256).Build();
     /// using var done = bus.Subscribe&lt;string&gt;("agents.*.done", m => Console.WriteLine($"{m.Topic}: {m.Message}"));
     /// await bus.PublishAsync("agents.coder.done", "tests green");
     /// </code>

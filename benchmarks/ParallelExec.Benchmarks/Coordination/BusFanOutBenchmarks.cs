@@ -14,7 +14,7 @@ namespace ParallelExec.Benchmarks.Coordination;
 public class BusFanOutBenchmarks
 {
     private const int Messages = 100_000;
-    private const int MailboxCapacity = 1024;
+    private const int QueueCapacity = 1024;
 
     private long[] _counts = [];
 
@@ -79,7 +79,7 @@ public class BusFanOutBenchmarks
         var readers = new Task[Subscribers];
         for (var s = 0; s < Subscribers; s++)
         {
-            var channel = System.Threading.Channels.Channel.CreateBounded<int>(new BoundedChannelOptions(MailboxCapacity) { SingleReader = true });
+            var channel = System.Threading.Channels.Channel.CreateBounded<int>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true });
             channels[s] = channel;
             var index = s;
             readers[s] = Task.Run(async () =>
@@ -120,7 +120,7 @@ public class BusFanOutBenchmarks
     public async Task<long> ParallelExec()
     {
         var counts = _counts;
-        var bus = Exec.Bus().WithMailbox(MailboxCapacity).Build();
+        var bus = Exec.Bus().WithQueue(QueueCapacity).Build();
         for (var s = 0; s < Subscribers; s++)
         {
             var index = s;

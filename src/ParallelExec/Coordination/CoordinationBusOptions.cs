@@ -1,26 +1,18 @@
-using ParallelExec.Internal;
 using Polly;
 
 namespace ParallelExec.Coordination;
 
 /// <summary>
 /// Options of a <see cref="CoordinationBus"/>. Validated once when the bus is built and copied, so later changes to
-/// this object do not affect a running bus.
+/// this object do not affect a running bus. <see cref="QueueCapacity"/> and <see cref="FullMode"/> are the defaults of
+/// every subscriber's mailbox (a subscription may set its own in <see cref="SubscriptionOptions"/>).
 /// </summary>
-public sealed class CoordinationBusOptions
+public sealed class CoordinationBusOptions : ComponentOptions
 {
-    /// <summary>Gets or sets the name of the bus, used as the <see cref="TelemetryTagNames.Name"/> tag.</summary>
-    /// <value>Defaults to <c>"bus"</c>.</value>
-    public string Name { get; set; } = "bus";
-
-    /// <summary>Gets or sets the clock for timestamps, request timeouts, scatter-gather windows, waits and drain deadlines.</summary>
-    /// <value>Defaults to <see cref="TimeProvider.System"/>.</value>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
-
     /// <summary>Gets or sets the mailbox capacity of a subscription that does not set its own
-    /// (<see cref="SubscriptionOptions.MailboxCapacity"/>).</summary>
+    /// (<see cref="SubscriptionOptions.QueueCapacity"/>).</summary>
     /// <value>Defaults to 1024. Must be greater than zero.</value>
-    public int MailboxCapacity { get; set; } = 1024;
+    public int QueueCapacity { get; set; } = 1024;
 
     /// <summary>Gets or sets what a full mailbox does with a new message, for subscriptions that do not set their own
     /// (<see cref="SubscriptionOptions.FullMode"/>).</summary>
@@ -42,35 +34,46 @@ public sealed class CoordinationBusOptions
     /// <value>Defaults to null: handlers run once.</value>
     public ResiliencePipeline? ResiliencePipeline { get; set; }
 
-    /// <summary>Gets or sets a callback told about every message a full mailbox refused or evicted, or a drain
-    /// deadline discarded. It runs on the publishing (or disposing) thread, never under a lock; its exceptions are caught
-    /// and ignored so that a faulty callback cannot break delivery to the other subscribers.</summary>
+    /// <summary>Gets or sets a callback told about every delivery that did not reach a handler's outcome: a message a full
+    /// mailbox refused or evicted, a publisher's wait for room that was cancelled, or a message a passed
+    /// <see cref="ComponentOptions.DrainTimeout"/> cut. <see cref="DroppedItem.Item"/> is the message,
+    /// <see cref="DroppedItem.Key"/> the topic. It runs on the publishing (or disposing) thread, never under a lock; its
+    /// exceptions are caught (and recorded on the current span) so that a faulty callback cannot break delivery to the
+    /// other subscribers.</summary>
     /// <value>Defaults to null.</value>
-    public Action<DroppedMessage>? OnDropped { get; set; }
+    public Action<DroppedItem>? OnDropped { get; set; }
+
+    /// <summary>Gets or sets a callback told about every handler failure (after the resilience pipeline), as it happens.
+    /// <see cref="FailedItem.Item"/> is the message, <see cref="FailedItem.Key"/> the topic. The message also goes to the
+    /// dead letters (<see cref="DeadLetterReason.HandlerFailed"/>); a responder's failure also reaches the requester.
+    /// Its exceptions are caught.</summary>
+    /// <value>Defaults to null: a failure is recorded on the delivery's span and counted in
+    /// <c>parallelexec.bus.items.failed</c>.</value>
+    public Action<FailedItem>? OnError { get; set; }
 
     /// <summary>Gets or sets a callback told about every dead letter as it happens (in addition to the dead-letter
     /// stream). Its exceptions are caught and ignored.</summary>
     /// <value>Defaults to null.</value>
     public Action<DeadLetter>? OnDeadLetter { get; set; }
 
-    /// <summary>Gets or sets how long <see cref="CoordinationBus.DisposeAsync"/> and <see cref="Subscription.DisposeAsync"/>
-    /// wait for queued messages to be handled before cancelling the handlers and dropping the rest
-    /// (<see cref="DropReason.DrainTimeout"/>).</summary>
-    /// <value>Defaults to <see cref="Timeout.InfiniteTimeSpan"/>: drain everything. Must be greater than or equal to
-    /// zero, or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
-    public TimeSpan DrainTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+    /// <inheritdoc/>
+    protected override string DefaultName => "CoordinationBus";
 
-    internal CoordinationBusOptions Validate()
+    /// <inheritdoc/>
+    protected override void AddErrors(OptionsValidator validator)
     {
-        new OptionsValidator(nameof(CoordinationBusOptions))
-            .Require(!string.IsNullOrWhiteSpace(Name), nameof(Name), Name, "must not be null, empty or whitespace")
-            .RequireNotNull(TimeProvider, nameof(TimeProvider))
-            .RequirePositive(MailboxCapacity, nameof(MailboxCapacity))
+        base.AddErrors(validator);
+        validator
+            .RequirePositive(QueueCapacity, nameof(QueueCapacity))
             .RequireDefined(FullMode, nameof(FullMode))
             .RequirePositiveOrInfinite(RequestTimeout, nameof(RequestTimeout))
-            .RequirePositive(DeadLetterCapacity, nameof(DeadLetterCapacity))
-            .Require(DrainTimeout >= TimeSpan.Zero || DrainTimeout == Timeout.InfiniteTimeSpan, nameof(DrainTimeout), DrainTimeout, "must be greater than or equal to zero or Timeout.InfiniteTimeSpan")
-            .ThrowIfInvalid();
+            .RequirePositive(DeadLetterCapacity, nameof(DeadLetterCapacity));
+    }
+
+    /// <summary>Validates, then copies, so that the bus never sees later changes.</summary>
+    internal CoordinationBusOptions ValidatedCopy()
+    {
+        Validate();
         return (CoordinationBusOptions)MemberwiseClone();
     }
 }

@@ -9,7 +9,7 @@ namespace ParallelExec.Coordination;
 /// </summary>
 /// <typeparam name="T">The message type.</typeparam>
 /// <remarks>
-/// The mailbox is bounded like any other (<see cref="SubscriptionOptions.MailboxCapacity"/>,
+/// The mailbox is bounded like any other (<see cref="SubscriptionOptions.QueueCapacity"/>,
 /// <see cref="SubscriptionOptions.FullMode"/>): a stream nobody reads fills up and then applies its full mode. Several
 /// concurrent enumerations share the mailbox (each message goes to one of them). Disposing the bus or the subscription
 /// does not wait for a stream to be read: its queued messages stay readable.
@@ -28,7 +28,7 @@ public sealed class StreamSubscription<T> : Subscription, IAsyncEnumerable<BusMe
     {
         if (TryRead(out Envelope envelope))
         {
-            OnHandled();
+            OnRead();
             message = envelope.ToBusMessage<T>();
             return true;
         }

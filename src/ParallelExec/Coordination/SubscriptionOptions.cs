@@ -1,4 +1,3 @@
-using ParallelExec.Internal;
 using Polly;
 
 namespace ParallelExec.Coordination;
@@ -9,13 +8,13 @@ namespace ParallelExec.Coordination;
 /// </summary>
 public sealed class SubscriptionOptions
 {
-    /// <summary>Gets or sets the subscription's name, used in dead letters, drop reports and statistics.</summary>
+    /// <summary>Gets or sets the subscription's name, used in dead letters and statistics.</summary>
     /// <value>Defaults to null: the pattern followed by <c>#</c> and a bus-wide sequence number.</value>
     public string? Name { get; set; }
 
     /// <summary>Gets or sets the mailbox capacity.</summary>
-    /// <value>Defaults to null: <see cref="CoordinationBusOptions.MailboxCapacity"/>. Must be greater than zero.</value>
-    public int? MailboxCapacity { get; set; }
+    /// <value>Defaults to null: <see cref="CoordinationBusOptions.QueueCapacity"/>. Must be greater than zero.</value>
+    public int? QueueCapacity { get; set; }
 
     /// <summary>Gets or sets what the full mailbox does with a new message.</summary>
     /// <value>Defaults to null: <see cref="CoordinationBusOptions.FullMode"/>.</value>
@@ -32,7 +31,7 @@ public sealed class SubscriptionOptions
     /// <summary>Gets or sets how many messages the handler may process at once.</summary>
     /// <value>Defaults to 1, which keeps the subscription's messages in publish order. Must be greater than zero.
     /// Ignored by stream subscriptions (the reader decides).</value>
-    public int MaxConcurrency { get; set; } = 1;
+    public int MaxDegreeOfParallelism { get; set; } = 1;
 
     /// <summary>Gets or sets the resilience pipeline this subscription's handler runs through.</summary>
     /// <value>Defaults to null: <see cref="CoordinationBusOptions.ResiliencePipeline"/>. Use
@@ -43,9 +42,9 @@ public sealed class SubscriptionOptions
     {
         new OptionsValidator(nameof(SubscriptionOptions))
             .Require(Name is null || !string.IsNullOrWhiteSpace(Name), nameof(Name), Name, "must not be empty or whitespace")
-            .Require(MailboxCapacity is null or > 0, nameof(MailboxCapacity), MailboxCapacity, "must be greater than zero")
+            .Require(QueueCapacity is null or > 0, nameof(QueueCapacity), QueueCapacity, "must be greater than zero")
             .Require(FullMode is null || Enum.IsDefined(FullMode.Value), nameof(FullMode), FullMode, "must be a defined QueueFullMode value")
-            .RequirePositive(MaxConcurrency, nameof(MaxConcurrency))
+            .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
             .ThrowIfInvalid();
         return (SubscriptionOptions)MemberwiseClone();
     }

@@ -8,7 +8,7 @@ namespace ParallelExec.Coyote.Tests.Coordination;
 /// <summary>
 /// CoordinationBus races under Coyote: Subscribe and Subscription.DisposeAsync against concurrent PublishAsync calls.
 /// Each interleaving checks that every subscriber handles a message at most once (the long-lived one exactly once),
-/// that each PublishResult's Delivered count equals the handlers that ran for it (no drops are configured), and that
+/// that each PublishResult's Accepted count equals the handlers that ran for it (no drops are configured), and that
 /// no handler runs after its subscription's DisposeAsync has completed.
 /// </summary>
 public sealed class CoordinationBusInterleavingTests(ITestOutputHelper output)
@@ -26,7 +26,7 @@ public sealed class CoordinationBusInterleavingTests(ITestOutputHelper output)
         var bus = new CoordinationBus(new CoordinationBusOptions
         {
             Name = "coyote-bus",
-            MailboxCapacity = 4,
+            QueueCapacity = 4,
             OnDropped = _ => Interlocked.Increment(ref droppedMessages),
             OnDeadLetter = deadLetter => Specification.Assert(false, "dead letter: {0} {1}", deadLetter, deadLetter.Exception),
         });
@@ -93,7 +93,7 @@ public sealed class CoordinationBusInterleavingTests(ITestOutputHelper output)
             Specification.Assert(steadyCount == 1, "message {0} handled {1} times by the steady subscriber; {2}", id, steadyCount, ledger.DescribeAll());
             Specification.Assert(lateCount <= 1, "message {0} handled {1} times by the late subscriber; {2}", id, lateCount, ledger.DescribeAll());
             Specification.Assert(
-                result.Delivered == steadyCount + lateCount && result.Matched >= result.Delivered && result.Rejected == 0 && result.Evicted == 0,
+                result.Accepted == steadyCount + lateCount && result.Matched >= result.Accepted && result.Rejected == 0 && result.Dropped == 0,
                 "message {0}: {1} but handlers ran steady={2} late={3}", id, result, steadyCount, lateCount);
         }
     }

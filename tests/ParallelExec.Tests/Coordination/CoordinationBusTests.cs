@@ -27,8 +27,8 @@ public class CoordinationBusTests
         var second = await bus.PublishAsync("agents.tester.started", "go");
 
         Assert.Equal(3, first.Matched);
-        Assert.Equal(3, first.Delivered);
-        Assert.Equal(1, second.Delivered);
+        Assert.Equal(3, first.Accepted);
+        Assert.Equal(1, second.Accepted);
         await TestTimeout.WaitUntilAsync(() => exact.Count == 1 && wildcard.Count == 1 && tail.Count == 2);
         Assert.Empty(other);
         Assert.Equal(["agents.coder.done", "agents.tester.started"], tail.ToArray());
@@ -45,8 +45,8 @@ public class CoordinationBusTests
         using var s2 = bus.Subscribe<int>("t", m => ints.Enqueue(m.Message));
         using var s3 = bus.Subscribe<object>("t", m => objects.Enqueue(m.Message));
 
-        Assert.Equal(2, (await bus.PublishAsync("t", "text")).Delivered);
-        Assert.Equal(2, (await bus.PublishAsync("t", 42)).Delivered);
+        Assert.Equal(2, (await bus.PublishAsync("t", "text")).Accepted);
+        Assert.Equal(2, (await bus.PublishAsync("t", 42)).Accepted);
 
         await TestTimeout.WaitUntilAsync(() => objects.Count == 2 && strings.Count == 1 && ints.Count == 1);
         Assert.Equal(["text"], strings.ToArray());
@@ -58,7 +58,7 @@ public class CoordinationBusTests
     public async Task Each_subscriber_sees_its_messages_in_publish_order()
     {
         const int count = 2000;
-        await using var bus = Exec.Bus().WithMailbox(64).Build();
+        await using var bus = Exec.Bus().WithQueue(64).Build();
         var seen = Enumerable.Range(0, 3).Select(_ => new List<int>()).ToArray();
         var subscriptions = seen.Select((list, i) => bus.Subscribe<int>("numbers", async (m, ct) =>
         {
@@ -86,23 +86,24 @@ public class CoordinationBusTests
     public async Task A_slow_DropOldest_subscriber_never_delays_a_fast_one()
     {
         var dropped = new ConcurrentBag<long>();
-        await using var bus = Exec.Bus().OnDropped(d => dropped.Add(d.MessageId)).Build();
+        await using var bus = Exec.Bus().OnDropped(d => dropped.Add((int)d.Item!)).Build();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var slowHandled = new ConcurrentBag<long>();
         var fastHandled = new ConcurrentBag<long>();
         using var slow = bus.Subscribe<int>("work", async (m, ct) =>
         {
             await gate.Task;
-            slowHandled.Add(m.Id);
-        }, new SubscriptionOptions { Name = "slow", MailboxCapacity = 4, FullMode = QueueFullMode.DropOldest });
-        using var fast = bus.Subscribe<int>("work", m => fastHandled.Add(m.Id), new SubscriptionOptions { Name = "fast" });
+            slowHandled.Add(m.Message);
+        }, new SubscriptionOptions { Name = "slow", QueueCapacity = 4, FullMode = QueueFullMode.DropOldest });
+        using var fast = bus.Subscribe<int>("work", m => fastHandled.Add(m.Message), new SubscriptionOptions { Name = "fast" });
 
         var ids = new List<long>();
         for (var i = 0; i < 100; i++)
         {
             var publish = bus.PublishAsync("work", i);
             Assert.True(publish.IsCompleted, "a publish waited on the slow subscriber");
-            ids.Add((await publish).MessageId);
+            Assert.Equal(2, (await publish).Accepted);
+            ids.Add(i);
         }
 
         await TestTimeout.WaitUntilAsync(() => fastHandled.Count == 100);
@@ -113,7 +114,9 @@ public class CoordinationBusTests
 
         // The ledger of the slow subscriber: every id handled or dropped, exactly once.
         Assert.Equal(ids.Order(), slowHandled.Concat(dropped).Order());
-        Assert.Equal(dropped.Count, slow.Dropped);
+        Assert.Equal(dropped.Count, slow.Ledger.Dropped);
+        Assert.Equal(100 - dropped.Count, slow.Ledger.Succeeded);
+        Assert.True(slow.Ledger.IsBalanced, slow.Ledger.ToString());
     }
 
     [Fact]
@@ -129,7 +132,7 @@ public class CoordinationBusTests
             slowStarted.TrySetResult();
             await gate.Task;
             slowHandled.Enqueue(m.Message);
-        }, new SubscriptionOptions { MailboxCapacity = 2, FullMode = QueueFullMode.Wait });
+        }, new SubscriptionOptions { QueueCapacity = 2, FullMode = QueueFullMode.Wait });
         using var fast = bus.Subscribe<int>("work", m => fastHandled.Enqueue(m.Message));
 
         await bus.PublishAsync("work", 1);
@@ -144,7 +147,7 @@ public class CoordinationBusTests
 
         gate.SetResult();
         var result = await blocked.WithTimeout();
-        Assert.Equal(2, result.Delivered);
+        Assert.Equal(2, result.Accepted);
         await TestTimeout.WaitUntilAsync(() => slowHandled.Count == 4);
         Assert.Equal([1, 2, 3, 4], slowHandled.ToArray());
     }
@@ -155,8 +158,8 @@ public class CoordinationBusTests
     [InlineData(QueueFullMode.DropNewest, DropReason.DroppedNewest)]
     public async Task Full_modes_report_every_drop_and_the_ledger_balances_by_id(QueueFullMode mode, DropReason reason)
     {
-        var drops = new ConcurrentQueue<DroppedMessage>();
-        await using var bus = Exec.Bus().OnDropped(drops.Enqueue).Build();
+        var drops = new ConcurrentQueue<DroppedItem>();
+        await using var bus = Exec.Bus().WithName("modes").OnDropped(drops.Enqueue).Build();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var handled = new ConcurrentQueue<long>();
@@ -164,31 +167,31 @@ public class CoordinationBusTests
         {
             started.TrySetResult();
             await gate.Task;
-            handled.Enqueue(m.Id);
-        }, new SubscriptionOptions { Name = "sub", MailboxCapacity = 3, FullMode = mode });
+            handled.Enqueue(m.Message);
+        }, new SubscriptionOptions { Name = "sub", QueueCapacity = 3, FullMode = mode });
 
         var ids = new List<long>();
-        var first = await bus.PublishAsync("work", 0);
-        ids.Add(first.MessageId);
+        await bus.PublishAsync("work", 0);
+        ids.Add(0);
         await started.Task.WithTimeout();
         int rejected = 0, evicted = 0;
         for (var i = 1; i < 10; i++)
         {
             var result = await bus.PublishAsync("work", i);
-            ids.Add(result.MessageId);
+            ids.Add(i);
             rejected += result.Rejected;
-            evicted += result.Evicted;
+            evicted += result.Dropped;
         }
 
         gate.SetResult();
         await bus.DisposeAsync().WithTimeout();
 
         Assert.All(drops, d => Assert.Equal(reason, d.Reason));
-        Assert.All(drops, d => Assert.Equal("sub", d.SubscriptionName));
+        Assert.All(drops, d => Assert.Equal(("modes", "work"), (d.Component, (string)d.Key!)));
         Assert.Equal(6, drops.Count);
         Assert.Equal(mode == QueueFullMode.Reject ? 6 : 0, rejected);
         Assert.Equal(mode == QueueFullMode.Reject ? 0 : 6, evicted);
-        Assert.Equal(ids.Order(), handled.Concat(drops.Select(d => d.MessageId)).Order());
+        Assert.Equal(ids.Order(), handled.Concat(drops.Select(d => (long)(int)d.Item!)).Order());
         var expectedHandled = mode switch
         {
             QueueFullMode.DropOldest => new long[] { ids[0], ids[7], ids[8], ids[9] },
@@ -196,34 +199,45 @@ public class CoordinationBusTests
             _ => [ids[0], ids[1], ids[2], ids[3]],
         };
         Assert.Equal(expectedHandled, handled.ToArray());
-        Assert.Equal(6, bus.GetStatistics().Dropped);
+        var ledger = bus.GetStatistics().Ledger;
+        Assert.Equal(mode == QueueFullMode.Reject ? (0, 6) : (6, 0), (ledger.Dropped, ledger.Rejected));
+        Assert.Equal((10L, 4L), (ledger.Submitted, ledger.Succeeded));
+        Assert.True(ledger.IsBalanced, ledger.ToString());
     }
 
     [Fact]
     public async Task The_ledger_per_subscriber_balances_by_message_id_under_concurrent_publishers()
     {
+        // The drop payload names the topic (its key), not the subscriber: each mode listens on a topic of its own, and
+        // every message is published to the four of them, so a drop's topic says whose mailbox dropped it.
         var drops = new ConcurrentDictionary<string, ConcurrentBag<long>>();
         await using var bus = Exec.Bus()
-            .OnDropped(d => drops.GetOrAdd(d.SubscriptionName, _ => []).Add(d.MessageId))
+            .OnDropped(d => drops.GetOrAdd(((string)d.Key!).Split('.')[1], _ => []).Add((int)d.Item!))
             .Build();
         var modes = new[] { QueueFullMode.Wait, QueueFullMode.Reject, QueueFullMode.DropOldest, QueueFullMode.DropNewest };
         var handled = modes.ToDictionary(m => m.ToString(), _ => new ConcurrentBag<long>());
-        var subscriptions = modes.Select(mode => bus.Subscribe<int>("load.>", async (m, ct) =>
+        var subscriptions = modes.Select(mode => bus.Subscribe<int>($"load.{mode}.>", async (m, ct) =>
         {
-            if (m.Id % 5 == 0)
+            if (m.Message % 5 == 0)
             {
                 await Task.Yield();
             }
 
-            handled[mode.ToString()].Add(m.Id);
-        }, new SubscriptionOptions { Name = mode.ToString(), MailboxCapacity = 8, FullMode = mode, MaxConcurrency = mode == QueueFullMode.Wait ? 3 : 1 })).ToList();
+            handled[mode.ToString()].Add(m.Message);
+        }, new SubscriptionOptions { Name = mode.ToString(), QueueCapacity = 8, FullMode = mode, MaxDegreeOfParallelism = mode == QueueFullMode.Wait ? 3 : 1 })).ToList();
 
         var published = new ConcurrentBag<long>();
         await Task.WhenAll(Enumerable.Range(0, 4).Select(p => Task.Run(async () =>
         {
             for (var i = 0; i < 500; i++)
             {
-                published.Add((await bus.PublishAsync($"load.p{p}", i)).MessageId);
+                var payload = (p * 1000) + i;
+                foreach (var mode in modes)
+                {
+                    await bus.PublishAsync($"load.{mode}.p{p}", payload);
+                }
+
+                published.Add(payload);
             }
         }))).WithTimeout();
         await bus.DisposeAsync().WithTimeout();
@@ -262,8 +276,8 @@ public class CoordinationBusTests
                 await lateSubscription!.DisposeAsync();
                 await self!.DisposeAsync();
             }
-        }, new SubscriptionOptions { MailboxCapacity = 1 });
-        using var pong = bus.Subscribe<int>("pong", m => echoes.Enqueue(m.Message), new SubscriptionOptions { MailboxCapacity = 1 });
+        }, new SubscriptionOptions { QueueCapacity = 1 });
+        using var pong = bus.Subscribe<int>("pong", m => echoes.Enqueue(m.Message), new SubscriptionOptions { QueueCapacity = 1 });
 
         for (var i = 1; i <= 6; i++)
         {
@@ -284,7 +298,7 @@ public class CoordinationBusTests
     [Fact]
     public async Task A_handler_publishing_into_its_own_full_Wait_mailbox_is_rejected_instead_of_deadlocking()
     {
-        var drops = new ConcurrentQueue<DroppedMessage>();
+        var drops = new ConcurrentQueue<DroppedItem>();
         await using var bus = Exec.Bus().OnDropped(drops.Enqueue).Build();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var results = new ConcurrentQueue<PublishResult>();
@@ -299,7 +313,7 @@ public class CoordinationBusTests
                 // The mailbox (capacity 1) holds message 1: waiting for room would wait for this very handler.
                 results.Enqueue(await bus.PublishAsync("loop", 100, ct));
             }
-        }, new SubscriptionOptions { MailboxCapacity = 1, FullMode = QueueFullMode.Wait });
+        }, new SubscriptionOptions { QueueCapacity = 1, FullMode = QueueFullMode.Wait });
 
         await bus.PublishAsync("loop", 0);
         await TestTimeout.WaitUntilAsync(() => handled.Count == 1);
@@ -308,19 +322,19 @@ public class CoordinationBusTests
         await TestTimeout.WaitUntilAsync(() => results.Count == 1 && handled.Count == 2);
 
         var result = Assert.Single(results);
-        Assert.Equal((1, 0, 1), (result.Matched, result.Delivered, result.Rejected));
+        Assert.Equal((1, 0, 1), (result.Matched, result.Accepted, result.Rejected));
         var drop = Assert.Single(drops);
-        Assert.Equal((result.MessageId, DropReason.Rejected), (drop.MessageId, drop.Reason));
+        Assert.Equal((100, DropReason.Rejected), ((int)drop.Item!, drop.Reason));
         Assert.Equal([0, 1], handled.ToArray());
     }
 
     [Fact]
-    public async Task MaxConcurrency_runs_that_many_handlers_of_one_subscription_at_once()
+    public async Task MaxDegreeOfParallelism_runs_that_many_handlers_of_one_subscription_at_once()
     {
         await using var bus = Exec.Bus().Build();
         var barrier = bus.CreateBarrier(3);
         var phases = new ConcurrentQueue<long>();
-        using var subscription = bus.Subscribe<int>("work", async (m, ct) => phases.Enqueue(await barrier.SignalAndWaitAsync(cancellationToken: ct)), new SubscriptionOptions { MaxConcurrency = 3 });
+        using var subscription = bus.Subscribe<int>("work", async (m, ct) => phases.Enqueue(await barrier.SignalAndWaitAsync(cancellationToken: ct)), new SubscriptionOptions { MaxDegreeOfParallelism = 3 });
 
         for (var i = 0; i < 6; i++)
         {
@@ -337,7 +351,7 @@ public class CoordinationBusTests
     {
         await using var bus = Exec.Bus().Build();
         var permanent = new ConcurrentBag<long>();
-        using var keeper = bus.Subscribe<int>("churn.>", m => permanent.Add(m.Id), new SubscriptionOptions { MailboxCapacity = 16 });
+        using var keeper = bus.Subscribe<int>("churn.>", m => permanent.Add(m.Id), new SubscriptionOptions { QueueCapacity = 16 });
         using var stop = new CancellationTokenSource();
         var churn = Task.Run(async () =>
         {
@@ -387,15 +401,15 @@ public class CoordinationBusTests
         Assert.Equal(0, (await bus.PublishAsync("log.a", "4")).Matched);
 
         Assert.Equal(["log.a=1", "log.b=2", "log.a.c=3"], await reader.WithTimeout());
-        Assert.Equal(3, stream.Handled);
+        Assert.Equal(3, stream.Ledger.Succeeded);
     }
 
     [Fact]
     public async Task A_stream_nobody_reads_applies_its_full_mode_and_TryRead_takes_in_order()
     {
-        var drops = new ConcurrentQueue<DroppedMessage>();
+        var drops = new ConcurrentQueue<DroppedItem>();
         await using var bus = Exec.Bus().OnDropped(drops.Enqueue).Build();
-        using var stream = bus.SubscribeStream<int>("s", new SubscriptionOptions { MailboxCapacity = 3, FullMode = QueueFullMode.DropOldest });
+        using var stream = bus.SubscribeStream<int>("s", new SubscriptionOptions { QueueCapacity = 3, FullMode = QueueFullMode.DropOldest });
 
         var ids = new List<long>();
         for (var i = 0; i < 5; i++)
@@ -410,8 +424,8 @@ public class CoordinationBusTests
         }
 
         Assert.Equal([2, 3, 4], read);
-        Assert.Equal(ids.Take(2), drops.Select(d => d.MessageId));
-        Assert.Equal(2, stream.Dropped);
+        Assert.Equal([0, 1], drops.Select(d => (int)d.Item!));
+        Assert.Equal((2L, 3L), (stream.Ledger.Dropped, stream.Ledger.Succeeded));
     }
 
     [Fact]
@@ -442,7 +456,7 @@ public class CoordinationBusTests
         var result = await bus.PublishAsync("orphans.x", "nobody");
         await bus.PublishAsync("numbers", "wrong type");
 
-        Assert.True(result.NotDelivered);
+        Assert.True(result.NoneAccepted);
         Assert.Equal(0, result.Matched);
         Assert.True(bus.TryReadDeadLetter(out var first));
         Assert.Equal(DeadLetterReason.NoSubscribers, first.Reason);
@@ -453,7 +467,7 @@ public class CoordinationBusTests
         Assert.True(bus.TryReadDeadLetter(out var second));
         Assert.Equal("numbers", second.Topic);
         Assert.Equal(2, callback.Count);
-        Assert.Equal(2, bus.GetStatistics().DeadLettered);
+        Assert.Equal(2, bus.GetStatistics().DeadLetters);
     }
 
     [Fact]
@@ -489,8 +503,8 @@ public class CoordinationBusTests
         Assert.Equal(3, attempts);
         await TestTimeout.WaitUntilAsync(() => handled.Count == 2);
         Assert.Equal([12, 14], handled.ToArray());
-        Assert.Equal(1, subscription.Failed);
-        Assert.Equal(1, bus.GetStatistics().Failed);
+        Assert.Equal(1, subscription.Ledger.Failed);
+        Assert.Equal(1, bus.GetStatistics().Ledger.Failed);
     }
 
     [Fact]
@@ -503,7 +517,7 @@ public class CoordinationBusTests
         {
             await gate.Task;
             handled.Enqueue(m.Message);
-        }, new SubscriptionOptions { MailboxCapacity = 100 });
+        }, new SubscriptionOptions { QueueCapacity = 100 });
         for (var i = 0; i < 50; i++)
         {
             await bus.PublishAsync("t", i);
@@ -526,18 +540,17 @@ public class CoordinationBusTests
     public async Task Dispose_with_a_drain_deadline_cancels_handlers_and_drops_the_rest()
     {
         var time = new FakeTimeProvider();
-        var drops = new ConcurrentQueue<DroppedMessage>();
+        var drops = new ConcurrentQueue<DroppedItem>();
         var bus = Exec.Bus().WithTimeProvider(time).WithDrainTimeout(TimeSpan.FromSeconds(5)).OnDropped(drops.Enqueue).Build();
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         bus.Subscribe<int>("t", async (m, ct) =>
         {
             started.TrySetResult();
             await Task.Delay(Timeout.InfiniteTimeSpan, ct);
-        }, new SubscriptionOptions { MailboxCapacity = 10 });
-        var ids = new List<long>();
+        }, new SubscriptionOptions { QueueCapacity = 10 });
         for (var i = 0; i < 4; i++)
         {
-            ids.Add((await bus.PublishAsync("t", i)).MessageId);
+            await bus.PublishAsync("t", i);
         }
 
         await started.Task.WithTimeout();
@@ -547,11 +560,13 @@ public class CoordinationBusTests
         time.Advance(TimeSpan.FromSeconds(5));
         await disposing.WithTimeout();
 
-        Assert.True(bus.TryReadDeadLetter(out var cancelled));
-        Assert.Equal(ids[0], cancelled.MessageId);
-        Assert.IsAssignableFrom<OperationCanceledException>(cancelled.Exception);
-        Assert.Equal(ids.Skip(1), drops.Select(d => d.MessageId));
+        // The running message (cancelled through its token) and the three queued ones are each dropped once, none dead-lettered.
+        Assert.False(bus.TryReadDeadLetter(out _));
+        Assert.Equal([0, 1, 2, 3], drops.Select(d => (int)d.Item!).Order());
         Assert.All(drops, d => Assert.Equal(DropReason.DrainTimeout, d.Reason));
+        var ledger = bus.GetStatistics().Ledger;
+        Assert.Equal((4L, 4L, 0L), (ledger.Submitted, ledger.Dropped, ledger.Failed));
+        Assert.True(bus.Completion.IsCompleted);
     }
 
     [Fact]
@@ -591,25 +606,32 @@ public class CoordinationBusTests
                 throw new InvalidOperationException("boom");
             }
         });
-        using var c = bus.Subscribe<int>("s.x", _ => { }, new SubscriptionOptions { MailboxCapacity = 1, FullMode = QueueFullMode.DropNewest });
+        using var c = bus.Subscribe<int>("s.x", _ => { }, new SubscriptionOptions { QueueCapacity = 1, FullMode = QueueFullMode.DropNewest });
         await bus.PublishAsync("s.x", 1);
         await bus.PublishAsync("s.x", 2);
         await bus.PublishAsync("none", 3);
-        await TestTimeout.WaitUntilAsync(() => bus.GetStatistics().Handled + bus.GetStatistics().Failed + bus.GetStatistics().Dropped >= 6);
+        await TestTimeout.WaitUntilAsync(() => bus.GetStatistics().Ledger.Ended >= 6);
         listener.RecordObservableInstruments();
 
+        // An item of the ledger is one delivery: 1 and 2 each reach three subscribers; 3 reaches nobody.
         var stats = bus.GetStatistics();
+        Assert.Equal("stats-bus", stats.Name);
         Assert.Equal(3, stats.Published);
-        Assert.Equal(stats.Delivered, stats.Handled + stats.Failed + stats.Dropped + stats.MailboxDepth);
-        Assert.Equal(1, stats.Failed);
-        Assert.Equal(2, stats.DeadLettered);
+        Assert.Equal(6, stats.Ledger.Submitted);
+        Assert.True(stats.Ledger.IsBalanced, stats.Ledger.ToString());
+        Assert.Equal(1, stats.Ledger.Failed);
+        Assert.Equal(6, stats.Ledger.Succeeded + stats.Ledger.Failed + stats.Ledger.Dropped);
+        Assert.Equal(2, stats.DeadLetters);
         Assert.Equal(3, stats.Subscriptions);
-        Assert.Equal(3, measurements["parallelexec.bus.published"]);
-        Assert.Equal(stats.Delivered, measurements["parallelexec.bus.delivered"]);
-        Assert.Equal(2, measurements["parallelexec.bus.deadlettered"]);
-        Assert.Equal(stats.Handled + stats.Failed, measurements["parallelexec.bus.handler.duration"]);
-        Assert.True(measurements.ContainsKey("parallelexec.bus.mailbox.depth"));
-        Assert.Equal(stats.Dropped, measurements.GetValueOrDefault("parallelexec.bus.dropped"));
+        Assert.Equal(3, measurements["parallelexec.bus.messages.published"]);
+        Assert.Equal(6, measurements["parallelexec.bus.items.submitted"]);
+        Assert.Equal(1, measurements["parallelexec.bus.items.failed"]);
+        Assert.Equal(2, measurements["parallelexec.bus.dead_letters"]);
+        Assert.Equal(stats.Ledger.Succeeded + stats.Ledger.Failed, measurements["parallelexec.bus.run.duration"]);
+        Assert.Equal(stats.Ledger.Succeeded + stats.Ledger.Failed, measurements["parallelexec.bus.wait.duration"]);
+        Assert.True(measurements.ContainsKey("parallelexec.bus.queue.length"));
+        Assert.True(measurements.ContainsKey("parallelexec.bus.in_flight"));
+        Assert.Equal(stats.Ledger.Dropped, measurements.GetValueOrDefault("parallelexec.bus.items.dropped"));
     }
 
     [Fact]
@@ -617,18 +639,19 @@ public class CoordinationBusTests
     {
         var exception = Assert.Throws<ArgumentException>(() => new CoordinationBus(new CoordinationBusOptions
         {
-            MailboxCapacity = 0,
+            QueueCapacity = 0,
             FullMode = (QueueFullMode)42,
             RequestTimeout = TimeSpan.Zero,
             DeadLetterCapacity = -1,
             DrainTimeout = TimeSpan.FromSeconds(-2),
         }));
 
-        Assert.Equal("MailboxCapacity", exception.ParamName);
+        // The shared options (ComponentOptions) are checked first, then the bus's own.
+        Assert.Equal("DrainTimeout", exception.ParamName);
         Assert.Equal(
-            "Invalid CoordinationBusOptions: MailboxCapacity = 0: must be greater than zero; FullMode = 42: must be a defined QueueFullMode value; "
-            + "RequestTimeout = 00:00:00: must be greater than zero or Timeout.InfiniteTimeSpan; DeadLetterCapacity = -1: must be greater than zero; "
-            + "DrainTimeout = -00:00:02: must be greater than or equal to zero or Timeout.InfiniteTimeSpan. (Parameter 'MailboxCapacity')",
+            "Invalid CoordinationBusOptions: DrainTimeout = -00:00:02: must be zero or greater, or Timeout.InfiniteTimeSpan; "
+            + "QueueCapacity = 0: must be greater than zero; FullMode = 42: must be a defined QueueFullMode value; "
+            + "RequestTimeout = 00:00:00: must be greater than zero or Timeout.InfiniteTimeSpan; DeadLetterCapacity = -1: must be greater than zero. (Parameter 'DrainTimeout')",
             exception.Message);
     }
 
@@ -637,8 +660,8 @@ public class CoordinationBusTests
     {
         await using var bus = Exec.Bus().Build();
 
-        var options = Assert.Throws<ArgumentException>(() => bus.Subscribe<int>("t", _ => { }, new SubscriptionOptions { MailboxCapacity = 0, MaxConcurrency = 0 }));
-        Assert.StartsWith("Invalid SubscriptionOptions: MailboxCapacity = 0: must be greater than zero; MaxConcurrency = 0: must be greater than zero.", options.Message, StringComparison.Ordinal);
+        var options = Assert.Throws<ArgumentException>(() => bus.Subscribe<int>("t", _ => { }, new SubscriptionOptions { QueueCapacity = 0, MaxDegreeOfParallelism = 0 }));
+        Assert.StartsWith("Invalid SubscriptionOptions: QueueCapacity = 0: must be greater than zero; MaxDegreeOfParallelism = 0: must be greater than zero.", options.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>("pattern", () => bus.Subscribe<int>("a..b", _ => { }));
         Assert.Throws<ArgumentNullException>("handler", () => bus.Subscribe<int>("a", (Action<BusMessage<int>>)null!));
         await Assert.ThrowsAsync<ArgumentException>("topic", async () => await bus.PublishAsync("a.*", 1));
@@ -653,7 +676,7 @@ public class CoordinationBusTests
         var builder = Exec.Bus().WithName("once");
         var bus = builder.Build();
 
-        var exception = Assert.Throws<InvalidOperationException>(() => builder.WithMailbox(4));
+        var exception = Assert.Throws<InvalidOperationException>(() => builder.WithQueue(4));
         Assert.Contains("already built", exception.Message, StringComparison.Ordinal);
         Assert.Throws<InvalidOperationException>(() => builder.Build());
         Assert.Equal("once", bus.Name);
@@ -662,13 +685,13 @@ public class CoordinationBusTests
     [Fact]
     public async Task Options_are_copied_at_build_time()
     {
-        var options = new CoordinationBusOptions { MailboxCapacity = 2 };
+        var options = new CoordinationBusOptions { QueueCapacity = 2 };
         await using var bus = new CoordinationBus(options);
-        options.MailboxCapacity = 0;
+        options.QueueCapacity = 0;
 
         using var subscription = bus.Subscribe<int>("t", _ => { });
 
-        Assert.Equal(2, subscription.MailboxCapacity);
+        Assert.Equal(2, subscription.QueueCapacity);
     }
 
     private static async Task<DeadLetter> ReadOneDeadLetter(CoordinationBus bus)

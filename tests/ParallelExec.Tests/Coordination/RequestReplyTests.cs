@@ -66,7 +66,7 @@ public class RequestReplyTests
         {
             await gate.Task;
             return m.Message;
-        }, new SubscriptionOptions { MaxConcurrency = 2 });
+        }, new SubscriptionOptions { MaxDegreeOfParallelism = 2 });
 
         var timedOut = bus.RequestAsync<int, int>("slow", 1);
         using var cts = new CancellationTokenSource();
@@ -104,7 +104,7 @@ public class RequestReplyTests
             started.TrySetResult();
             await gate.Task;
             return m.Message;
-        }, new SubscriptionOptions { MailboxCapacity = 1, FullMode = QueueFullMode.Reject });
+        }, new SubscriptionOptions { QueueCapacity = 1, FullMode = QueueFullMode.Reject });
 
         var first = bus.RequestAsync<int, int>("busy", 1);
         await started.Task.WithTimeout();
@@ -170,7 +170,7 @@ public class RequestReplyTests
         });
 
         var gathering = bus.ScatterGatherAsync<int, string>("q", 0, TimeSpan.FromSeconds(1));
-        await TestTimeout.WaitUntilAsync(() => fast.Handled == 1);
+        await TestTimeout.WaitUntilAsync(() => fast.Ledger.Succeeded == 1);
         time.Advance(TimeSpan.FromSeconds(1));
         var result = await gathering.WithTimeout();
 

@@ -49,8 +49,8 @@ public sealed class BadInputTests
         Row("Batch SubmitManyAsync(null)", () => WithBatch(b => b.SubmitManyAsync(null!).AsTask().GetAwaiter().GetResult()), nullArg, "items");
 
         // Coordination
-        Row("Bus options MailboxCapacity=0", () => _ = new CoordinationBus(new CoordinationBusOptions { MailboxCapacity = 0 }), arg, "MailboxCapacity");
-        Row("Bus WithMailbox(0)", () => Exec.Bus().WithMailbox(0).Build(), arg, "MailboxCapacity");
+        Row("Bus options QueueCapacity=0", () => _ = new CoordinationBus(new CoordinationBusOptions { QueueCapacity = 0 }), arg, "QueueCapacity");
+        Row("Bus WithQueue(0)", () => Exec.Bus().WithQueue(0).Build(), arg, "QueueCapacity");
         Row("Bus PublishAsync(null topic)", () => WithBus(b => b.PublishAsync<int>(null!, 1).AsTask().GetAwaiter().GetResult()), nullArg, "topic");
         Row("Bus PublishAsync(empty topic)", () => WithBus(b => b.PublishAsync("", 1).AsTask().GetAwaiter().GetResult()), arg, "topic");
         Row("Bus Subscribe(null pattern)", () => WithBus(b => b.Subscribe<int>(null!, _ => { })), nullArg, "pattern");

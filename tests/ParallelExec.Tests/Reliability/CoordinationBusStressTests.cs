@@ -17,7 +17,7 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
     public readonly record struct Item(bool Fault, bool ChurnBefore, bool YieldAfter);
 
     /// <summary>One round: mailbox mode, the messages, the handler concurrency, the dispose point.</summary>
-    public sealed record Schedule(QueueFullMode Mode, Item[] Items, int MaxConcurrency, double DisposeAt);
+    public sealed record Schedule(QueueFullMode Mode, Item[] Items, int MaxDegreeOfParallelism, double DisposeAt);
 
     private static readonly Gen<Item> ItemGen =
         from fault in Gen.Int[0, 12].Select(i => i == 0)
@@ -33,7 +33,7 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
         select new Schedule(mode, items, concurrency, disposeAt);
 
     private static string Describe(Schedule s) =>
-        $"mode={s.Mode} items={s.Items.Length} maxConcurrency={s.MaxConcurrency} disposeAt={s.DisposeAt:P0} faults={s.Items.Count(i => i.Fault)} churn={s.Items.Count(i => i.ChurnBefore)}";
+        $"mode={s.Mode} items={s.Items.Length} maxDegreeOfParallelism={s.MaxDegreeOfParallelism} disposeAt={s.DisposeAt:P0} faults={s.Items.Count(i => i.Fault)} churn={s.Items.Count(i => i.ChurnBefore)}";
 
     [Fact]
     public async Task Every_delivered_message_is_handled_failed_or_dropped_exactly_once()
@@ -45,7 +45,7 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
         {
             Ledger ledger = await RunRoundAsync(schedule, seed);
             totals.Cover(schedule.Mode);
-            totals.Add(ledger, $"seed={seed} mode={schedule.Mode} maxConcurrency={schedule.MaxConcurrency} {ledger.Summary()}");
+            totals.Add(ledger, $"seed={seed} mode={schedule.Mode} maxDegreeOfParallelism={schedule.MaxDegreeOfParallelism} {ledger.Summary()}");
         }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4], retained);
 
         monitor.CollectAndAssertNone("CoordinationBus");
@@ -57,9 +57,9 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
     [Fact]
     public async Task Memory_per_item_stays_bounded()
     {
-        await using var bus = Exec.Bus().WithMailbox(64, QueueFullMode.Wait).Build();
+        await using var bus = Exec.Bus().WithQueue(64, QueueFullMode.Wait).Build();
         int handled = 0;
-        using Subscription subscription = bus.Subscribe<int>("memory.items", _ => Interlocked.Increment(ref handled), new SubscriptionOptions { MaxConcurrency = 3 });
+        using Subscription subscription = bus.Subscribe<int>("memory.items", _ => Interlocked.Increment(ref handled), new SubscriptionOptions { MaxDegreeOfParallelism = 3 });
         int published = 0;
         MemoryFigures figures = await MemoryProbe.MeasureAsync(
             id =>
@@ -84,14 +84,15 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
         var noSubscriber = new System.Collections.Concurrent.ConcurrentBag<int>();
         var results = new System.Collections.Concurrent.ConcurrentDictionary<int, PublishResult>();
         var bus = Exec.Bus()
-            .WithMailbox(Capacity, mode)
+            .WithQueue(Capacity, mode)
             .OnDropped(dropped =>
             {
-                // The ledger is per (subscription, message): the churn subscribers' own drops are not the ledgered ones.
-                Trace((int)dropped.Message!, $"OnDropped({dropped.Reason}, sub={dropped.SubscriptionName}, msgId={dropped.MessageId})");
-                if (dropped.SubscriptionName == "ledgered")
+                // The ledger is per (subscription, message): only the ledgered subscription listens on stress.items (the
+                // churn subscribers listen on churn.>, where nothing is published), so the topic names the subscriber.
+                Trace((int)dropped.Item!, $"OnDropped({dropped.Reason}, topic={dropped.Key})");
+                if ((string?)dropped.Key == "stress.items")
                 {
-                    ledger.End((int)dropped.Message!, Outcome.Dropped);
+                    ledger.End((int)dropped.Item!, Outcome.Dropped);
                 }
             })
             .OnDeadLetter(dead =>
@@ -123,7 +124,7 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
                 ledger.Completed(message.Message);
                 ledger.End(message.Message, Outcome.Succeeded);
             },
-            new SubscriptionOptions { MaxConcurrency = schedule.MaxConcurrency, Name = "ledgered" });
+            new SubscriptionOptions { MaxDegreeOfParallelism = schedule.MaxDegreeOfParallelism, Name = "ledgered" });
 
         int ended = 0;
         var disposeStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -146,10 +147,10 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
 
                     PublishResult result = await bus.PublishAsync("stress.items", id);
                     results[id] = result;
-                    if (result.Delivered == 0 && result.Rejected == 0)
+                    if (result.Accepted == 0 && result.Rejected == 0)
                     {
                         // Matched a subscription that closed before it took the message (dispose): the publisher is
-                        // told NotDelivered and the message is dead-lettered; that is its one ending.
+                        // told NoneAccepted and the message is dead-lettered; that is its one ending.
                         Trace(id, $"publish {result}");
                         ledger.End(id, Outcome.Dropped);
                     }
@@ -176,7 +177,7 @@ public sealed class CoordinationBusStressTests(ITestOutputHelper output)
         await publishers.WithTimeout();
 
         CoordinationBusStatistics statistics = bus.GetStatistics();
-        Assert.True(statistics.MailboxDepth == 0, $"{context}: mailbox depth {statistics.MailboxDepth} after dispose");
+        Assert.True(statistics.Ledger.Queued == 0, $"{context}: {statistics.Ledger.Queued} queued after dispose");
         string unended = string.Join(", ", Enumerable.Range(0, items).Where(id => ledger.Unended(id)).Take(5)
             .Select(id => $"{id}: publish={(results.TryGetValue(id, out PublishResult r) ? r.ToString() : "none")} noSubscriberDeadLetter={noSubscriber.Contains(id)}"));
         string traced = string.Join(" | ", traces.Where(t => t.Value.Count > 1).Take(3).Select(t => $"{t.Key}: {string.Join(", ", t.Value)}"));
