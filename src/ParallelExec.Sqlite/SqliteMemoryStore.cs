@@ -117,6 +117,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
             }
 
             var s = store._db!;
+            var hits = 0;
             // One read transaction: one consistent snapshot and one lock acquisition for all the keys.
             using var transaction = store._db!.Connection.BeginTransaction(deferred: true);
             s.Get.Transaction = transaction;
@@ -132,6 +133,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
                     if (reader.Read())
                     {
                         found[key] = reader.GetFieldValue<byte[]>(0);
+                        hits++;
                     }
                 }
 
@@ -142,7 +144,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
                 s.Get.Transaction = null;
             }
 
-            store.CountLookups(found.Count, args.list.Count - found.Count);
+            store.CountLookups(hits, args.list.Count - hits);
             return found;
         }, (namespaceName, list), cancellationToken);
     }

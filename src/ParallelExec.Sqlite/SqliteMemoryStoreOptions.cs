@@ -51,7 +51,7 @@ public sealed class SqliteMemoryStoreOptions : ComponentOptions
     {
         base.AddErrors(validator);
         validator
-            .Require(!string.IsNullOrEmpty(DataSource), nameof(DataSource), DataSource is null ? "null" : "\"\"", "must be a file path or :memory:")
+            .Require(!string.IsNullOrEmpty(DataSource), nameof(DataSource), DataSource, "must be a file path or :memory:")
             .RequirePositive(BusyTimeout, nameof(BusyTimeout))
             .Require(MaxBusyRetries >= 0, nameof(MaxBusyRetries), MaxBusyRetries, "must be zero or greater")
             .RequirePositive(BusyRetryDelay, nameof(BusyRetryDelay));

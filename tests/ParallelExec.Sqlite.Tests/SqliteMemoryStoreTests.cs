@@ -141,6 +141,29 @@ public sealed class SqliteMemoryStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task The_builder_configures_the_store_and_statistics_count_its_keys()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(50));
+        var builder = SqliteMemoryStore.CreateBuilder(_database.NewPath()).WithBusyRetry(3, TimeSpan.FromMilliseconds(5)).WithBusyTimeout(TimeSpan.FromSeconds(2)).WithTimeProvider(time).WithName("agents");
+        await using var store = builder.Build();
+        Assert.Throws<InvalidOperationException>(() => builder.Build());
+
+        await store.SetAsync("ns", "short", Bytes("s"), TimeSpan.FromSeconds(1));
+        await store.SetManyAsync("ns", [new("a", Bytes("a")), new("b", Bytes("b"))]);
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Null(await store.GetAsync("ns", "short"));
+        Assert.Single(await store.GetManyAsync("ns", ["a", "missing"]));
+        Assert.Equal(1, await store.RemoveExpiredAsync());
+
+        var statistics = store.GetStatistics();
+        Assert.Equal("agents", statistics.Name);
+        Assert.Equal((1, 2, 1, 2), (statistics.Hits, statistics.Misses, statistics.Expired, statistics.BulkCalls));
+        Assert.Null(statistics.Entries);
+        Assert.Equal(new LedgerSnapshot { Submitted = 6, Succeeded = 6 }, statistics.Ledger);
+        Assert.Throws<ArgumentException>(() => SqliteMemoryStore.CreateBuilder("x").WithBusyRetry(-1, TimeSpan.Zero).Build());
+    }
+
+    [Fact]
     public void Invalid_options_are_all_listed_in_one_exception()
     {
         var ex = Assert.Throws<ArgumentException>(() => new SqliteMemoryStore(new SqliteMemoryStoreOptions
@@ -153,7 +176,7 @@ public sealed class SqliteMemoryStoreTests : IDisposable
         }));
 
         Assert.Equal(
-            "Invalid SqliteMemoryStoreOptions: DataSource = \"\": must be a file path or :memory:; TimeProvider = null: must not be null; BusyTimeout = 00:00:00: must be greater than zero; MaxBusyRetries = -1: must be zero or greater; BusyRetryDelay = -00:00:01: must be greater than zero. (Parameter 'DataSource')",
+            "Invalid SqliteMemoryStoreOptions: TimeProvider = null: must not be null; DataSource = \"\": must be a file path or :memory:; BusyTimeout = 00:00:00: must be greater than zero; MaxBusyRetries = -1: must be zero or greater; BusyRetryDelay = -00:00:01: must be greater than zero. (Parameter 'TimeProvider')",
             ex.Message);
         Assert.Throws<ArgumentNullException>(() => new SqliteMemoryStore((string)null!));
     }

@@ -190,6 +190,8 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
             using var span = _telemetry.StartBulkSpan(MemoryOperation.Get, list.Count);
             using var linked = LinkToCut(cancellationToken, out var token);
             var found = await _inner.GetManyAsync(namespaceName, list, token).ConfigureAwait(false);
+            var hits = list.Count(found.ContainsKey);
+            _telemetry.Lookups(hits, list.Count - hits);
             Exit(call, ItemOutcome.Succeeded, dropped: null);
             return found;
         }

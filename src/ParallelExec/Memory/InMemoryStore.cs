@@ -89,15 +89,17 @@ public sealed class InMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumente
 
         var now = Now();
         var found = new Dictionary<string, ReadOnlyMemory<byte>>(list.Count, StringComparer.Ordinal);
+        var hits = 0;
         foreach (var key in list)
         {
             if (TryGetLive(namespaceName, key, now, out var value))
             {
                 found[key] = value;
+                hits++;
             }
         }
 
-        CountLookups(found.Count, list.Count - found.Count);
+        CountLookups(hits, list.Count - hits);
         Succeeded(MemoryOperation.Get, list.Count, started);
         return new(found);
     }
