@@ -150,7 +150,9 @@ public sealed partial class BatchingMemoryStore
             return exception is ItemDroppedException ? null : new ItemDroppedException(DropReason.DrainTimeout);
         }
 
-        Exit(call, exception is OperationCanceledException ? ItemOutcome.Cancelled : ItemOutcome.Failed, dropped: null);
+        // A call the disposal turned away (the batchers stopped between its admission and its submission) ends
+        // cancelled, like one its caller cancelled.
+        Exit(call, exception is OperationCanceledException or ObjectDisposedException ? ItemOutcome.Cancelled : ItemOutcome.Failed, dropped: null);
         return null;
     }
 
