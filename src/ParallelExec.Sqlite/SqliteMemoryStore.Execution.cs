@@ -22,24 +22,13 @@ public sealed partial class SqliteMemoryStore
     private SqliteStatements? _db;
     private volatile bool _disposed;
     private long _busyRetries;
-    private long _hits;
-    private long _misses;
-    private long _expired;
-    private long _bulkCalls;
 
     /// <inheritdoc/>
     KeyValuePair<string, object?> IInstrumentedComponent.NameTag => _telemetry.NameTag;
 
     /// <summary>Gets a snapshot of the store's counters: one ledger item per key read, written or deleted.</summary>
     /// <returns>The counters since the store was created; <see cref="MemoryStoreStatistics.Entries"/> is <see langword="null"/> (counting rows is not cheap).</returns>
-    public MemoryStoreStatistics GetStatistics() => new(
-        Name,
-        ((IInstrumentedComponent)this).ReadLedger(),
-        Interlocked.Read(ref _hits),
-        Interlocked.Read(ref _misses),
-        Interlocked.Read(ref _expired),
-        entries: null,
-        Interlocked.Read(ref _bulkCalls));
+    public MemoryStoreStatistics GetStatistics() => _telemetry.Statistics(((IInstrumentedComponent)this).ReadLedger(), entries: null);
 
     /// <inheritdoc/>
     LedgerSnapshot IInstrumentedComponent.ReadLedger()
@@ -108,11 +97,6 @@ public sealed partial class SqliteMemoryStore
         MemoryOperation operation, int keys, bool bulk, Func<SqliteMemoryStore, TArgs, CancellationToken, TResult> run, TArgs args, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (bulk)
-        {
-            Interlocked.Increment(ref _bulkCalls);
-        }
-
         using var span = bulk ? _telemetry.StartBulkSpan(operation, keys) : null;
         var call = Enter(operation, keys);
         try
@@ -215,22 +199,6 @@ public sealed partial class SqliteMemoryStore
         }
 
         _telemetry.End(call.Operation, call.Keys, outcome, call.StartedAt);
-    }
-
-    private void CountLookups(int hits, int misses)
-    {
-        Interlocked.Add(ref _hits, hits);
-        Interlocked.Add(ref _misses, misses);
-        _telemetry.Lookups(hits, misses);
-    }
-
-    private void CountExpired(int removed)
-    {
-        if (removed > 0)
-        {
-            Interlocked.Add(ref _expired, removed);
-            _telemetry.Expired(removed);
-        }
     }
 
     /// <summary>Checks the ledger under <c>_lock</c>.</summary>

@@ -98,7 +98,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
             s.GetNow.Value = store.NowMilliseconds();
             using var reader = s.Get.ExecuteReader(CommandBehavior.SingleRow);
             var found = reader.Read();
-            store.CountLookups(found ? 1 : 0, found ? 0 : 1);
+            store._telemetry.Lookups(found ? 1 : 0, found ? 0 : 1);
             return found ? (ReadOnlyMemory<byte>?)reader.GetFieldValue<byte[]>(0) : null;
         }, (namespaceName, key), cancellationToken);
     }
@@ -144,7 +144,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
                 s.Get.Transaction = null;
             }
 
-            store.CountLookups(hits, args.list.Count - hits);
+            store._telemetry.Lookups(hits, args.list.Count - hits);
             return found;
         }, (namespaceName, list), cancellationToken);
     }
@@ -289,7 +289,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
             var s = store._db!;
             s.PurgeNow.Value = store.NowMilliseconds();
             var removed = s.Purge.ExecuteNonQuery();
-            store.CountExpired(removed);
+            store._telemetry.Expired(removed);
             return removed;
         }, 0, cancellationToken);
 
@@ -309,7 +309,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
         var live = reader.GetInt64(0) != 0;
         if (!live)
         {
-            CountExpired(1);
+            _telemetry.Expired(1);
         }
 
         return live;

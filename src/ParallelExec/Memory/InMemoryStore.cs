@@ -28,10 +28,6 @@ public sealed class InMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumente
     private readonly TimeProvider _timeProvider;
     private readonly MemoryStoreTelemetry _telemetry;
     private readonly ItemLedger _ledger = new();
-    private long _hits;
-    private long _misses;
-    private long _expired;
-    private long _bulkCalls;
     private int _disposed;
 
     /// <summary>Initializes a new instance of the <see cref="InMemoryStore"/> class.</summary>
@@ -68,7 +64,7 @@ public sealed class InMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumente
         }
 
         var found = TryGetLive(namespaceName, key, Now(), out var value);
-        CountLookups(found ? 1 : 0, found ? 0 : 1);
+        _telemetry.Lookups(found ? 1 : 0, found ? 0 : 1);
         Succeeded(MemoryOperation.Get, 1, started);
 
         // The cast matters: "? value : null" would turn null into an empty ReadOnlyMemory through its array conversion.
@@ -99,7 +95,7 @@ public sealed class InMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumente
             }
         }
 
-        CountLookups(hits, list.Count - hits);
+        _telemetry.Lookups(hits, list.Count - hits);
         Succeeded(MemoryOperation.Get, list.Count, started);
         return new(found);
     }
@@ -220,7 +216,7 @@ public sealed class InMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumente
                 }
                 else if (entries.TryRemove(pair))
                 {
-                    CountExpired(1);
+                    _telemetry.Expired(1);
                 }
             }
         }
@@ -250,20 +246,13 @@ public sealed class InMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumente
             }
         }
 
-        CountExpired(removed);
+        _telemetry.Expired(removed);
         return removed;
     }
 
     /// <summary>Gets a snapshot of the store's counters: one ledger item per key read, written or deleted.</summary>
     /// <returns>The counters since the store was created; <see cref="MemoryStoreStatistics.Entries"/> is <see cref="Count"/>.</returns>
-    public MemoryStoreStatistics GetStatistics() => new(
-        Name,
-        _ledger.Snapshot(),
-        Interlocked.Read(ref _hits),
-        Interlocked.Read(ref _misses),
-        Interlocked.Read(ref _expired),
-        Count,
-        Interlocked.Read(ref _bulkCalls));
+    public MemoryStoreStatistics GetStatistics() => _telemetry.Statistics(_ledger.Snapshot(), Count);
 
     /// <summary>Drops every entry and stops the store: later calls throw <see cref="ObjectDisposedException"/>. Idempotent.</summary>
     /// <returns>A completed task: the store holds no work to wait for.</returns>
@@ -295,7 +284,6 @@ public sealed class InMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumente
 
     private Activity? BeginBulk(MemoryOperation operation, int keys, out long started)
     {
-        Interlocked.Increment(ref _bulkCalls);
         var span = _telemetry.StartBulkSpan(operation, keys);
         started = _telemetry.Begin(operation, keys);
         return span;
@@ -324,30 +312,6 @@ public sealed class InMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumente
 
         AssertInvariants();
         _telemetry.End(operation, keys, outcome, started);
-    }
-
-    private void CountLookups(int hits, int misses)
-    {
-        if (hits > 0)
-        {
-            Interlocked.Add(ref _hits, hits);
-        }
-
-        if (misses > 0)
-        {
-            Interlocked.Add(ref _misses, misses);
-        }
-
-        _telemetry.Lookups(hits, misses);
-    }
-
-    private void CountExpired(int removed)
-    {
-        if (removed > 0)
-        {
-            Interlocked.Add(ref _expired, removed);
-            _telemetry.Expired(removed);
-        }
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -380,7 +344,7 @@ public sealed class InMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumente
 
             if (entries.TryRemove(new KeyValuePair<string, Entry>(key, entry)))
             {
-                CountExpired(1);
+                _telemetry.Expired(1);
             }
         }
 
@@ -397,7 +361,7 @@ public sealed class InMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumente
 
         if (entry.IsExpired(now))
         {
-            CountExpired(1);
+            _telemetry.Expired(1);
             return false;
         }
 

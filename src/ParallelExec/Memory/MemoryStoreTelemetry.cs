@@ -5,7 +5,8 @@ using ParallelExec.Internal;
 namespace ParallelExec.Memory;
 
 /// <summary>
-/// The telemetry of one memory store instance, the same for every store: the standard <c>parallelexec.memory.*</c>
+/// What one memory store instance counts and emits, the same for every store: the lookup and bulk-call counts its
+/// <c>GetStatistics()</c> reports, and the standard <c>parallelexec.memory.*</c>
 /// instruments tagged with <see cref="TelemetryTagNames.Operation"/> (<c>get</c>, <c>set</c>, <c>remove</c>,
 /// <c>list</c>), the store's own <c>parallelexec.memory.hits</c>, <c>.misses</c> and <c>.expired</c> counters, and a
 /// span <c>parallelexec.memory.&lt;operation&gt;</c> per bulk call.
@@ -23,6 +24,10 @@ internal sealed class MemoryStoreTelemetry
     private readonly KeyValuePair<string, object?>[] _operationTags;
     private readonly LookupCounters _lookups;
     private readonly TimeProvider _timeProvider;
+    private long _hits;
+    private long _misses;
+    private long _expired;
+    private long _bulkCalls;
 
     /// <summary>Creates the telemetry of one store.</summary>
     /// <param name="options">The store's options: its name, clock and meter factory.</param>
@@ -85,12 +90,17 @@ internal sealed class MemoryStoreTelemetry
         }
     }
 
-    /// <summary>Starts the span of one bulk call, when someone listens.</summary>
+    /// <summary>Counts one bulk call (a listing is not one) and starts its span, when someone listens.</summary>
     /// <param name="operation">The operation.</param>
     /// <param name="keys">How many keys the call carries.</param>
     /// <returns>The span, or <see langword="null"/>.</returns>
     public Activity? StartBulkSpan(MemoryOperation operation, int keys)
     {
+        if (operation != MemoryOperation.List)
+        {
+            Interlocked.Increment(ref _bulkCalls);
+        }
+
         var span = Telemetry.StartSpan(s_spanNames[(int)operation], Reporter.Name);
         if (span is not null)
         {
@@ -108,11 +118,13 @@ internal sealed class MemoryStoreTelemetry
     {
         if (hits > 0)
         {
+            Interlocked.Add(ref _hits, hits);
             _lookups.Hits.Add(hits, NameTag);
         }
 
         if (misses > 0)
         {
+            Interlocked.Add(ref _misses, misses);
             _lookups.Misses.Add(misses, NameTag);
         }
     }
@@ -123,9 +135,23 @@ internal sealed class MemoryStoreTelemetry
     {
         if (entries > 0)
         {
+            Interlocked.Add(ref _expired, entries);
             _lookups.Expired.Add(entries, NameTag);
         }
     }
+
+    /// <summary>Creates the store's statistics snapshot from its ledger and these counts.</summary>
+    /// <param name="ledger">The store's ledger, read by the store.</param>
+    /// <param name="entries">The entries the store holds, where it knows cheaply.</param>
+    /// <returns>The snapshot.</returns>
+    public MemoryStoreStatistics Statistics(LedgerSnapshot ledger, long? entries) => new(
+        Reporter.Name,
+        ledger,
+        Interlocked.Read(ref _hits),
+        Interlocked.Read(ref _misses),
+        Interlocked.Read(ref _expired),
+        entries,
+        Interlocked.Read(ref _bulkCalls));
 
     /// <summary>The memory stores' own counters, created once per meter.</summary>
     private sealed class LookupCounters(Meter meter)
