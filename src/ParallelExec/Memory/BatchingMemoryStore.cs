@@ -159,19 +159,8 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
         BeginWrite(storeKey);
         try
         {
-            using var linked = LinkToCut(cancellationToken, out var token);
-            var deleted = await _inner.DeleteAsync(namespaceName, key, token).ConfigureAwait(false);
-            Exit(call, ItemOutcome.Succeeded, dropped: null);
-            return deleted;
-        }
-        catch (Exception ex)
-        {
-            if (ExitFailed(call, ex, cancellationToken, namespaceName, [key]) is { } dropped)
-            {
-                throw dropped;
-            }
-
-            throw;
+            return await PassThroughAsync(call, bulk: false, namespaceName, [key], key,
+                static (inner, ns, key, token) => inner.DeleteAsync(ns, key, token), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -185,25 +174,11 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
         var list = MemoryStoreArguments.Keys(keys);
         var call = Enter(MemoryOperation.Get, list.Count, queued: false);
-        try
-        {
-            using var span = _telemetry.StartBulkSpan(MemoryOperation.Get, list.Count);
-            using var linked = LinkToCut(cancellationToken, out var token);
-            var found = await _inner.GetManyAsync(namespaceName, list, token).ConfigureAwait(false);
-            var hits = list.Count(found.ContainsKey);
-            _telemetry.Lookups(hits, list.Count - hits);
-            Exit(call, ItemOutcome.Succeeded, dropped: null);
-            return found;
-        }
-        catch (Exception ex)
-        {
-            if (ExitFailed(call, ex, cancellationToken, namespaceName, list) is { } dropped)
-            {
-                throw dropped;
-            }
-
-            throw;
-        }
+        var found = await PassThroughAsync(call, bulk: true, namespaceName, list, list,
+            static (inner, ns, list, token) => inner.GetManyAsync(ns, list, token), cancellationToken).ConfigureAwait(false);
+        var hits = list.Count(found.ContainsKey);
+        _telemetry.Lookups(hits, list.Count - hits);
+        return found;
     }
 
     /// <inheritdoc/>
@@ -217,19 +192,11 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
         BeginWriteMany(namespaceName, keys);
         try
         {
-            using var span = _telemetry.StartBulkSpan(MemoryOperation.Set, list.Count);
-            using var linked = LinkToCut(cancellationToken, out var token);
-            await _inner.SetManyAsync(namespaceName, list, timeToLive, token).ConfigureAwait(false);
-            Exit(call, ItemOutcome.Succeeded, dropped: null);
-        }
-        catch (Exception ex)
-        {
-            if (ExitFailed(call, ex, cancellationToken, namespaceName, keys) is { } dropped)
+            await PassThroughAsync(call, bulk: true, namespaceName, keys, (list, timeToLive), static async (inner, ns, args, token) =>
             {
-                throw dropped;
-            }
-
-            throw;
+                await inner.SetManyAsync(ns, args.list, args.timeToLive, token).ConfigureAwait(false);
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -246,20 +213,8 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
         BeginWriteMany(namespaceName, list);
         try
         {
-            using var span = _telemetry.StartBulkSpan(MemoryOperation.Remove, list.Count);
-            using var linked = LinkToCut(cancellationToken, out var token);
-            var deleted = await _inner.DeleteManyAsync(namespaceName, list, token).ConfigureAwait(false);
-            Exit(call, ItemOutcome.Succeeded, dropped: null);
-            return deleted;
-        }
-        catch (Exception ex)
-        {
-            if (ExitFailed(call, ex, cancellationToken, namespaceName, list) is { } dropped)
-            {
-                throw dropped;
-            }
-
-            throw;
+            return await PassThroughAsync(call, bulk: true, namespaceName, list, list,
+                static (inner, ns, list, token) => inner.DeleteManyAsync(ns, list, token), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -268,28 +223,13 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
     }
 
     /// <inheritdoc/>
-    public async ValueTask<IReadOnlyList<string>> ListKeysAsync(string namespaceName, string prefix = "", CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<string>> ListKeysAsync(string namespaceName, string prefix = "", CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
         ArgumentNullException.ThrowIfNull(prefix);
         var call = Enter(MemoryOperation.List, 0, queued: false);
-        try
-        {
-            using var span = _telemetry.StartBulkSpan(MemoryOperation.List, 0);
-            using var linked = LinkToCut(cancellationToken, out var token);
-            var keys = await _inner.ListKeysAsync(namespaceName, prefix, token).ConfigureAwait(false);
-            Exit(call, ItemOutcome.Succeeded, dropped: null);
-            return keys;
-        }
-        catch (Exception ex)
-        {
-            if (ExitFailed(call, ex, cancellationToken, namespaceName, []) is { } dropped)
-            {
-                throw dropped;
-            }
-
-            throw;
-        }
+        return PassThroughAsync(call, bulk: true, namespaceName, [], prefix,
+            static (inner, ns, prefix, token) => inner.ListKeysAsync(ns, prefix, token), cancellationToken);
     }
 
     /// <summary>Gets a snapshot of the store's counters: its ledger (one item per key read, written or deleted) and its batching.</summary>
@@ -322,6 +262,33 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
         lock (_gate)
         {
             return _ledger.Snapshot();
+        }
+    }
+
+    /// <summary>
+    /// Runs an admitted call straight on the inner store (with a span for a bulk call), under the caller's token linked
+    /// with the drain-timeout cut, and ends it in the ledger exactly once.
+    /// </summary>
+    private async ValueTask<TResult> PassThroughAsync<TArgs, TResult>(
+        Call call, bool bulk, string namespaceName, IReadOnlyList<string> keys, TArgs args,
+        Func<IMemoryStore, string, TArgs, CancellationToken, ValueTask<TResult>> run, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var span = bulk ? _telemetry.StartBulkSpan(call.Operation, call.Keys) : null;
+            using var linked = LinkToCut(cancellationToken, out var token);
+            var result = await run(_inner, namespaceName, args, token).ConfigureAwait(false);
+            Exit(call, ItemOutcome.Succeeded, dropped: null);
+            return result;
+        }
+        catch (Exception ex)
+        {
+            if (ExitFailed(call, ex, cancellationToken, namespaceName, keys) is { } dropped)
+            {
+                throw dropped;
+            }
+
+            throw;
         }
     }
 
