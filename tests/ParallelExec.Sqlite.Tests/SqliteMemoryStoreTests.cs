@@ -164,6 +164,39 @@ public sealed class SqliteMemoryStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_call_waiting_for_the_connection_counts_as_queued_and_its_cancellation_ends_it_cancelled()
+    {
+        await using var store = new SqliteMemoryStore(_database.NewPath());
+        await store.SetAsync("ns", "warm", Bytes("schema exists"));
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        store.AfterBulkRowWritten = row =>
+        {
+            if (row == 0)
+            {
+                inside.Set();
+                release.Wait(TestTimeout.Unexpected);
+            }
+        };
+
+        // Two keys hold the connection inside a bulk write; one read and one cancellable write wait for it.
+        var bulk = Task.Run(async () => await store.SetManyAsync("ns", [new("a", Bytes("1")), new("b", Bytes("2"))]));
+        Assert.True(inside.Wait(TestTimeout.Unexpected));
+        var read = store.GetAsync("ns", "a").AsTask();
+        using var cts = new CancellationTokenSource();
+        var cancelled = store.SetAsync("ns", "c", Bytes("3"), cancellationToken: cts.Token).AsTask();
+        Assert.Equal(new LedgerSnapshot { Submitted = 5, Succeeded = 1, InFlight = 2, Queued = 2 }, store.GetStatistics().Ledger);
+
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WithTimeout());
+        release.Set();
+        await bulk.WithTimeout();
+        Assert.Equal("1", Text(await read.WithTimeout()));
+        Assert.Equal(new LedgerSnapshot { Submitted = 5, Succeeded = 4, Cancelled = 1 }, store.GetStatistics().Ledger);
+        Assert.Equal(["a", "b", "warm"], await store.ListKeysAsync("ns"));
+    }
+
+    [Fact]
     public void Invalid_options_are_all_listed_in_one_exception()
     {
         var ex = Assert.Throws<ArgumentException>(() => new SqliteMemoryStore(new SqliteMemoryStoreOptions

@@ -81,7 +81,9 @@ public sealed class BatchingMemoryStoreTests
     public async Task A_failing_group_fails_only_its_own_callers()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore()) { FailNamespace = "bad" };
-        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 4, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+        var name = "failing-" + Guid.NewGuid().ToString("N");
+        using var meters = new MemoryMeterProbe(name);
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 4, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time, Name = name });
 
         var good1 = store.SetAsync("good", "a", Bytes("1")).AsTask();
         var bad1 = store.SetAsync("bad", "a", Bytes("1")).AsTask();
@@ -94,6 +96,8 @@ public sealed class BatchingMemoryStoreTests
         Assert.Equal(["a", "b"], await inner.Inner.ListKeysAsync("good"));
         Assert.Empty(await inner.Inner.ListKeysAsync("bad"));
         Assert.Equal(2, inner.SetManyCalls.Count);
+        Assert.Equal(new LedgerSnapshot { Submitted = 4, Succeeded = 2, Failed = 2 }, store.GetStatistics().Ledger);
+        Assert.Equal(2, meters.Sum("parallelexec.memory.items.failed", TelemetryTagNames.Operation, "set"));
     }
 
     [Fact]
@@ -246,13 +250,15 @@ public sealed class BatchingMemoryStoreTests
     public async Task Dispose_cuts_what_is_left_after_the_drain_timeout_and_reports_each_key()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore()) { Hold = new TaskCompletionSource().Task };
+        var name = "cut-" + Guid.NewGuid().ToString("N");
         var dropped = new ConcurrentQueue<DroppedItem>();
+        using var meters = new MemoryMeterProbe(name);
         var store = Exec.BatchingMemoryStore(inner)
             .WithBatching(1, TimeSpan.FromHours(1))
             .WithMaxDegreeOfParallelism(1)
             .WithDrainTimeout(TimeSpan.FromSeconds(5))
             .WithTimeProvider(_time)
-            .WithName("cut")
+            .WithName(name)
             .OnDropped(dropped.Enqueue)
             .Build();
 
@@ -266,6 +272,8 @@ public sealed class BatchingMemoryStoreTests
         var disposal = store.DisposeAsync().AsTask();
         Assert.False(disposal.IsCompleted);
         Assert.Equal(new LedgerSnapshot { Submitted = 3, Queued = 3 }, store.GetStatistics().Ledger);
+        meters.Observe();
+        Assert.Equal(3, meters.Last("parallelexec.memory.queue.length"));
         _time.Advance(TimeSpan.FromSeconds(5));
 
         await disposal.WithTimeout();
@@ -276,11 +284,12 @@ public sealed class BatchingMemoryStoreTests
         Assert.Equal(["ns/running", "ns/waiting", "other/read"], dropped.Select(d => $"{d.Key}/{d.Item}").Order(StringComparer.Ordinal));
         Assert.All(dropped, d =>
         {
-            Assert.Equal("cut", d.Component);
+            Assert.Equal(name, d.Component);
             Assert.Equal(DropReason.DrainTimeout, d.Reason);
         });
         Assert.Empty(await inner.Inner.ListKeysAsync("ns"));
         Assert.Equal(new LedgerSnapshot { Submitted = 3, Dropped = 3 }, store.GetStatistics().Ledger);
+        Assert.Equal(3, meters.Sum("parallelexec.memory.items.dropped", TelemetryTagNames.DropReason, "drain_timeout"));
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.GetAsync("ns", "running"));
     }
 

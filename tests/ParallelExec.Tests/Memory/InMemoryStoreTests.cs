@@ -43,6 +43,26 @@ public sealed class InMemoryStoreTests : MemoryStoreContractTests
     }
 
     [Fact]
+    public async Task Telemetry_counts_expired_entries_and_reports_empty_gauges_while_live()
+    {
+        using var meters = new MemoryMeterProbe(StoreName);
+        var store = Exec.MemoryStore().WithTimeProvider(Time).WithName(StoreName).Build();
+        await store.SetManyAsync("ns", [new("a", Bytes("a")), new("b", Bytes("b"))], TimeSpan.FromSeconds(1));
+        Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(2, store.RemoveExpired());
+
+        meters.Observe();
+        Assert.Equal(2, meters.Sum("parallelexec.memory.expired"));
+        Assert.Equal(0, meters.Last("parallelexec.memory.queue.length"));
+        Assert.Equal(0, meters.Last("parallelexec.memory.in_flight"));
+
+        await store.DisposeAsync();
+        var before = meters.Count("parallelexec.memory.in_flight");
+        meters.Observe();
+        Assert.Equal(before, meters.Count("parallelexec.memory.in_flight"));
+    }
+
+    [Fact]
     public async Task Disposal_drops_the_entries_and_later_calls_throw()
     {
         var store = new InMemoryStore();

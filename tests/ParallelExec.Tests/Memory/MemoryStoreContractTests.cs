@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Time.Testing;
@@ -249,33 +248,8 @@ public abstract class MemoryStoreContractTests : IAsyncLifetime
     [Fact]
     public async Task Telemetry_counts_keys_per_operation_and_traces_each_bulk_call()
     {
-        var measurements = new ConcurrentQueue<(string Instrument, long Value, string? Operation)>();
         var spans = new ConcurrentQueue<Activity>();
-        using var meters = new MeterListener
-        {
-            InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == ParallelExecTelemetry.MeterName && instrument.Name.StartsWith("parallelexec.memory.", StringComparison.Ordinal))
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        meters.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-        {
-            string? name = null, operation = null;
-            foreach (var tag in tags)
-            {
-                name = tag.Key == TelemetryTagNames.Name ? tag.Value as string : name;
-                operation = tag.Key == TelemetryTagNames.Operation ? tag.Value as string : operation;
-            }
-
-            if (name == StoreName)
-            {
-                measurements.Enqueue((instrument.Name, value, operation));
-            }
-        });
-        meters.Start();
+        using var meters = new MemoryMeterProbe(StoreName);
         using var activities = new ActivityListener
         {
             ShouldListenTo = source => source.Name == ParallelExecTelemetry.ActivitySourceName,
@@ -298,13 +272,17 @@ public abstract class MemoryStoreContractTests : IAsyncLifetime
         await store.DeleteManyAsync("ns", ["c"]);
         await store.ListKeysAsync("ns");
 
-        long Sum(string instrument, string? operation = null) =>
-            measurements.Where(m => m.Instrument == instrument && (operation is null || m.Operation == operation)).Sum(m => m.Value);
-        Assert.Equal(3, Sum("parallelexec.memory.items.submitted", "set"));
-        Assert.Equal(3, Sum("parallelexec.memory.items.submitted", "get"));
-        Assert.Equal(1, Sum("parallelexec.memory.items.submitted", "remove"));
-        Assert.Equal(2, Sum("parallelexec.memory.hits"));
-        Assert.Equal(1, Sum("parallelexec.memory.misses"));
+        const string Submitted = "parallelexec.memory.items.submitted";
+        Assert.Equal(3, meters.Sum(Submitted, TelemetryTagNames.Operation, "set"));
+        Assert.Equal(3, meters.Sum(Submitted, TelemetryTagNames.Operation, "get"));
+        Assert.Equal(1, meters.Sum(Submitted, TelemetryTagNames.Operation, "remove"));
+        Assert.Equal(2, meters.Sum("parallelexec.memory.hits"));
+        Assert.Equal(1, meters.Sum("parallelexec.memory.misses"));
+        // One duration per call (six calls), each tagged with its operation and outcome.
+        var durations = meters.Measurements.Where(m => m.Instrument == "parallelexec.memory.run.duration").ToList();
+        Assert.Equal(6, durations.Count);
+        Assert.All(durations, d => Assert.Equal("succeeded", d.Tags[TelemetryTagNames.Outcome]));
+        Assert.Equal(["get", "get", "list", "remove", "set", "set"], durations.Select(d => (string)d.Tags[TelemetryTagNames.Operation]!).Order(StringComparer.Ordinal));
         Assert.Equal(
             ["parallelexec.memory.get", "parallelexec.memory.list", "parallelexec.memory.remove", "parallelexec.memory.set"],
             spans.Select(s => s.OperationName).Order(StringComparer.Ordinal));
