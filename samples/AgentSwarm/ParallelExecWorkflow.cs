@@ -37,7 +37,7 @@ internal static class ParallelExecWorkflow
         await using var bus = Exec.Bus().WithName("swarm").Build();
         await using var sqlite = new SqliteMemoryStore(databasePath);
         var remote = new RemoteMemoryStore(sqlite, options.MemoryLatency);
-        await using var memory = Exec.BatchingMemoryStore(remote, new BatchingMemoryStoreOptions { MaxDelay = TimeSpan.FromMilliseconds(2) });
+        await using var memory = Exec.BatchingMemoryStore(remote).Configure(o => o.MaxDelay = TimeSpan.FromMilliseconds(2)).Build();
         var files = Exec.Files().WithMaxDegreeOfParallelism(options.MaxParallelFiles).Build();
 
         // Each member reviews what its predecessor hands it over the bus. A hand-off still costs its round trip, but

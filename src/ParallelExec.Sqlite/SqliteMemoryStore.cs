@@ -2,11 +2,17 @@ using System.Data;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
+using ParallelExec.Internal;
 using ParallelExec.Memory;
 using Polly;
-using Polly.Retry;
 
 namespace ParallelExec.Sqlite;
+
+// Locking: _gate (a SemaphoreSlim, SqliteMemoryStore.Execution.cs) lets one operation at a time use the connection and
+// its prepared statements (_db), and guards _disposed; it is taken per attempt, so a retry's back-off holds nobody up.
+// _lock guards the ledger only and is held for counting; no user code runs under it (the resilience pipeline and the
+// callers' continuations run outside both). The store holds no queued work of its own (callers waiting for the
+// connection are their own awaits), so it is IAsyncDisposable, not an IExecComponent.
 
 /// <summary>
 /// An <see cref="IMemoryStore"/> in a SQLite database (a file, or <c>:memory:</c>): WAL journal, prepared statements,
@@ -25,21 +31,17 @@ namespace ParallelExec.Sqlite;
 /// before a power loss may be lost, never corrupted. Expired rows are invisible at once and deleted by
 /// <see cref="RemoveExpiredAsync"/>.
 /// </para>
+/// <para>
+/// Telemetry: the <c>parallelexec.memory.*</c> instruments (a caller waiting for the connection counts as queued, the
+/// running operation as in flight), a span per bulk call; <see cref="GetStatistics"/> counts every key operated on.
+/// </para>
 /// </remarks>
 [DebuggerDisplay("SqliteMemoryStore {_options.DataSource}")]
-public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
+public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, IInstrumentedComponent
 {
-    private const string Table = "parallelexec_memory";
-    private const int SqliteBusy = 5;
-    private const int SqliteLocked = 6;
-
     private readonly SqliteMemoryStoreOptions _options;
     private readonly ResiliencePipeline _pipeline;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private SqliteConnection? _connection;
-    private long _busyRetries;
-    private Statements? _statements;
-    private bool _disposed;
+    private readonly MemoryStoreTelemetry _telemetry;
 
     /// <summary>Initializes a new instance of the <see cref="SqliteMemoryStore"/> class. Nothing is opened until first use.</summary>
     /// <param name="options">The options; validated and copied.</param>
@@ -49,8 +51,11 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Clone();
-        SqliteOptionsValidator.Validate(_options);
+        _options.Validate();
+        Name = _options.Name;
         _pipeline = _options.ResiliencePipeline ?? BuildBusyRetry(_options, () => Interlocked.Increment(ref _busyRetries));
+        _telemetry = new MemoryStoreTelemetry(_options);
+        _telemetry.Instruments.Live.Add(this);
     }
 
     /// <summary>Initializes a new instance of the <see cref="SqliteMemoryStore"/> class over a database file.</summary>
@@ -62,6 +67,19 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
     {
     }
 
+    /// <summary>Starts building a store over <paramref name="dataSource"/>.</summary>
+    /// <param name="dataSource">A file path, or <c>:memory:</c>.</param>
+    /// <returns>A single-use builder; <c>Build()</c> returns the store (nothing is opened until its first use).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="dataSource"/> is <see langword="null"/>.</exception>
+    public static SqliteMemoryStoreBuilder CreateBuilder(string dataSource)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        return new SqliteMemoryStoreBuilder(dataSource);
+    }
+
+    /// <summary>Gets the store's name (<see cref="ComponentOptions.Name"/>), the tag of its metrics and spans.</summary>
+    public string Name { get; }
+
     /// <summary>Gets how many times the built-in retry has retried an operation that found the database busy or locked.</summary>
     internal long BusyRetries => Interlocked.Read(ref _busyRetries);
 
@@ -71,16 +89,17 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
     /// <inheritdoc/>
     public ValueTask<ReadOnlyMemory<byte>?> GetAsync(string namespaceName, string key, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(namespaceName);
-        ArgumentException.ThrowIfNullOrEmpty(key);
-        return RunAsync(static (store, args, _) =>
+        MemoryStoreArguments.Check(namespaceName, key);
+        return RunAsync(MemoryOperation.Get, 1, bulk: false, static (store, args, _) =>
         {
-            var s = store._statements!;
+            var s = store._db!;
             s.GetNamespace.Value = args.namespaceName;
             s.GetKey.Value = args.key;
             s.GetNow.Value = store.NowMilliseconds();
             using var reader = s.Get.ExecuteReader(CommandBehavior.SingleRow);
-            return reader.Read() ? (ReadOnlyMemory<byte>?)reader.GetFieldValue<byte[]>(0) : null;
+            var found = reader.Read();
+            store._telemetry.Lookups(found ? 1 : 0, found ? 0 : 1);
+            return found ? (ReadOnlyMemory<byte>?)reader.GetFieldValue<byte[]>(0) : null;
         }, (namespaceName, key), cancellationToken);
     }
 
@@ -88,8 +107,8 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
     public ValueTask<IReadOnlyDictionary<string, ReadOnlyMemory<byte>>> GetManyAsync(string namespaceName, IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
-        var list = CheckedKeys(keys);
-        return RunAsync(static (store, args, token) =>
+        var list = MemoryStoreArguments.Keys(keys);
+        return RunAsync(MemoryOperation.Get, list.Count, bulk: true, static (store, args, token) =>
         {
             var found = new Dictionary<string, ReadOnlyMemory<byte>>(args.list.Count, StringComparer.Ordinal);
             if (args.list.Count == 0)
@@ -97,9 +116,10 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
                 return (IReadOnlyDictionary<string, ReadOnlyMemory<byte>>)found;
             }
 
-            var s = store._statements!;
+            var s = store._db!;
+            var hits = 0;
             // One read transaction: one consistent snapshot and one lock acquisition for all the keys.
-            using var transaction = store._connection!.BeginTransaction(deferred: true);
+            using var transaction = store._db!.Connection.BeginTransaction(deferred: true);
             s.Get.Transaction = transaction;
             try
             {
@@ -113,6 +133,7 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
                     if (reader.Read())
                     {
                         found[key] = reader.GetFieldValue<byte[]>(0);
+                        hits++;
                     }
                 }
 
@@ -123,6 +144,7 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
                 s.Get.Transaction = null;
             }
 
+            store._telemetry.Lookups(hits, args.list.Count - hits);
             return found;
         }, (namespaceName, list), cancellationToken);
     }
@@ -130,12 +152,11 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
     /// <inheritdoc/>
     public async ValueTask SetAsync(string namespaceName, string key, ReadOnlyMemory<byte> value, TimeSpan? timeToLive = null, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(namespaceName);
-        ArgumentException.ThrowIfNullOrEmpty(key);
-        CheckTimeToLive(timeToLive);
-        await RunAsync(static (store, args, _) =>
+        MemoryStoreArguments.Check(namespaceName, key);
+        MemoryStoreArguments.CheckTimeToLive(timeToLive);
+        await RunAsync(MemoryOperation.Set, 1, bulk: false, static (store, args, _) =>
         {
-            var s = store._statements!;
+            var s = store._db!;
             s.SetNamespace.Value = args.namespaceName;
             s.SetKey.Value = args.key;
             s.SetValue.Value = AsArray(args.value);
@@ -149,17 +170,17 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
     public async ValueTask SetManyAsync(string namespaceName, IEnumerable<KeyValuePair<string, ReadOnlyMemory<byte>>> entries, TimeSpan? timeToLive = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
-        CheckTimeToLive(timeToLive);
-        var list = CheckedEntries(entries);
-        await RunAsync(static (store, args, token) =>
+        MemoryStoreArguments.CheckTimeToLive(timeToLive);
+        var list = MemoryStoreArguments.Entries(entries);
+        await RunAsync(MemoryOperation.Set, list.Count, bulk: true, static (store, args, token) =>
         {
             if (args.list.Count == 0)
             {
                 return true;
             }
 
-            var s = store._statements!;
-            using var transaction = store._connection!.BeginTransaction(deferred: false);
+            var s = store._db!;
+            using var transaction = store._db!.Connection.BeginTransaction(deferred: false);
             s.Set.Transaction = transaction;
             try
             {
@@ -190,25 +211,24 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
     /// <inheritdoc/>
     public ValueTask<bool> DeleteAsync(string namespaceName, string key, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(namespaceName);
-        ArgumentException.ThrowIfNullOrEmpty(key);
-        return RunAsync(static (store, args, _) => store.DeleteOne(args.namespaceName, args.key), (namespaceName, key), cancellationToken);
+        MemoryStoreArguments.Check(namespaceName, key);
+        return RunAsync(MemoryOperation.Remove, 1, bulk: false, static (store, args, _) => store.DeleteOne(args.namespaceName, args.key), (namespaceName, key), cancellationToken);
     }
 
     /// <inheritdoc/>
     public ValueTask<int> DeleteManyAsync(string namespaceName, IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
-        var list = CheckedKeys(keys);
-        return RunAsync(static (store, args, token) =>
+        var list = MemoryStoreArguments.Keys(keys);
+        return RunAsync(MemoryOperation.Remove, list.Count, bulk: true, static (store, args, token) =>
         {
             if (args.list.Count == 0)
             {
                 return 0;
             }
 
-            var s = store._statements!;
-            using var transaction = store._connection!.BeginTransaction(deferred: false);
+            var s = store._db!;
+            using var transaction = store._db!.Connection.BeginTransaction(deferred: false);
             s.Delete.Transaction = transaction;
             try
             {
@@ -238,9 +258,9 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
         ArgumentNullException.ThrowIfNull(prefix);
-        return RunAsync(static (store, args, token) =>
+        return RunAsync(MemoryOperation.List, 0, bulk: true, static (store, args, token) =>
         {
-            var s = store._statements!;
+            var s = store._db!;
             s.ListNamespace.Value = args.namespaceName;
             s.ListPrefix.Value = args.prefix;
             s.ListNow.Value = store.NowMilliseconds();
@@ -264,151 +284,35 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The store has been disposed.</exception>
     public ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken = default) =>
-        RunAsync(static (store, _, _) =>
+        RunAsync(MemoryOperation.Remove, 0, bulk: false, static (store, _, _) =>
         {
-            var s = store._statements!;
+            var s = store._db!;
             s.PurgeNow.Value = store.NowMilliseconds();
-            return s.Purge.ExecuteNonQuery();
+            var removed = s.Purge.ExecuteNonQuery();
+            store._telemetry.Expired(removed);
+            return removed;
         }, 0, cancellationToken);
-
-    /// <summary>Waits for the running operation, then closes the database. Idempotent; later calls throw <see cref="ObjectDisposedException"/>.</summary>
-    /// <returns>A task that completes when the connection is closed.</returns>
-    public async ValueTask DisposeAsync()
-    {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            _statements?.Dispose();
-            if (_connection is not null)
-            {
-                await _connection.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    private static ResiliencePipeline BuildBusyRetry(SqliteMemoryStoreOptions options, Action onRetry)
-    {
-        if (options.MaxBusyRetries == 0)
-        {
-            return ResiliencePipeline.Empty;
-        }
-
-        return new ResiliencePipelineBuilder { TimeProvider = options.TimeProvider }
-            .AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = new PredicateBuilder().Handle<SqliteException>(IsBusyOrLocked),
-                MaxRetryAttempts = options.MaxBusyRetries,
-                Delay = options.BusyRetryDelay,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                OnRetry = _ =>
-                {
-                    onRetry();
-                    return default;
-                },
-            })
-            .Build();
-    }
-
-    internal static bool IsBusyOrLocked(SqliteException exception) =>
-        exception.SqliteErrorCode is SqliteBusy or SqliteLocked || (exception.SqliteExtendedErrorCode & 0xFF) is SqliteBusy or SqliteLocked;
-
-    /// <summary>
-    /// Runs one operation through the resilience pipeline, one at a time on the store's connection. The gate is taken
-    /// per attempt, so a retry's back-off does not hold other callers up.
-    /// </summary>
-    private async ValueTask<TResult> RunAsync<TArgs, TResult>(Func<SqliteMemoryStore, TArgs, CancellationToken, TResult> operation, TArgs args, CancellationToken cancellationToken)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return await _pipeline.ExecuteAsync(
-            static async (context, token) =>
-            {
-                var store = context.Store;
-                await store._gate.WaitAsync(token).ConfigureAwait(false);
-                try
-                {
-                    ObjectDisposedException.ThrowIf(store._disposed, store);
-                    token.ThrowIfCancellationRequested();
-                    store.EnsureOpen();
-                    return context.Operation(store, context.Args, token);
-                }
-                finally
-                {
-                    store._gate.Release();
-                }
-            },
-            (Store: this, Operation: operation, Args: args),
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Opens the connection and creates the schema on first use (under the gate).</summary>
-    private void EnsureOpen()
-    {
-        if (_statements is not null)
-        {
-            return;
-        }
-
-        var connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = _options.DataSource,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            // The store keeps its one connection; pooling would only keep the file open after disposal.
-            Pooling = false,
-            DefaultTimeout = (int)Math.Ceiling(_options.BusyTimeout.TotalSeconds),
-        }.ToString();
-        var connection = new SqliteConnection(connectionString);
-        try
-        {
-            connection.Open();
-            Execute(connection, "PRAGMA journal_mode=WAL;");
-            Execute(connection, "PRAGMA synchronous=NORMAL;");
-            Execute(connection, $"""
-                CREATE TABLE IF NOT EXISTS {Table} (
-                    namespace TEXT NOT NULL,
-                    key TEXT NOT NULL,
-                    value BLOB NOT NULL,
-                    expires_at INTEGER NULL,
-                    PRIMARY KEY (namespace, key)
-                ) WITHOUT ROWID;
-                """);
-            _statements = new Statements(connection);
-            _connection = connection;
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
 
     private bool DeleteOne(string namespaceName, string key)
     {
-        var s = _statements!;
+        var s = _db!;
         s.DeleteNamespace.Value = namespaceName;
         s.DeleteKey.Value = key;
         s.DeleteNow.Value = NowMilliseconds();
         using var reader = s.Delete.ExecuteReader();
+        if (!reader.Read())
+        {
+            return false;
+        }
+
         // RETURNING reports whether the deleted row was still live; an expired row is removed but does not count.
-        return reader.Read() && reader.GetInt64(0) != 0;
+        var live = reader.GetInt64(0) != 0;
+        if (!live)
+        {
+            _telemetry.Expired(1);
+        }
+
+        return live;
     }
 
     private long NowMilliseconds() => _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
@@ -429,144 +333,4 @@ public sealed class SqliteMemoryStore : IMemoryStore, IAsyncDisposable
         MemoryMarshal.TryGetArray(value, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
             ? segment.Array
             : value.ToArray();
-
-    private static void CheckTimeToLive(TimeSpan? timeToLive)
-    {
-        if (timeToLive is { } ttl && ttl <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timeToLive), ttl, "The time to live must be greater than zero, or null for no expiry.");
-        }
-    }
-
-    private static List<string> CheckedKeys(IEnumerable<string> keys)
-    {
-        ArgumentNullException.ThrowIfNull(keys);
-        var list = new List<string>();
-        foreach (var key in keys)
-        {
-            if (string.IsNullOrEmpty(key))
-            {
-                throw new ArgumentException($"Every key must be a non-empty string; found {(key is null ? "null" : "an empty string")} at index {list.Count}.", nameof(keys));
-            }
-
-            list.Add(key);
-        }
-
-        return list;
-    }
-
-    private static List<KeyValuePair<string, ReadOnlyMemory<byte>>> CheckedEntries(IEnumerable<KeyValuePair<string, ReadOnlyMemory<byte>>> entries)
-    {
-        ArgumentNullException.ThrowIfNull(entries);
-        var list = new List<KeyValuePair<string, ReadOnlyMemory<byte>>>();
-        foreach (var entry in entries)
-        {
-            if (string.IsNullOrEmpty(entry.Key))
-            {
-                throw new ArgumentException($"Every key must be a non-empty string; found {(entry.Key is null ? "null" : "an empty string")} at index {list.Count}.", nameof(entries));
-            }
-
-            list.Add(entry);
-        }
-
-        return list;
-    }
-
-    /// <summary>The prepared statements of the store's connection and their parameters, reused for every call.</summary>
-    private sealed class Statements : IDisposable
-    {
-        public Statements(SqliteConnection connection)
-        {
-            Get = Prepare(connection, $"SELECT value FROM {Table} WHERE namespace = $ns AND key = $key AND (expires_at IS NULL OR expires_at > $now);", "$ns", "$key", "$now");
-            (GetNamespace, GetKey, GetNow) = (Get.Parameters["$ns"], Get.Parameters["$key"], Get.Parameters["$now"]);
-
-            Set = Prepare(connection, $"""
-                INSERT INTO {Table} (namespace, key, value, expires_at) VALUES ($ns, $key, $value, $expires)
-                ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;
-                """,
-                "$ns",
-                "$key",
-                "$value",
-                "$expires");
-            (SetNamespace, SetKey, SetValue, SetExpiresAt) = (Set.Parameters["$ns"], Set.Parameters["$key"], Set.Parameters["$value"], Set.Parameters["$expires"]);
-
-            Delete = Prepare(connection, $"DELETE FROM {Table} WHERE namespace = $ns AND key = $key RETURNING (expires_at IS NULL OR expires_at > $now);", "$ns", "$key", "$now");
-            (DeleteNamespace, DeleteKey, DeleteNow) = (Delete.Parameters["$ns"], Delete.Parameters["$key"], Delete.Parameters["$now"]);
-
-            List = Prepare(connection, $"""
-                SELECT key FROM {Table}
-                WHERE namespace = $ns AND key >= $prefix AND substr(key, 1, length($prefix)) = $prefix
-                  AND (expires_at IS NULL OR expires_at > $now)
-                ORDER BY key;
-                """,
-                "$ns",
-                "$prefix",
-                "$now");
-            (ListNamespace, ListPrefix, ListNow) = (List.Parameters["$ns"], List.Parameters["$prefix"], List.Parameters["$now"]);
-
-            Purge = Prepare(connection, $"DELETE FROM {Table} WHERE expires_at IS NOT NULL AND expires_at <= $now;", "$now");
-            PurgeNow = Purge.Parameters["$now"];
-        }
-
-        public SqliteCommand Get { get; }
-
-        public SqliteParameter GetNamespace { get; }
-
-        public SqliteParameter GetKey { get; }
-
-        public SqliteParameter GetNow { get; }
-
-        public SqliteCommand Set { get; }
-
-        public SqliteParameter SetNamespace { get; }
-
-        public SqliteParameter SetKey { get; }
-
-        public SqliteParameter SetValue { get; }
-
-        public SqliteParameter SetExpiresAt { get; }
-
-        public SqliteCommand Delete { get; }
-
-        public SqliteParameter DeleteNamespace { get; }
-
-        public SqliteParameter DeleteKey { get; }
-
-        public SqliteParameter DeleteNow { get; }
-
-        public SqliteCommand List { get; }
-
-        public SqliteParameter ListNamespace { get; }
-
-        public SqliteParameter ListPrefix { get; }
-
-        public SqliteParameter ListNow { get; }
-
-        public SqliteCommand Purge { get; }
-
-        public SqliteParameter PurgeNow { get; }
-
-        public void Dispose()
-        {
-            Get.Dispose();
-            Set.Dispose();
-            Delete.Dispose();
-            List.Dispose();
-            Purge.Dispose();
-        }
-
-        private static SqliteCommand Prepare(SqliteConnection connection, string sql, params string[] parameterNames)
-        {
-            var command = connection.CreateCommand();
-            command.CommandText = sql;
-            foreach (var name in parameterNames)
-            {
-                command.Parameters.Add(new SqliteParameter(name, DBNull.Value));
-            }
-
-            // Compiled once; Microsoft.Data.Sqlite keeps the statement for as long as the command text is unchanged.
-            command.Prepare();
-            return command;
-        }
-    }
 }

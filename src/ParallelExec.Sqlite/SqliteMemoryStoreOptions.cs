@@ -2,8 +2,13 @@ using Polly;
 
 namespace ParallelExec.Sqlite;
 
-/// <summary>Options of <see cref="SqliteMemoryStore"/>; validated and copied when the store is created.</summary>
-public sealed class SqliteMemoryStoreOptions
+/// <summary>
+/// Options of <see cref="SqliteMemoryStore"/>: the shared <see cref="ComponentOptions"/> (name, the clock that decides
+/// when entries expire and that times retries, meter factory) plus the database and its busy handling; validated and
+/// copied when the store is created.
+/// </summary>
+/// <remarks><see cref="ComponentOptions.DrainTimeout"/> has no effect: disposal waits for the one running operation, which holds the connection.</remarks>
+public sealed class SqliteMemoryStoreOptions : ComponentOptions
 {
     /// <summary>
     /// Gets or sets the database: a file path (created with its schema on first use) or <c>:memory:</c> for a private
@@ -11,10 +16,6 @@ public sealed class SqliteMemoryStoreOptions
     /// </summary>
     /// <value>The default is <c>:memory:</c>; must not be <see langword="null"/> or empty.</value>
     public string DataSource { get; set; } = ":memory:";
-
-    /// <summary>Gets or sets the clock that decides when entries with a time to live expire, and that times retries.</summary>
-    /// <value>The default is <see cref="TimeProvider.System"/>; must not be <see langword="null"/>.</value>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>
     /// Gets or sets how long one attempt waits inside SQLite for another connection's lock before it fails with
@@ -41,6 +42,20 @@ public sealed class SqliteMemoryStoreOptions
     /// </summary>
     /// <value>The default is <see langword="null"/>: a retry of busy and locked errors built from <see cref="MaxBusyRetries"/> and <see cref="BusyRetryDelay"/>.</value>
     public ResiliencePipeline? ResiliencePipeline { get; set; }
+
+    /// <inheritdoc/>
+    protected override string DefaultName => "SqliteMemoryStore";
+
+    /// <inheritdoc/>
+    protected override void AddErrors(OptionsValidator validator)
+    {
+        base.AddErrors(validator);
+        validator
+            .Require(!string.IsNullOrEmpty(DataSource), nameof(DataSource), DataSource, "must be a file path or :memory:")
+            .RequirePositive(BusyTimeout, nameof(BusyTimeout))
+            .Require(MaxBusyRetries >= 0, nameof(MaxBusyRetries), MaxBusyRetries, "must be zero or greater")
+            .RequirePositive(BusyRetryDelay, nameof(BusyRetryDelay));
+    }
 
     internal SqliteMemoryStoreOptions Clone() => (SqliteMemoryStoreOptions)MemberwiseClone();
 }

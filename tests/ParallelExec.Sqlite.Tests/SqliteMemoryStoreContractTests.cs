@@ -14,13 +14,13 @@ public sealed class SqliteFileMemoryStoreContractTests : MemoryStoreContractTest
         _database.Dispose();
     }
 
-    protected override IMemoryStore CreateStore(TimeProvider timeProvider) =>
-        new SqliteMemoryStore(new SqliteMemoryStoreOptions { DataSource = _database.NewPath(), TimeProvider = timeProvider });
+    protected override IMemoryStore CreateStore(TimeProvider timeProvider, string name) =>
+        new SqliteMemoryStore(new SqliteMemoryStoreOptions { DataSource = _database.NewPath(), TimeProvider = timeProvider, Name = name });
 }
 
 /// <summary>The shared <see cref="IMemoryStore"/> contract on an in-memory SQLite database.</summary>
 public sealed class SqliteInMemoryMemoryStoreContractTests : MemoryStoreContractTests
 {
-    protected override IMemoryStore CreateStore(TimeProvider timeProvider) =>
-        new SqliteMemoryStore(new SqliteMemoryStoreOptions { DataSource = ":memory:", TimeProvider = timeProvider });
+    protected override IMemoryStore CreateStore(TimeProvider timeProvider, string name) =>
+        new SqliteMemoryStore(new SqliteMemoryStoreOptions { DataSource = ":memory:", TimeProvider = timeProvider, Name = name });
 }

@@ -141,6 +141,62 @@ public sealed class SqliteMemoryStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task The_builder_configures_the_store_and_statistics_count_its_keys()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(50));
+        var builder = SqliteMemoryStore.CreateBuilder(_database.NewPath()).WithBusyRetry(3, TimeSpan.FromMilliseconds(5)).WithBusyTimeout(TimeSpan.FromSeconds(2)).WithTimeProvider(time).WithName("agents");
+        await using var store = builder.Build();
+        Assert.Throws<InvalidOperationException>(() => builder.Build());
+
+        await store.SetAsync("ns", "short", Bytes("s"), TimeSpan.FromSeconds(1));
+        await store.SetManyAsync("ns", [new("a", Bytes("a")), new("b", Bytes("b"))]);
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Null(await store.GetAsync("ns", "short"));
+        Assert.Single(await store.GetManyAsync("ns", ["a", "missing"]));
+        Assert.Equal(1, await store.RemoveExpiredAsync());
+
+        var statistics = store.GetStatistics();
+        Assert.Equal("agents", statistics.Name);
+        Assert.Equal((1, 2, 1, 2), (statistics.Hits, statistics.Misses, statistics.Expired, statistics.BulkCalls));
+        Assert.Null(statistics.Entries);
+        Assert.Equal(new LedgerSnapshot { Submitted = 6, Succeeded = 6 }, statistics.Ledger);
+        Assert.Throws<ArgumentException>(() => SqliteMemoryStore.CreateBuilder("x").WithBusyRetry(-1, TimeSpan.Zero).Build());
+    }
+
+    [Fact]
+    public async Task A_call_waiting_for_the_connection_counts_as_queued_and_its_cancellation_ends_it_cancelled()
+    {
+        await using var store = new SqliteMemoryStore(_database.NewPath());
+        await store.SetAsync("ns", "warm", Bytes("schema exists"));
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        store.AfterBulkRowWritten = row =>
+        {
+            if (row == 0)
+            {
+                inside.Set();
+                release.Wait(TestTimeout.Unexpected);
+            }
+        };
+
+        // Two keys hold the connection inside a bulk write; one read and one cancellable write wait for it.
+        var bulk = Task.Run(async () => await store.SetManyAsync("ns", [new("a", Bytes("1")), new("b", Bytes("2"))]));
+        Assert.True(inside.Wait(TestTimeout.Unexpected));
+        var read = store.GetAsync("ns", "a").AsTask();
+        using var cts = new CancellationTokenSource();
+        var cancelled = store.SetAsync("ns", "c", Bytes("3"), cancellationToken: cts.Token).AsTask();
+        Assert.Equal(new LedgerSnapshot { Submitted = 5, Succeeded = 1, InFlight = 2, Queued = 2 }, store.GetStatistics().Ledger);
+
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WithTimeout());
+        release.Set();
+        await bulk.WithTimeout();
+        Assert.Equal("1", Text(await read.WithTimeout()));
+        Assert.Equal(new LedgerSnapshot { Submitted = 5, Succeeded = 4, Cancelled = 1 }, store.GetStatistics().Ledger);
+        Assert.Equal(["a", "b", "warm"], await store.ListKeysAsync("ns"));
+    }
+
+    [Fact]
     public void Invalid_options_are_all_listed_in_one_exception()
     {
         var ex = Assert.Throws<ArgumentException>(() => new SqliteMemoryStore(new SqliteMemoryStoreOptions
@@ -153,7 +209,7 @@ public sealed class SqliteMemoryStoreTests : IDisposable
         }));
 
         Assert.Equal(
-            "Invalid SqliteMemoryStoreOptions: DataSource = \"\": must be a file path or :memory:; TimeProvider = null: must not be null; BusyTimeout = 00:00:00: must be greater than zero; MaxBusyRetries = -1: must be zero or greater; BusyRetryDelay = -00:00:01: must be greater than zero. (Parameter 'DataSource')",
+            "Invalid SqliteMemoryStoreOptions: TimeProvider = null: must not be null; DataSource = \"\": must be a file path or :memory:; BusyTimeout = 00:00:00: must be greater than zero; MaxBusyRetries = -1: must be zero or greater; BusyRetryDelay = -00:00:01: must be greater than zero. (Parameter 'TimeProvider')",
             ex.Message);
         Assert.Throws<ArgumentNullException>(() => new SqliteMemoryStore((string)null!));
     }

@@ -32,7 +32,7 @@ public class SeedTableMemoryBenchmarks
         _directory = Directory.CreateTempSubdirectory("seedtable-memory-").FullName;
         _sqlite = new SqliteMemoryStore(Path.Combine(_directory, "memory.db"));
         _remote = new AgentSwarm.RemoteMemoryStore(_sqlite, TimeSpan.FromMilliseconds(MemoryLatencyMs));
-        _batching = Exec.BatchingMemoryStore(_remote, new BatchingMemoryStoreOptions { MaxBatchSize = Notes });
+        _batching = Exec.BatchingMemoryStore(_remote).Configure(o => o.MaxBatchSize = Notes).Build();
         for (var i = 0; i < Notes; i++)
         {
             _values[i] = System.Text.Encoding.UTF8.GetBytes($"module-{i:D2}.md: 42 lines, 380 words, mostly about 'agent', sha 1a2b3c{i:D2}");

@@ -1,8 +1,14 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using ParallelExec.Batching;
+using ParallelExec.Internal;
 
 namespace ParallelExec.Memory;
+
+// Locking: _gate guards _lifecycle, _ledger and _openCalls, held only for that bookkeeping (BatchingMemoryStore.Lifecycle.cs).
+// No user code runs under it: the inner store, the batch processors and the OnDropped callback are called after it is
+// released. The read cache and the write generation are lock-free (concurrent dictionary, Interlocked); the two batch
+// processors have their own lock, never taken while _gate is held.
 
 /// <summary>
 /// An <see cref="IMemoryStore"/> decorator that turns concurrent single calls into bulk calls on the inner store:
@@ -21,21 +27,31 @@ namespace ParallelExec.Memory;
 /// </para>
 /// <para>
 /// Cancellation: a call cancelled while it waits for its batch leaves the batch and is not applied; once its batch runs
-/// it completes regardless. Deletes, bulk calls and listings go straight to the inner store. Disposal flushes and
-/// drains both batchers; it does not dispose the inner store.
+/// it completes regardless. Deletes, bulk calls and listings go straight to the inner store.
+/// </para>
+/// <para>
+/// Lifecycle (<see cref="IExecComponent"/>): <see cref="Complete"/> stops intake and <see cref="Completion"/> ends once
+/// every accepted call has ended; <see cref="DisposeAsync"/> also flushes the open batches at once, waits up to
+/// <see cref="ComponentOptions.DrainTimeout"/>, then cuts what is left: its callers get an
+/// <see cref="ItemDroppedException"/> (<see cref="DropReason.DrainTimeout"/>) and each key is reported to
+/// <see cref="BatchingMemoryStoreOptions.OnDropped"/>. The inner store is never disposed by this store.
 /// </para>
 /// </remarks>
-public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
+public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, IInstrumentedComponent
 {
     private readonly IMemoryStore _inner;
     private readonly BatchingMemoryStoreOptions _options;
+    private readonly MemoryStoreTelemetry _telemetry;
     private readonly BatchProcessor<StoreKey, ReadOnlyMemory<byte>?> _reads;
     private readonly BatchProcessor<PendingWrite, WriteOutcome> _writes;
     private readonly ConcurrentDictionary<StoreKey, CachedValue>? _cache;
     private long _writeGeneration;
     private long _cacheHits;
     private int _cacheCount;
-    private int _disposed;
+    private long _batchedReads;
+    private long _batchedWrites;
+    private long _readBatches;
+    private long _writeBatches;
 
     /// <summary>Initializes a new instance of the <see cref="BatchingMemoryStore"/> class.</summary>
     /// <param name="inner">The store that receives the bulk calls; not disposed by this store.</param>
@@ -48,38 +64,59 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
         _inner = inner;
         _options = (options ?? new BatchingMemoryStoreOptions()).Clone();
         _options.Validate();
+        Name = _options.Name;
+        _telemetry = new MemoryStoreTelemetry(_options, _options.OnDropped);
         _cache = _options.ReadCacheTimeToLive is null ? null : new ConcurrentDictionary<StoreKey, CachedValue>();
         _reads = new BatchProcessor<StoreKey, ReadOnlyMemory<byte>?>(ReadBatchAsync, ProcessorOptions<StoreKey>(coalesce: true, "reads"));
         _writes = new BatchProcessor<PendingWrite, WriteOutcome>(WriteBatchAsync, ProcessorOptions<PendingWrite>(coalesce: false, "writes"));
+        _telemetry.Instruments.Live.Add(this);
     }
+
+    /// <summary>Gets the store's name (<see cref="ComponentOptions.Name"/>), the tag of its metrics and spans.</summary>
+    public string Name { get; }
+
+    /// <inheritdoc/>
+    KeyValuePair<string, object?> IInstrumentedComponent.NameTag => _telemetry.NameTag;
 
     /// <inheritdoc/>
     public async ValueTask<ReadOnlyMemory<byte>?> GetAsync(string namespaceName, string key, CancellationToken cancellationToken = default)
     {
         MemoryStoreArguments.Check(namespaceName, key);
-        ThrowIfDisposed();
         var storeKey = new StoreKey(namespaceName, key);
-        if (_cache is not null && _cache.TryGetValue(storeKey, out var cached))
+        if (TryGetCached(storeKey, out var cached))
         {
-            if (cached.ExpiresAt > _options.TimeProvider.GetTimestamp())
+            var hit = Enter(MemoryOperation.Get, 1, queued: false);
+            Interlocked.Increment(ref _cacheHits);
+            Exit(hit, ItemOutcome.Succeeded, dropped: null);
+            return cached;
+        }
+
+        var call = Enter(MemoryOperation.Get, 1, queued: true);
+        Interlocked.Increment(ref _batchedReads);
+        try
+        {
+            var generation = Volatile.Read(ref _writeGeneration);
+            var value = await _reads.SubmitAsync(storeKey, cancellationToken).ConfigureAwait(false);
+            if (_cache is not null && Volatile.Read(ref _writeGeneration) == generation)
             {
-                Interlocked.Increment(ref _cacheHits);
-                return cached.Value;
+                // Cached only if no write through this store started or finished while the read ran, so a read that
+                // raced a write never caches the older value over the newer one.
+                AddCached(storeKey, value);
             }
 
-            RemoveCached(new KeyValuePair<StoreKey, CachedValue>(storeKey, cached));
+            _telemetry.Lookups(value.HasValue ? 1 : 0, value.HasValue ? 0 : 1);
+            Exit(call, ItemOutcome.Succeeded, dropped: null);
+            return value;
         }
-
-        var generation = Volatile.Read(ref _writeGeneration);
-        var value = await _reads.SubmitAsync(storeKey, cancellationToken).ConfigureAwait(false);
-        if (_cache is not null && Volatile.Read(ref _writeGeneration) == generation)
+        catch (Exception ex)
         {
-            // Cached only if no write through this store started or finished while the read ran, so a read that
-            // raced a write never caches the older value over the newer one.
-            AddCached(storeKey, value);
-        }
+            if (ExitFailed(call, ex, cancellationToken, namespaceName, [key]) is { } dropped)
+            {
+                throw dropped;
+            }
 
-        return value;
+            throw;
+        }
     }
 
     /// <inheritdoc/>
@@ -87,7 +124,8 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
     {
         MemoryStoreArguments.Check(namespaceName, key);
         MemoryStoreArguments.CheckTimeToLive(timeToLive);
-        ThrowIfDisposed();
+        var call = Enter(MemoryOperation.Set, 1, queued: true);
+        Interlocked.Increment(ref _batchedWrites);
         var storeKey = new StoreKey(namespaceName, key);
         BeginWrite(storeKey);
         try
@@ -95,6 +133,16 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
             // The caller's buffer is not copied: this await returns only after the inner store has taken its copy.
             var outcome = await _writes.SubmitAsync(new PendingWrite(storeKey, value, timeToLive), cancellationToken).ConfigureAwait(false);
             outcome.ThrowIfFailed();
+            Exit(call, ItemOutcome.Succeeded, dropped: null);
+        }
+        catch (Exception ex)
+        {
+            if (ExitFailed(call, ex, cancellationToken, namespaceName, [key]) is { } dropped)
+            {
+                throw dropped;
+            }
+
+            throw;
         }
         finally
         {
@@ -106,12 +154,13 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
     public async ValueTask<bool> DeleteAsync(string namespaceName, string key, CancellationToken cancellationToken = default)
     {
         MemoryStoreArguments.Check(namespaceName, key);
-        ThrowIfDisposed();
+        var call = Enter(MemoryOperation.Remove, 1, queued: false);
         var storeKey = new StoreKey(namespaceName, key);
         BeginWrite(storeKey);
         try
         {
-            return await _inner.DeleteAsync(namespaceName, key, cancellationToken).ConfigureAwait(false);
+            return await PassThroughAsync(call, bulk: false, namespaceName, [key], key,
+                static (inner, ns, key, token) => inner.DeleteAsync(ns, key, token), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -120,26 +169,38 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
     }
 
     /// <inheritdoc/>
-    public ValueTask<IReadOnlyDictionary<string, ReadOnlyMemory<byte>>> GetManyAsync(string namespaceName, IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    public async ValueTask<IReadOnlyDictionary<string, ReadOnlyMemory<byte>>> GetManyAsync(string namespaceName, IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
-        ThrowIfDisposed();
-        return _inner.GetManyAsync(namespaceName, keys, cancellationToken);
+        ArgumentException.ThrowIfNullOrEmpty(namespaceName);
+        var list = MemoryStoreArguments.Keys(keys);
+        var call = Enter(MemoryOperation.Get, list.Count, queued: false);
+        var found = await PassThroughAsync(call, bulk: true, namespaceName, list, list,
+            static (inner, ns, list, token) => inner.GetManyAsync(ns, list, token), cancellationToken).ConfigureAwait(false);
+        var hits = list.Count(found.ContainsKey);
+        _telemetry.Lookups(hits, list.Count - hits);
+        return found;
     }
 
     /// <inheritdoc/>
     public async ValueTask SetManyAsync(string namespaceName, IEnumerable<KeyValuePair<string, ReadOnlyMemory<byte>>> entries, TimeSpan? timeToLive = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
-        ThrowIfDisposed();
+        MemoryStoreArguments.CheckTimeToLive(timeToLive);
         var list = MemoryStoreArguments.Entries(entries);
-        BeginWriteMany(namespaceName, list.Select(e => e.Key));
+        var keys = list.ConvertAll(static e => e.Key);
+        var call = Enter(MemoryOperation.Set, list.Count, queued: false);
+        BeginWriteMany(namespaceName, keys);
         try
         {
-            await _inner.SetManyAsync(namespaceName, list, timeToLive, cancellationToken).ConfigureAwait(false);
+            await PassThroughAsync(call, bulk: true, namespaceName, keys, (list, timeToLive), static async (inner, ns, args, token) =>
+            {
+                await inner.SetManyAsync(ns, args.list, args.timeToLive, token).ConfigureAwait(false);
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            EndWriteMany(namespaceName, list.Select(e => e.Key));
+            EndWriteMany(namespaceName, keys);
         }
     }
 
@@ -147,12 +208,13 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
     public async ValueTask<int> DeleteManyAsync(string namespaceName, IEnumerable<string> keys, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
-        ThrowIfDisposed();
         var list = MemoryStoreArguments.Keys(keys);
+        var call = Enter(MemoryOperation.Remove, list.Count, queued: false);
         BeginWriteMany(namespaceName, list);
         try
         {
-            return await _inner.DeleteManyAsync(namespaceName, list, cancellationToken).ConfigureAwait(false);
+            return await PassThroughAsync(call, bulk: true, namespaceName, list, list,
+                static (inner, ns, list, token) => inner.DeleteManyAsync(ns, list, token), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -163,209 +225,72 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
     /// <inheritdoc/>
     public ValueTask<IReadOnlyList<string>> ListKeysAsync(string namespaceName, string prefix = "", CancellationToken cancellationToken = default)
     {
-        ThrowIfDisposed();
-        return _inner.ListKeysAsync(namespaceName, prefix, cancellationToken);
+        ArgumentException.ThrowIfNullOrEmpty(namespaceName);
+        ArgumentNullException.ThrowIfNull(prefix);
+        var call = Enter(MemoryOperation.List, 0, queued: false);
+        return PassThroughAsync(call, bulk: true, namespaceName, [], prefix,
+            static (inner, ns, prefix, token) => inner.ListKeysAsync(ns, prefix, token), cancellationToken);
     }
 
-    /// <summary>Gets a snapshot of the store's counters.</summary>
+    /// <summary>Gets a snapshot of the store's counters: its ledger (one item per key read, written or deleted) and its batching.</summary>
     /// <returns>The counters since the store was created.</returns>
     public BatchingMemoryStoreStatistics GetStatistics()
     {
-        var reads = _reads.GetStatistics();
-        var writes = _writes.GetStatistics();
-        return new BatchingMemoryStoreStatistics(reads.Submitted, reads.Coalesced, reads.Batches, Interlocked.Read(ref _cacheHits), writes.Submitted, writes.Batches);
+        LedgerSnapshot ledger;
+        lock (_gate)
+        {
+            ledger = _ledger.Snapshot();
+        }
+
+        return new BatchingMemoryStoreStatistics(
+            Name,
+            ledger,
+            Interlocked.Read(ref _batchedReads),
+            _reads.GetStatistics().Coalesced,
+            Interlocked.Read(ref _readBatches),
+            Interlocked.Read(ref _cacheHits),
+            Interlocked.Read(ref _batchedWrites),
+            Interlocked.Read(ref _writeBatches));
+    }
+
+    /// <inheritdoc/>
+    ComponentStatistics IExecComponent.GetStatistics() => GetStatistics();
+
+    /// <inheritdoc/>
+    LedgerSnapshot IInstrumentedComponent.ReadLedger()
+    {
+        lock (_gate)
+        {
+            return _ledger.Snapshot();
+        }
     }
 
     /// <summary>
-    /// Stops taking calls, flushes and drains the pending reads and writes (every accepted write reaches the inner
-    /// store), then returns. Idempotent; later calls throw <see cref="ObjectDisposedException"/>. The inner store is not disposed.
+    /// Runs an admitted call straight on the inner store (with a span for a bulk call), under the caller's token linked
+    /// with the drain-timeout cut, and ends it in the ledger exactly once.
     /// </summary>
-    /// <returns>A task that completes when both batchers have drained.</returns>
-    public async ValueTask DisposeAsync()
+    private async ValueTask<TResult> PassThroughAsync<TArgs, TResult>(
+        Call call, bool bulk, string namespaceName, IReadOnlyList<string> keys, TArgs args,
+        Func<IMemoryStore, string, TArgs, CancellationToken, ValueTask<TResult>> run, CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        try
         {
-            return;
+            using var span = bulk ? _telemetry.StartBulkSpan(call.Operation, call.Keys) : null;
+            using var linked = LinkToCut(cancellationToken, out var token);
+            var result = await run(_inner, namespaceName, args, token).ConfigureAwait(false);
+            Exit(call, ItemOutcome.Succeeded, dropped: null);
+            return result;
         }
-
-        await _writes.DisposeAsync().ConfigureAwait(false);
-        await _reads.DisposeAsync().ConfigureAwait(false);
-    }
-
-    private BatchProcessorOptions<TItem> ProcessorOptions<TItem>(bool coalesce, string kind) => new()
-    {
-        MaxBatchSize = _options.MaxBatchSize,
-        MaxDelay = _options.MaxDelay,
-        MaxConcurrentBatches = _options.MaxConcurrentBatches,
-        QueueCapacity = _options.QueueCapacity,
-        Coalesce = coalesce,
-        TimeProvider = _options.TimeProvider,
-        Name = _options.Name is null ? null : _options.Name + "." + kind,
-    };
-
-    /// <summary>One read batch: one GetManyAsync per namespace; a failing namespace fails the whole batch's reads.</summary>
-    private async ValueTask<IReadOnlyList<ReadOnlyMemory<byte>?>> ReadBatchAsync(IReadOnlyList<StoreKey> keys, CancellationToken cancellationToken)
-    {
-        var results = new ReadOnlyMemory<byte>?[keys.Count];
-        foreach (var group in GroupIndexes(keys, static k => k.Namespace))
+        catch (Exception ex)
         {
-            var found = await _inner.GetManyAsync(group.Key, group.Value.Select(i => keys[i].Key), cancellationToken).ConfigureAwait(false);
-            foreach (var index in group.Value)
+            if (ExitFailed(call, ex, cancellationToken, namespaceName, keys) is { } dropped)
             {
-                results[index] = found.TryGetValue(keys[index].Key, out var value) ? (ReadOnlyMemory<byte>?)value : null;
-            }
-        }
-
-        return results;
-    }
-
-    /// <summary>
-    /// One write batch: one SetManyAsync per namespace and time to live, each all-or-nothing in the inner store; a
-    /// failing group fails only its own callers.
-    /// </summary>
-    private async ValueTask<IReadOnlyList<WriteOutcome>> WriteBatchAsync(IReadOnlyList<PendingWrite> writes, CancellationToken cancellationToken)
-    {
-        var results = new WriteOutcome[writes.Count];
-        foreach (var group in GroupIndexes(writes, static w => (w.Key.Namespace, w.TimeToLive)))
-        {
-            try
-            {
-                var entries = group.Value.Select(i => new KeyValuePair<string, ReadOnlyMemory<byte>>(writes[i].Key.Key, writes[i].Value)).ToList();
-                await _inner.SetManyAsync(group.Key.Namespace, entries, group.Key.TimeToLive, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                var failure = new WriteOutcome(ExceptionDispatchInfo.Capture(ex));
-                foreach (var index in group.Value)
-                {
-                    results[index] = failure;
-                }
-            }
-        }
-
-        return results;
-    }
-
-    /// <summary>Groups item indexes by a key, keeping first-seen group order and input order within a group.</summary>
-    private static List<KeyValuePair<TGroup, List<int>>> GroupIndexes<TItem, TGroup>(IReadOnlyList<TItem> items, Func<TItem, TGroup> groupOf)
-        where TGroup : notnull
-    {
-        var groups = new List<KeyValuePair<TGroup, List<int>>>(1);
-        for (var i = 0; i < items.Count; i++)
-        {
-            var group = groupOf(items[i]);
-            var found = false;
-            foreach (var existing in groups)
-            {
-                if (EqualityComparer<TGroup>.Default.Equals(existing.Key, group))
-                {
-                    existing.Value.Add(i);
-                    found = true;
-                    break;
-                }
+                throw dropped;
             }
 
-            if (!found)
-            {
-                groups.Add(new(group, [i]));
-            }
-        }
-
-        return groups;
-    }
-
-    private void BeginWrite(StoreKey key)
-    {
-        Interlocked.Increment(ref _writeGeneration);
-        RemoveCached(key);
-    }
-
-    private void EndWrite(StoreKey key)
-    {
-        // Removed again at the end: a read that finished between begin and end may have cached nothing (the
-        // generation moved), but removing twice keeps the rule simple: after a write's await, the cache holds no
-        // value of that key older than the write.
-        RemoveCached(key);
-        Interlocked.Increment(ref _writeGeneration);
-    }
-
-    private void BeginWriteMany(string namespaceName, IEnumerable<string> keys)
-    {
-        Interlocked.Increment(ref _writeGeneration);
-        if (_cache is not null)
-        {
-            foreach (var key in keys)
-            {
-                RemoveCached(new StoreKey(namespaceName, key));
-            }
+            throw;
         }
     }
-
-    private void EndWriteMany(string namespaceName, IEnumerable<string> keys)
-    {
-        if (_cache is not null)
-        {
-            foreach (var key in keys)
-            {
-                RemoveCached(new StoreKey(namespaceName, key));
-            }
-        }
-
-        Interlocked.Increment(ref _writeGeneration);
-    }
-
-    private void AddCached(StoreKey key, ReadOnlyMemory<byte>? value)
-    {
-        var now = _options.TimeProvider.GetTimestamp();
-        if (Volatile.Read(ref _cacheCount) >= _options.ReadCacheCapacity)
-        {
-            // Full: make room from expired entries (an O(n) sweep, paid at most once per capacity's worth of adds);
-            // if none expired, this read is simply not cached, so the cache never grows past its capacity.
-            foreach (var pair in _cache!)
-            {
-                if (pair.Value.ExpiresAt <= now)
-                {
-                    RemoveCached(pair);
-                }
-            }
-
-            if (Volatile.Read(ref _cacheCount) >= _options.ReadCacheCapacity)
-            {
-                return;
-            }
-        }
-
-        var entry = new CachedValue(value, now + ToTimestampTicks(_options.ReadCacheTimeToLive!.Value));
-        if (_cache!.TryAdd(key, entry))
-        {
-            Interlocked.Increment(ref _cacheCount);
-        }
-        else
-        {
-            _cache[key] = entry;
-        }
-    }
-
-    private void RemoveCached(KeyValuePair<StoreKey, CachedValue> pair)
-    {
-        if (_cache!.TryRemove(pair))
-        {
-            Interlocked.Decrement(ref _cacheCount);
-        }
-    }
-
-    private void RemoveCached(StoreKey key)
-    {
-        if (_cache is not null && _cache.TryRemove(key, out _))
-        {
-            Interlocked.Decrement(ref _cacheCount);
-        }
-    }
-
-    private long ToTimestampTicks(TimeSpan duration) =>
-        (long)(duration.TotalSeconds * _options.TimeProvider.TimestampFrequency);
-
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     /// <summary>A key in a namespace; the unit of coalescing and caching.</summary>
     private readonly record struct StoreKey(string Namespace, string Key);
@@ -378,7 +303,4 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
     {
         public void ThrowIfFailed() => Failure?.Throw();
     }
-
-    /// <summary>A cached read (including "absent"), valid until the timestamp.</summary>
-    private sealed record CachedValue(ReadOnlyMemory<byte>? Value, long ExpiresAt);
 }

@@ -1,7 +1,11 @@
 namespace ParallelExec.Memory;
 
-/// <summary>Options of <see cref="BatchingMemoryStore"/>; validated and copied when the store is created.</summary>
-public sealed class BatchingMemoryStoreOptions
+/// <summary>
+/// Options of <see cref="BatchingMemoryStore"/>: the shared <see cref="ComponentOptions"/> (name, clock of the batch
+/// delays and of the read cache, drain timeout, meter factory) plus batching and the read cache; validated and copied
+/// when the store is created.
+/// </summary>
+public sealed class BatchingMemoryStoreOptions : ComponentOptions
 {
     /// <summary>
     /// Gets or sets the largest number of single calls coalesced into one bulk call. A batch goes as soon as it is full,
@@ -19,7 +23,7 @@ public sealed class BatchingMemoryStoreOptions
     /// previous one runs.
     /// </summary>
     /// <value>The default is 2; must be greater than zero.</value>
-    public int MaxConcurrentBatches { get; set; } = 2;
+    public int MaxDegreeOfParallelism { get; set; } = 2;
 
     /// <summary>Gets or sets how many single calls of each kind may wait for a batch; further callers wait for room.</summary>
     /// <value>The default is 10,000; must be at least <see cref="MaxBatchSize"/>.</value>
@@ -37,24 +41,31 @@ public sealed class BatchingMemoryStoreOptions
     /// <value>The default is 10,000; must be greater than zero.</value>
     public int ReadCacheCapacity { get; set; } = 10_000;
 
-    /// <summary>Gets or sets the clock of the batch delays and of the read cache.</summary>
-    /// <value>The default is <see cref="TimeProvider.System"/>; must not be <see langword="null"/>.</value>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+    /// <summary>
+    /// Gets or sets the callback told about every key operation the store cut when its
+    /// <see cref="ComponentOptions.DrainTimeout"/> passed during disposal (<see cref="DropReason.DrainTimeout"/>; the
+    /// payload's <see cref="DroppedItem.Item"/> is the key, <see cref="DroppedItem.Key"/> its namespace). The caller of
+    /// such an operation gets an <see cref="ItemDroppedException"/> too. Runs outside the store's lock; its exceptions
+    /// are recorded on the current span and otherwise ignored.
+    /// </summary>
+    /// <value>The default is <see langword="null"/> (drops still reach the callers, the statistics and the metrics).</value>
+    public Action<DroppedItem>? OnDropped { get; set; }
 
-    /// <summary>Gets or sets the name that tags the metrics of the store's batch processors.</summary>
-    /// <value>The default is <see langword="null"/>.</value>
-    public string? Name { get; set; }
+    /// <inheritdoc/>
+    protected override string DefaultName => "BatchingMemoryStore";
 
-    internal BatchingMemoryStoreOptions Clone() => (BatchingMemoryStoreOptions)MemberwiseClone();
-
-    internal void Validate() =>
-        new OptionsValidator(nameof(BatchingMemoryStoreOptions))
+    /// <inheritdoc/>
+    protected override void AddErrors(OptionsValidator validator)
+    {
+        base.AddErrors(validator);
+        validator
             .RequirePositive(MaxBatchSize, nameof(MaxBatchSize))
             .RequirePositive(MaxDelay, nameof(MaxDelay))
-            .RequirePositive(MaxConcurrentBatches, nameof(MaxConcurrentBatches))
+            .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
             .Require(QueueCapacity >= MaxBatchSize, nameof(QueueCapacity), QueueCapacity, "must be at least MaxBatchSize")
             .Require(ReadCacheTimeToLive is null || ReadCacheTimeToLive > TimeSpan.Zero, nameof(ReadCacheTimeToLive), ReadCacheTimeToLive, "must be greater than zero or null")
-            .RequirePositive(ReadCacheCapacity, nameof(ReadCacheCapacity))
-            .RequireNotNull(TimeProvider, nameof(TimeProvider))
-            .ThrowIfInvalid();
+            .RequirePositive(ReadCacheCapacity, nameof(ReadCacheCapacity));
+    }
+
+    internal BatchingMemoryStoreOptions Clone() => (BatchingMemoryStoreOptions)MemberwiseClone();
 }

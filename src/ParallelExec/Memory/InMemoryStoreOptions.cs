@@ -1,9 +1,12 @@
 namespace ParallelExec.Memory;
 
-/// <summary>Options of <see cref="InMemoryStore"/>; validated and copied when the store is created.</summary>
-public sealed class InMemoryStoreOptions
+/// <summary>
+/// Options of <see cref="InMemoryStore"/>: the shared <see cref="ComponentOptions"/> (its name, and the clock that
+/// decides when entries with a time to live expire); validated and copied when the store is created.
+/// </summary>
+/// <remarks><see cref="ComponentOptions.DrainTimeout"/> has no effect: every operation of the store completes before it returns, so disposal has nothing to drain.</remarks>
+public sealed class InMemoryStoreOptions : ComponentOptions
 {
-    /// <summary>Gets or sets the clock that decides when entries with a time to live expire.</summary>
-    /// <value>The default is <see cref="TimeProvider.System"/>; must not be <see langword="null"/>.</value>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+    /// <inheritdoc/>
+    protected override string DefaultName => "InMemoryStore";
 }

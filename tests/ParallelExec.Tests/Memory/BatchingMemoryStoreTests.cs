@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using ParallelExec.Memory;
@@ -8,8 +9,8 @@ namespace ParallelExec.Tests.Memory;
 /// <summary>The shared contract through the decorator (batching on the real clock, entries expiring by the fake one).</summary>
 public sealed class BatchingMemoryStoreContractTests : MemoryStoreContractTests
 {
-    protected override IMemoryStore CreateStore(TimeProvider timeProvider) =>
-        new BatchingMemoryStore(new InMemoryStore(new InMemoryStoreOptions { TimeProvider = timeProvider }), new BatchingMemoryStoreOptions { MaxBatchSize = 8 });
+    protected override IMemoryStore CreateStore(TimeProvider timeProvider, string name) =>
+        new BatchingMemoryStore(new InMemoryStore(new InMemoryStoreOptions { TimeProvider = timeProvider }), new BatchingMemoryStoreOptions { MaxBatchSize = 8, Name = name });
 }
 
 public sealed class BatchingMemoryStoreTests
@@ -80,7 +81,9 @@ public sealed class BatchingMemoryStoreTests
     public async Task A_failing_group_fails_only_its_own_callers()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore()) { FailNamespace = "bad" };
-        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 4, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+        var name = "failing-" + Guid.NewGuid().ToString("N");
+        using var meters = new MemoryMeterProbe(name);
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 4, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time, Name = name });
 
         var good1 = store.SetAsync("good", "a", Bytes("1")).AsTask();
         var bad1 = store.SetAsync("bad", "a", Bytes("1")).AsTask();
@@ -93,6 +96,8 @@ public sealed class BatchingMemoryStoreTests
         Assert.Equal(["a", "b"], await inner.Inner.ListKeysAsync("good"));
         Assert.Empty(await inner.Inner.ListKeysAsync("bad"));
         Assert.Equal(2, inner.SetManyCalls.Count);
+        Assert.Equal(new LedgerSnapshot { Submitted = 4, Succeeded = 2, Failed = 2 }, store.GetStatistics().Ledger);
+        Assert.Equal(2, meters.Sum("parallelexec.memory.items.failed", TelemetryTagNames.Operation, "set"));
     }
 
     [Fact]
@@ -192,7 +197,7 @@ public sealed class BatchingMemoryStoreTests
     public async Task Time_flushes_a_batch_that_is_not_full()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore());
-        await using var store = Exec.BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 100, MaxDelay = TimeSpan.FromMilliseconds(5), TimeProvider = _time });
+        await using var store = Exec.BatchingMemoryStore(inner).WithBatching(100, TimeSpan.FromMilliseconds(5)).WithTimeProvider(_time).Build();
 
         var write = store.SetAsync("ns", "k", Bytes("v")).AsTask();
         _time.Advance(TimeSpan.FromMilliseconds(4));
@@ -217,6 +222,107 @@ public sealed class BatchingMemoryStoreTests
             "Invalid BatchingMemoryStoreOptions: MaxBatchSize = 0: must be greater than zero; MaxDelay = 00:00:00: must be greater than zero; ReadCacheTimeToLive = -00:00:01: must be greater than zero or null. (Parameter 'MaxBatchSize')",
             ex.Message);
         Assert.Throws<ArgumentNullException>(() => new BatchingMemoryStore(null!));
+    }
+
+    [Fact]
+    public async Task Complete_stops_intake_and_Completion_ends_when_the_accepted_calls_have_ended()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore());
+        await using var store = Exec.BatchingMemoryStore(inner).WithBatching(100, TimeSpan.FromMilliseconds(5)).WithTimeProvider(_time).Build();
+
+        var write = store.SetAsync("ns", "accepted", Bytes("v")).AsTask();
+        store.Complete();
+        store.Complete();
+
+        Assert.False(store.Completion.IsCompleted);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await store.SetAsync("ns", "late", Bytes("v")));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await store.ListKeysAsync("ns"));
+        _time.Advance(TimeSpan.FromMilliseconds(5));
+
+        await write.WithTimeout();
+        await store.Completion.WithTimeout();
+        Assert.Equal(["accepted"], await inner.Inner.ListKeysAsync("ns"));
+        var ledger = store.GetStatistics().Ledger;
+        Assert.Equal(new LedgerSnapshot { Submitted = 1, Succeeded = 1 }, ledger);
+    }
+
+    [Fact]
+    public async Task Dispose_cuts_what_is_left_after_the_drain_timeout_and_reports_each_key()
+    {
+        var inner = new RecordingMemoryStore(new InMemoryStore()) { Hold = new TaskCompletionSource().Task };
+        var name = "cut-" + Guid.NewGuid().ToString("N");
+        var dropped = new ConcurrentQueue<DroppedItem>();
+        using var meters = new MemoryMeterProbe(name);
+        var store = Exec.BatchingMemoryStore(inner)
+            .WithBatching(1, TimeSpan.FromHours(1))
+            .WithMaxDegreeOfParallelism(1)
+            .WithDrainTimeout(TimeSpan.FromSeconds(5))
+            .WithTimeProvider(_time)
+            .WithName(name)
+            .OnDropped(dropped.Enqueue)
+            .Build();
+
+        // "running" is held inside the inner store's bulk call; "waiting" waits for the only bulk-call slot.
+        var running = store.SetAsync("ns", "running", Bytes("1")).AsTask();
+        await TestTimeout.WaitUntilAsync(() => inner.SetManyCalls.Count == 1);
+        var waiting = store.SetAsync("ns", "waiting", Bytes("2")).AsTask();
+        var kept = store.GetAsync("other", "read").AsTask();
+        await TestTimeout.WaitUntilAsync(() => inner.GetManyCalls.Count == 1);
+
+        var disposal = store.DisposeAsync().AsTask();
+        Assert.False(disposal.IsCompleted);
+        Assert.Equal(new LedgerSnapshot { Submitted = 3, Queued = 3 }, store.GetStatistics().Ledger);
+        meters.Observe();
+        Assert.Equal(3, meters.Last("parallelexec.memory.queue.length"));
+        _time.Advance(TimeSpan.FromSeconds(5));
+
+        await disposal.WithTimeout();
+        await store.Completion.WithTimeout();
+        Assert.Equal(DropReason.DrainTimeout, (await Assert.ThrowsAsync<ItemDroppedException>(() => running.WithTimeout())).Reason);
+        Assert.Equal(DropReason.DrainTimeout, (await Assert.ThrowsAsync<ItemDroppedException>(() => waiting.WithTimeout())).Reason);
+        Assert.Equal(DropReason.DrainTimeout, (await Assert.ThrowsAsync<ItemDroppedException>(() => kept.WithTimeout())).Reason);
+        Assert.Equal(["ns/running", "ns/waiting", "other/read"], dropped.Select(d => $"{d.Key}/{d.Item}").Order(StringComparer.Ordinal));
+        Assert.All(dropped, d =>
+        {
+            Assert.Equal(name, d.Component);
+            Assert.Equal(DropReason.DrainTimeout, d.Reason);
+        });
+        Assert.Empty(await inner.Inner.ListKeysAsync("ns"));
+        Assert.Equal(new LedgerSnapshot { Submitted = 3, Dropped = 3 }, store.GetStatistics().Ledger);
+        Assert.Equal(3, meters.Sum("parallelexec.memory.items.dropped", TelemetryTagNames.DropReason, "drain_timeout"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.GetAsync("ns", "running"));
+    }
+
+    [Fact]
+    public async Task Dispose_without_a_drain_timeout_lets_a_held_call_finish()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inner = new RecordingMemoryStore(new InMemoryStore()) { Hold = release.Task };
+        var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 1, TimeProvider = _time });
+
+        var write = store.SetAsync("ns", "k", Bytes("v")).AsTask();
+        await TestTimeout.WaitUntilAsync(() => inner.SetManyCalls.Count == 1);
+        var disposal = store.DisposeAsync().AsTask();
+        _time.Advance(TimeSpan.FromDays(1));
+        Assert.False(disposal.IsCompleted);
+
+        release.SetResult();
+        await disposal.WithTimeout();
+        await write.WithTimeout();
+        Assert.Equal(new LedgerSnapshot { Submitted = 1, Succeeded = 1 }, store.GetStatistics().Ledger);
+    }
+
+    [Fact]
+    public void The_builder_is_single_use_and_names_the_store()
+    {
+        var builder = Exec.BatchingMemoryStore(new InMemoryStore()).WithName("memory").WithReadCache(TimeSpan.FromSeconds(1), capacity: 10);
+        var store = builder.Build();
+
+        Assert.Equal("memory", store.Name);
+        Assert.Equal("memory", store.GetStatistics().Name);
+        Assert.Throws<InvalidOperationException>(() => builder.Build());
+        Assert.Throws<ArgumentNullException>(() => Exec.BatchingMemoryStore(null!));
+        Assert.Throws<ArgumentException>(() => Exec.BatchingMemoryStore(new InMemoryStore()).WithMaxDegreeOfParallelism(0).Build());
     }
 
     private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);

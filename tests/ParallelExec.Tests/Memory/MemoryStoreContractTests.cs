@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Time.Testing;
@@ -16,6 +18,9 @@ public abstract class MemoryStoreContractTests : IAsyncLifetime
 
     protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
+    /// <summary>A name no other test uses, so this test's measurements and spans can be told apart from the rest of the suite's.</summary>
+    protected string StoreName { get; } = "contract-" + Guid.NewGuid().ToString("N");
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public virtual async Task DisposeAsync()
@@ -29,12 +34,12 @@ public abstract class MemoryStoreContractTests : IAsyncLifetime
         }
     }
 
-    /// <summary>Makes a fresh, empty store whose entries expire by <paramref name="timeProvider"/>.</summary>
-    protected abstract IMemoryStore CreateStore(TimeProvider timeProvider);
+    /// <summary>Makes a fresh, empty store named <paramref name="name"/> whose entries expire by <paramref name="timeProvider"/>.</summary>
+    protected abstract IMemoryStore CreateStore(TimeProvider timeProvider, string name);
 
     protected IMemoryStore Store(TimeProvider? timeProvider = null)
     {
-        var store = CreateStore(timeProvider ?? Time);
+        var store = CreateStore(timeProvider ?? Time, StoreName);
         _stores.Add(store);
         return store;
     }
@@ -208,6 +213,85 @@ public abstract class MemoryStoreContractTests : IAsyncLifetime
         var all = await store.GetManyAsync("ledger", keys);
         Assert.All(all, pair => Assert.Equal(pair.Key, Text(pair.Value)));
     }
+
+    [Fact]
+    public async Task Statistics_count_every_key_operated_on_by_outcome_and_disposal_stops_the_store()
+    {
+        var store = Store();
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await store.SetAsync("ns", "a", Bytes("1"));
+        await store.SetManyAsync("ns", [new("b", Bytes("2")), new("c", Bytes("3")), new("d", Bytes("4"))]);
+        Assert.NotNull(await store.GetAsync("ns", "a"));
+        Assert.Null(await store.GetAsync("ns", "missing"));
+        Assert.Equal(2, (await store.GetManyAsync("ns", ["b", "c", "nope"])).Count);
+        Assert.True(await store.DeleteAsync("ns", "a"));
+        Assert.Equal(1, await store.DeleteManyAsync("ns", ["b", "nope"]));
+        await store.ListKeysAsync("ns");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.SetManyAsync("ns", [new("x", Bytes("x")), new("y", Bytes("y"))], cancellationToken: cancelled.Token));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await store.GetAsync("ns", ""));
+
+        var statistics = Statistics(store);
+        Assert.Equal(StoreName, statistics.Name);
+        Assert.Equal(
+            new LedgerSnapshot { Submitted = 14, Succeeded = 12, Cancelled = 2 },
+            statistics.Ledger);
+        Assert.True(statistics.Ledger.IsBalanced);
+
+        await ((IAsyncDisposable)store).DisposeAsync();
+        await ((IAsyncDisposable)store).DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.GetAsync("ns", "c"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.SetManyAsync("ns", [new("z", Bytes("z"))]));
+    }
+
+    [Fact]
+    public async Task Telemetry_counts_keys_per_operation_and_traces_each_bulk_call()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var meters = new MemoryMeterProbe(StoreName);
+        using var activities = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == ParallelExecTelemetry.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.GetTagItem(TelemetryTagNames.Name) as string == StoreName)
+                {
+                    spans.Enqueue(activity);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(activities);
+
+        var store = Store();
+        await store.SetAsync("ns", "a", Bytes("1"));
+        await store.SetManyAsync("ns", [new("b", Bytes("2")), new("c", Bytes("3"))]);
+        await store.GetAsync("ns", "a");
+        await store.GetManyAsync("ns", ["b", "missing"]);
+        await store.DeleteManyAsync("ns", ["c"]);
+        await store.ListKeysAsync("ns");
+
+        const string Submitted = "parallelexec.memory.items.submitted";
+        Assert.Equal(3, meters.Sum(Submitted, TelemetryTagNames.Operation, "set"));
+        Assert.Equal(3, meters.Sum(Submitted, TelemetryTagNames.Operation, "get"));
+        Assert.Equal(1, meters.Sum(Submitted, TelemetryTagNames.Operation, "remove"));
+        Assert.Equal(2, meters.Sum("parallelexec.memory.hits"));
+        Assert.Equal(1, meters.Sum("parallelexec.memory.misses"));
+        // One duration per call (six calls), each tagged with its operation and outcome.
+        var durations = meters.Measurements.Where(m => m.Instrument == "parallelexec.memory.run.duration").ToList();
+        Assert.Equal(6, durations.Count);
+        Assert.All(durations, d => Assert.Equal("succeeded", d.Tags[TelemetryTagNames.Outcome]));
+        Assert.Equal(["get", "get", "list", "remove", "set", "set"], durations.Select(d => (string)d.Tags[TelemetryTagNames.Operation]!).Order(StringComparer.Ordinal));
+        Assert.Equal(
+            ["parallelexec.memory.get", "parallelexec.memory.list", "parallelexec.memory.remove", "parallelexec.memory.set"],
+            spans.Select(s => s.OperationName).Order(StringComparer.Ordinal));
+        Assert.All(spans, span => Assert.Equal(span.OperationName["parallelexec.memory.".Length..], span.GetTagItem(TelemetryTagNames.Operation)));
+    }
+
+    /// <summary>Every store of the library has a GetStatistics() returning a ComponentStatistics; the contract reads it by reflection.</summary>
+    private static ComponentStatistics Statistics(IMemoryStore store) =>
+        (ComponentStatistics)store.GetType().GetMethod("GetStatistics", Type.EmptyTypes)!.Invoke(store, null)!;
 
     [Fact]
     public async Task Typed_json_helpers_round_trip_with_source_generated_and_reflection_metadata()

@@ -12,7 +12,7 @@ public sealed class RecordingMemoryStore(InMemoryStore inner) : IMemoryStore
 
     public int SingleCalls;
 
-    /// <summary>When set, every bulk call awaits it first (lets a test hold a call "inside the store").</summary>
+    /// <summary>When set, every bulk call awaits it (or its cancellation) first: lets a test hold a call "inside the store".</summary>
     public Task? Hold { get; set; }
 
     /// <summary>When set, SetManyAsync for this namespace throws.</summary>
@@ -32,7 +32,7 @@ public sealed class RecordingMemoryStore(InMemoryStore inner) : IMemoryStore
         GetManyCalls.Enqueue(list);
         if (Hold is { } hold)
         {
-            await hold;
+            await hold.WaitAsync(cancellationToken);
         }
 
         return await inner.GetManyAsync(namespaceName, list, cancellationToken);
@@ -50,7 +50,7 @@ public sealed class RecordingMemoryStore(InMemoryStore inner) : IMemoryStore
         SetManyCalls.Enqueue(list.Select(e => e.Key).ToArray());
         if (Hold is { } hold)
         {
-            await hold;
+            await hold.WaitAsync(cancellationToken);
         }
 
         if (namespaceName == FailNamespace)

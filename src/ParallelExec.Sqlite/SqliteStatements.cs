@@ -1,0 +1,156 @@
+using Microsoft.Data.Sqlite;
+
+namespace ParallelExec.Sqlite;
+
+/// <summary>
+/// The store's database: its one connection (WAL journal, schema created on first use) and the prepared statements with
+/// their parameters, reused for every call. Used by one operation at a time, under the store's gate.
+/// </summary>
+internal sealed class SqliteStatements : IDisposable
+{
+    private const string TableName = "parallelexec_memory";
+
+    /// <summary>Opens the connection, sets WAL, creates the schema if needed and prepares the statements.</summary>
+    /// <param name="options">The store's options.</param>
+    /// <returns>The statements, owning the open connection.</returns>
+    public static SqliteStatements Open(SqliteMemoryStoreOptions options)
+    {
+        var connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = options.DataSource,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            // The store keeps its one connection; pooling would only keep the file open after disposal.
+            Pooling = false,
+            DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
+        }.ToString();
+        var connection = new SqliteConnection(connectionString);
+        try
+        {
+            connection.Open();
+            Execute(connection, "PRAGMA journal_mode=WAL;");
+            Execute(connection, "PRAGMA synchronous=NORMAL;");
+            Execute(connection, $"""
+                CREATE TABLE IF NOT EXISTS {TableName} (
+                    namespace TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    value BLOB NOT NULL,
+                    expires_at INTEGER NULL,
+                    PRIMARY KEY (namespace, key)
+                ) WITHOUT ROWID;
+                """);
+            return new SqliteStatements(connection);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Gets the open connection the statements run on.</summary>
+    public SqliteConnection Connection { get; }
+
+    private SqliteStatements(SqliteConnection connection)
+    {
+        Connection = connection;
+        Get = Prepare(connection, $"SELECT value FROM {TableName} WHERE namespace = $ns AND key = $key AND (expires_at IS NULL OR expires_at > $now);", "$ns", "$key", "$now");
+        (GetNamespace, GetKey, GetNow) = (Get.Parameters["$ns"], Get.Parameters["$key"], Get.Parameters["$now"]);
+
+        Set = Prepare(connection, $"""
+            INSERT INTO {TableName} (namespace, key, value, expires_at) VALUES ($ns, $key, $value, $expires)
+            ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;
+            """,
+            "$ns",
+            "$key",
+            "$value",
+            "$expires");
+        (SetNamespace, SetKey, SetValue, SetExpiresAt) = (Set.Parameters["$ns"], Set.Parameters["$key"], Set.Parameters["$value"], Set.Parameters["$expires"]);
+
+        Delete = Prepare(connection, $"DELETE FROM {TableName} WHERE namespace = $ns AND key = $key RETURNING (expires_at IS NULL OR expires_at > $now);", "$ns", "$key", "$now");
+        (DeleteNamespace, DeleteKey, DeleteNow) = (Delete.Parameters["$ns"], Delete.Parameters["$key"], Delete.Parameters["$now"]);
+
+        List = Prepare(connection, $"""
+            SELECT key FROM {TableName}
+            WHERE namespace = $ns AND key >= $prefix AND substr(key, 1, length($prefix)) = $prefix
+              AND (expires_at IS NULL OR expires_at > $now)
+            ORDER BY key;
+            """,
+            "$ns",
+            "$prefix",
+            "$now");
+        (ListNamespace, ListPrefix, ListNow) = (List.Parameters["$ns"], List.Parameters["$prefix"], List.Parameters["$now"]);
+
+        Purge = Prepare(connection, $"DELETE FROM {TableName} WHERE expires_at IS NOT NULL AND expires_at <= $now;", "$now");
+        PurgeNow = Purge.Parameters["$now"];
+    }
+
+    public SqliteCommand Get { get; }
+
+    public SqliteParameter GetNamespace { get; }
+
+    public SqliteParameter GetKey { get; }
+
+    public SqliteParameter GetNow { get; }
+
+    public SqliteCommand Set { get; }
+
+    public SqliteParameter SetNamespace { get; }
+
+    public SqliteParameter SetKey { get; }
+
+    public SqliteParameter SetValue { get; }
+
+    public SqliteParameter SetExpiresAt { get; }
+
+    public SqliteCommand Delete { get; }
+
+    public SqliteParameter DeleteNamespace { get; }
+
+    public SqliteParameter DeleteKey { get; }
+
+    public SqliteParameter DeleteNow { get; }
+
+    public SqliteCommand List { get; }
+
+    public SqliteParameter ListNamespace { get; }
+
+    public SqliteParameter ListPrefix { get; }
+
+    public SqliteParameter ListNow { get; }
+
+    public SqliteCommand Purge { get; }
+
+    public SqliteParameter PurgeNow { get; }
+
+    public void Dispose()
+    {
+        Get.Dispose();
+        Set.Dispose();
+        Delete.Dispose();
+        List.Dispose();
+        Purge.Dispose();
+        Connection.Dispose();
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static SqliteCommand Prepare(SqliteConnection connection, string sql, params string[] parameterNames)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameterNames)
+        {
+            command.Parameters.Add(new SqliteParameter(name, DBNull.Value));
+        }
+
+        // Compiled once; Microsoft.Data.Sqlite keeps the statement for as long as the command text is unchanged.
+        command.Prepare();
+        return command;
+    }
+}
