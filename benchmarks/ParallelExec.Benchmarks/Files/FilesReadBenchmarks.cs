@@ -61,7 +61,7 @@ public class FilesReadBenchmarks
         long total = 0;
         await foreach (var result in results)
         {
-            total += result.EnsureSucceeded().Data.Length;
+            total += result.ThrowIfFailed().Data.Length;
         }
 
         return total;

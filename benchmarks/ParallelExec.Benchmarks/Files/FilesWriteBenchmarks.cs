@@ -66,7 +66,7 @@ public class FilesWriteBenchmarks
     {
         await foreach (var result in results)
         {
-            result.EnsureSucceeded();
+            result.ThrowIfFailed();
         }
     }
 }

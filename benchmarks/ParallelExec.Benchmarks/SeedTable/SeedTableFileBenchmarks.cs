@@ -64,7 +64,7 @@ public class SeedTableFileBenchmarks
         {
             await foreach (var result in _files.ReadAllAsync(_paths))
             {
-                lines += CountLines(result.EnsureSucceeded().Data.Span);
+                lines += CountLines(result.ThrowIfFailed().Data.Span);
             }
 
             return lines;
@@ -76,7 +76,7 @@ public class SeedTableFileBenchmarks
             Interlocked.Add(ref lines, count);
         }))
         {
-            result.EnsureSucceeded();
+            result.ThrowIfFailed();
         }
 
         return lines;
