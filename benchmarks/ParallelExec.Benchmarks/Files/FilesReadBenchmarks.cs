@@ -24,7 +24,12 @@ public class FilesReadBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _data.Dispose();
+    public async Task Cleanup()
+    {
+        await _syncFiles.DisposeAsync();
+        await _asyncFiles.DisposeAsync();
+        _data.Dispose();
+    }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Count)]
     public long Sequential()

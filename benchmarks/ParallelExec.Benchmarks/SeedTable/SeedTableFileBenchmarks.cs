@@ -42,7 +42,11 @@ public class SeedTableFileBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => Directory.Delete(_directory, recursive: true);
+    public async Task Cleanup()
+    {
+        await _files.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = FileCount)]
     public async Task<long> Sequential()

@@ -98,23 +98,17 @@ public sealed partial class ParallelFiles : IExecComponent, IInstrumentedCompone
     /// <returns>A task that ends when every batch has ended and the workers have stopped.</returns>
     public ValueTask DisposeAsync()
     {
-        TaskCompletionSource? started = null;
+        TaskCompletionSource? first;
         Task disposal;
         lock (_gate)
         {
-            if (_lifecycle.TryBeginDispose())
-            {
-                started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _lifecycle.DisposeTask = started.Task;
-                CompleteIfDrainedLocked();
-            }
-
-            disposal = _lifecycle.DisposeTask!;
+            disposal = _lifecycle.BeginDisposal(out first);
+            CompleteIfDrainedLocked();
         }
 
-        if (started is not null)
+        if (first is not null)
         {
-            _ = DrainThenStopAsync(started);
+            _ = DrainThenStopAsync(first);
         }
 
         return AmbientComponent<ParallelFiles>.IsInside(this) ? default : new ValueTask(disposal);

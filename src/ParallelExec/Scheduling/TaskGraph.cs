@@ -23,7 +23,7 @@ public sealed class TaskGraph
         WorkerPool = options.WorkerPool;
         DrainTimeout = options.DrainTimeout;
         Reporter = new ItemReporter(Name, TimeProvider, ComponentInstruments.Get("graph", options.MeterFactory), onDropped: null, onError: null);
-        SkippedCounter = Reporter.Instruments.GetExtra("skipped", static meter => meter.CreateCounter<long>(
+        SkippedInstrument = Reporter.Instruments.GetExtra("skipped", static meter => meter.CreateCounter<long>(
             "parallelexec.graph.items.skipped", "{item}", "Tasks that never started: a dependency failed, the run stopped or was cancelled."));
         _ids = new Dictionary<string, int>(definitions.Length, StringComparer.Ordinal);
         foreach (var definition in definitions)
@@ -58,7 +58,7 @@ public sealed class TaskGraph
     internal ItemReporter Reporter { get; }
 
     /// <summary>Gets <c>parallelexec.graph.items.skipped</c>, the graph's own instrument.</summary>
-    internal Counter<long> SkippedCounter { get; }
+    internal Counter<long> SkippedInstrument { get; }
 
     internal TaskDefinition[] Definitions { get; }
 

@@ -25,22 +25,16 @@ public sealed partial class TaskGraphRun
     /// <returns>A task that ends when the run has ended.</returns>
     public ValueTask DisposeAsync()
     {
-        TaskCompletionSource? started = null;
+        TaskCompletionSource? first;
         Task disposal;
         lock (_gate)
         {
-            if (_lifecycle.TryBeginDispose())
-            {
-                started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _lifecycle.DisposeTask = started.Task;
-            }
-
-            disposal = _lifecycle.DisposeTask!;
+            disposal = _lifecycle.BeginDisposal(out first);
         }
 
-        if (started is not null)
+        if (first is not null)
         {
-            _ = DrainThenCancelAsync(started);
+            _ = DrainThenCancelAsync(first);
         }
 
         return AmbientComponent<TaskGraphRun>.IsInside(this) ? default : new ValueTask(disposal);
@@ -142,9 +136,9 @@ public sealed partial class TaskGraphRun
             _reporter.Dropped(DropReason.DrainTimeout, node, node.Id);
         }
 
-        if (node.State == NodeState.Skipped && _graph.SkippedCounter.Enabled)
+        if (node.State == NodeState.Skipped && _graph.SkippedInstrument.Enabled)
         {
-            _graph.SkippedCounter.Add(1, _reporter.NameTag);
+            _graph.SkippedInstrument.Add(1, _reporter.NameTag);
         }
 
         if (_progress is null)

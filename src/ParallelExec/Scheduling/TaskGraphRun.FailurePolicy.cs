@@ -155,7 +155,7 @@ public sealed partial class TaskGraphRun
         node.EndedAtInternal = now;
         var cut = ReferenceEquals(reason, DrainTimeoutReason);
         EndLocked(node, NodeState.Skipped, cut);
-        if (_progress is not null || cut || _graph.SkippedCounter.Enabled)
+        if (_progress is not null || cut || _graph.SkippedInstrument.Enabled)
         {
             (skipped ??= []).Add(node);
         }

@@ -134,12 +134,7 @@ public sealed class ParallelFilesLifecycleTests : IDisposable
     {
         using var telemetry = new TelemetryRecorder("traced-files", "parallelexec.files.");
         using var source = new ActivitySource("ParallelExec.Tests.Files");
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s.Name == source.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = TelemetryRecorder.ListenTo(source);
         var good = _dir.File("good.txt");
         await File.WriteAllTextAsync(good, "12345");
         await using var files = Exec.Files().WithName("traced-files").Build();

@@ -12,12 +12,7 @@ public class TaskGraphTelemetryTests
     {
         using var telemetry = new TelemetryRecorder("traced-graph", "parallelexec.graph.");
         using var source = new ActivitySource("ParallelExec.Tests.Graph");
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s.Name == source.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = TelemetryRecorder.ListenTo(source);
         var seenInBody = new System.Collections.Concurrent.ConcurrentDictionary<string, string?>();
         var graph = Exec.Graph()
             .WithName("traced-graph")

@@ -44,6 +44,18 @@ internal sealed class TelemetryRecorder : IDisposable
 
     public ConcurrentQueue<(string Instrument, double Value, Dictionary<string, object?> Tags)> Measurements { get; } = new();
 
+    /// <summary>Listens to a test's own source, so that the test can start a caller span for the component's spans to hang under.</summary>
+    public static ActivityListener ListenTo(ActivitySource source)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s == source,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
+    }
+
     public ConcurrentQueue<Activity> Spans { get; } = new();
 
     /// <summary>Sums the measurements of one instrument whose tags include every given tag.</summary>
