@@ -90,7 +90,8 @@ public sealed partial class TaskGraphRun
         var instruments = _reporter.Instruments;
         if (instruments.WaitDuration.Enabled)
         {
-            instruments.WaitDuration.Record((startedAt - node.SubmittedAt).TotalSeconds, _reporter.NameTag);
+            var submittedAt = node.Definition.AddedBy is null ? _startedAt : node.Definition.AddedAt;
+            instruments.WaitDuration.Record((startedAt - submittedAt).TotalSeconds, _reporter.NameTag);
         }
 
         if (_runSpan is not null)

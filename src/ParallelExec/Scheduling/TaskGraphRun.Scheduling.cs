@@ -99,9 +99,8 @@ public sealed partial class TaskGraphRun
         foreach (var definition in batch)
         {
             definition.AddedBy = parent.Id;
-            var added = definition.CreateNode();
-            added.SubmittedAt = now;
-            _nodes.Add(added);
+            definition.AddedAt = now;
+            _nodes.Add(definition.CreateNode());
             _ledger.Accept(queued: true);
             _dynamicIds.Add(definition.Id, definition.Index);
         }

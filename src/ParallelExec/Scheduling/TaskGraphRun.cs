@@ -165,10 +165,6 @@ public sealed partial class TaskGraphRun : IExecComponent, IInstrumentedComponen
     internal void Start()
     {
         _startedAt = _time.GetUtcNow();
-        foreach (var node in _nodes)
-        {
-            node.SubmittedAt = _startedAt;
-        }
 
         CaptureExecutionContext();
         _reporter.Instruments.Submitted.Add(_nodes.Count, _reporter.NameTag);

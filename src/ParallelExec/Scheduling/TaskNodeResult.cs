@@ -85,9 +85,6 @@ public abstract class TaskNodeResult
     /// <summary>The task's span while it runs, when someone listens.</summary>
     internal Activity? Span { get; set; }
 
-    /// <summary>When the task was handed to the run (the run's start, or when a running task added it): the start of its wait.</summary>
-    internal DateTimeOffset SubmittedAt { get; set; }
-
     internal DateTimeOffset StartedAtInternal { set => _startedUtc = value.UtcDateTime; }
 
     internal DateTimeOffset EndedAtInternal { set => _endedUtc = value.UtcDateTime; }
