@@ -38,7 +38,7 @@ internal static class ParallelExecWorkflow
         await using var sqlite = new SqliteMemoryStore(databasePath);
         var remote = new RemoteMemoryStore(sqlite, options.MemoryLatency);
         await using var memory = Exec.BatchingMemoryStore(remote).Configure(o => o.MaxDelay = TimeSpan.FromMilliseconds(2)).Build();
-        var files = Exec.Files().WithMaxDegreeOfParallelism(options.MaxParallelFiles).Build();
+        await using var files = Exec.Files().WithMaxDegreeOfParallelism(options.MaxParallelFiles).Build();
 
         // Each member reviews what its predecessor hands it over the bus. A hand-off still costs its round trip, but
         // hand-offs no longer wait for each other.
@@ -80,7 +80,7 @@ internal static class ParallelExecWorkflow
                     }
                 }, ct))
                 {
-                    result.EnsureSucceeded();
+                    result.ThrowIfFailed();
                 }
 
                 progress.Step($"read {texts.Count} files");

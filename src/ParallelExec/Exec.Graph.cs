@@ -1,4 +1,5 @@
 using ParallelExec.Scheduling;
+using ParallelExec.Workers;
 
 namespace ParallelExec;
 
@@ -9,7 +10,7 @@ public static partial class Exec
     /// <returns>A new single-use builder with default options.</returns>
     public static TaskGraphBuilder Graph() => new();
 
-    /// <summary>Starts building a task graph from options (copied now, validated by <see cref="TaskGraphBuilder.Build"/>).</summary>
+    /// <summary>Starts building a task graph from options (copied now, validated by <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}.Build"/>).</summary>
     /// <param name="options">The graph options.</param>
     /// <returns>A new single-use builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
@@ -43,7 +44,7 @@ public static partial class Exec
             builder.AddTask(IdOf(index++), (_, ct) => task(ct));
         }
 
-        return builder.Build().RunAsync(cancellationToken);
+        return RunOnWorkerPoolAsync(builder, maxDegreeOfParallelism, cancellationToken);
     }
 
     /// <summary>
@@ -72,7 +73,7 @@ public static partial class Exec
             builder.AddTask(IdOf(index++), (_, ct) => task(ct));
         }
 
-        return builder.Build().RunAsync(cancellationToken);
+        return RunOnWorkerPoolAsync(builder, maxDegreeOfParallelism, cancellationToken);
     }
 
     private static TaskGraphBuilder CreateIndependentTasksBuilder(int maxDegreeOfParallelism, FailurePolicy failurePolicy)
@@ -86,7 +87,21 @@ public static partial class Exec
         return new TaskGraphBuilder()
             .WithMaxDegreeOfParallelism(maxDegreeOfParallelism)
             .WithFailurePolicy(failurePolicy)
-            .WithName("runall");
+            .WithName("Exec.RunAllAsync");
+    }
+
+    /// <summary>
+    /// Runs the graph's tasks on a worker pool of their own, the engine <see cref="ForEachAsync{TSource, TResult}(IEnumerable{TSource}, int, Func{TSource, CancellationToken, ValueTask{TResult}}, CancellationToken)"/>
+    /// runs on too; the graph adds the failure policy and the result per task. The pool's queue holds the graph's bound,
+    /// so it is never full.
+    /// </summary>
+    private static async Task<TaskGraphResult> RunOnWorkerPoolAsync(TaskGraphBuilder builder, int maxDegreeOfParallelism, CancellationToken cancellationToken)
+    {
+        var pool = new WorkerPool(new WorkerPoolOptions { WorkerCount = maxDegreeOfParallelism, QueueCapacity = maxDegreeOfParallelism, Name = "Exec.RunAllAsync" });
+        await using (pool.ConfigureAwait(false))
+        {
+            return await builder.WithWorkerPool(pool).Build().RunAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private static string IdOf(int index) => index.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -24,7 +24,12 @@ public class FilesReadBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _data.Dispose();
+    public async Task Cleanup()
+    {
+        await _syncFiles.DisposeAsync();
+        await _asyncFiles.DisposeAsync();
+        _data.Dispose();
+    }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Count)]
     public long Sequential()
@@ -61,7 +66,7 @@ public class FilesReadBenchmarks
         long total = 0;
         await foreach (var result in results)
         {
-            total += result.EnsureSucceeded().Data.Length;
+            total += result.ThrowIfFailed().Data.Length;
         }
 
         return total;

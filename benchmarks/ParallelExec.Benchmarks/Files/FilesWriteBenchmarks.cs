@@ -33,7 +33,12 @@ public class FilesWriteBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _data.Dispose();
+    public async Task Cleanup()
+    {
+        await _inPlace.DisposeAsync();
+        await _atomic.DisposeAsync();
+        _data.Dispose();
+    }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Slice)]
     public void Sequential()
@@ -66,7 +71,7 @@ public class FilesWriteBenchmarks
     {
         await foreach (var result in results)
         {
-            result.EnsureSucceeded();
+            result.ThrowIfFailed();
         }
     }
 }

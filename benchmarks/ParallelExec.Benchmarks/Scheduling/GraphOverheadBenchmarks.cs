@@ -39,14 +39,14 @@ public class GraphOverheadBenchmarks
     public async Task<int> ParallelExec()
     {
         var result = await _graph.RunAsync();
-        return result.SucceededCount;
+        return (int)result.Ledger.Succeeded;
     }
 
     [Benchmark(OperationsPerInvoke = Count)]
     public async Task<int> ParallelExec_BuildAndRun()
     {
         var result = await Build().RunAsync();
-        return result.SucceededCount;
+        return (int)result.Ledger.Succeeded;
     }
 
     private TaskGraph Build()

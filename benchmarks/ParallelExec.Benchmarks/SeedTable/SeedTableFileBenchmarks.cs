@@ -42,7 +42,11 @@ public class SeedTableFileBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => Directory.Delete(_directory, recursive: true);
+    public async Task Cleanup()
+    {
+        await _files.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = FileCount)]
     public async Task<long> Sequential()
@@ -64,7 +68,7 @@ public class SeedTableFileBenchmarks
         {
             await foreach (var result in _files.ReadAllAsync(_paths))
             {
-                lines += CountLines(result.EnsureSucceeded().Data.Span);
+                lines += CountLines(result.ThrowIfFailed().Data.Span);
             }
 
             return lines;
@@ -76,7 +80,7 @@ public class SeedTableFileBenchmarks
             Interlocked.Add(ref lines, count);
         }))
         {
-            result.EnsureSucceeded();
+            result.ThrowIfFailed();
         }
 
         return lines;

@@ -43,9 +43,9 @@ public sealed class FileResult
     public string? DestinationPath { get; }
 
     /// <summary>Throws the operation's exception when it failed; does nothing when it succeeded.</summary>
-    /// <returns>This result, so that a successful read can be chained: <c>result.EnsureSucceeded().Data</c>.</returns>
+    /// <returns>This result, so that a successful read can be chained: <c>result.ThrowIfFailed().Data</c>.</returns>
     /// <exception cref="Exception">The exception recorded in <see cref="Exception"/>, rethrown with its original stack trace.</exception>
-    public FileResult EnsureSucceeded()
+    public FileResult ThrowIfFailed()
     {
         if (Exception is not null)
         {

@@ -2,19 +2,19 @@ namespace ParallelExec.Files;
 
 /// <summary>
 /// Configures and builds a <see cref="ParallelFiles"/>; returned by <see cref="Exec.Files"/>. Single use: after
-/// <see cref="Build"/> every further call throws <see cref="InvalidOperationException"/>.
+/// <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}.Build"/> every further call throws
+/// <see cref="InvalidOperationException"/>. Name, clock, drain timeout and meter come from
+/// <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}"/>.
 /// </summary>
-public sealed class ParallelFilesBuilder
+public sealed class ParallelFilesBuilder : ComponentBuilder<ParallelFilesBuilder, ParallelFilesOptions, ParallelFiles>
 {
-    private readonly ParallelFilesOptions _options = new();
-    private bool _built;
-
     internal ParallelFilesBuilder()
+        : base(new ParallelFilesOptions())
     {
     }
 
     /// <summary>Sets how many files are worked on at the same time (<see cref="ParallelFilesOptions.MaxDegreeOfParallelism"/>).</summary>
-    /// <param name="maxDegreeOfParallelism">Greater than zero; checked by <see cref="Build"/>.</param>
+    /// <param name="maxDegreeOfParallelism">Greater than zero; checked by <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}.Build"/>.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
     public ParallelFilesBuilder WithMaxDegreeOfParallelism(int maxDegreeOfParallelism) => Set(o => o.MaxDegreeOfParallelism = maxDegreeOfParallelism);
@@ -42,41 +42,6 @@ public sealed class ParallelFilesBuilder
         o.BufferSize = bufferSize;
     });
 
-    /// <summary>Sets the name that tags the instance's metrics (<see cref="ParallelFilesOptions.Name"/>).</summary>
-    /// <param name="name">The name.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public ParallelFilesBuilder WithName(string? name) => Set(o => o.Name = name);
-
-    /// <summary>Sets the time source used to measure durations (<see cref="ParallelFilesOptions.TimeProvider"/>).</summary>
-    /// <param name="timeProvider">The time source.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public ParallelFilesBuilder WithTimeProvider(TimeProvider timeProvider) => Set(o => o.TimeProvider = timeProvider);
-
-    /// <summary>Validates the options and builds the instance.</summary>
-    /// <returns>The new <see cref="ParallelFiles"/>.</returns>
-    /// <exception cref="ArgumentException">One or more options are invalid; the message lists every one.</exception>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public ParallelFiles Build()
-    {
-        ThrowIfBuilt();
-        _built = true;
-        return new ParallelFiles(_options);
-    }
-
-    private ParallelFilesBuilder Set(Action<ParallelFilesOptions> change)
-    {
-        ThrowIfBuilt();
-        change(_options);
-        return this;
-    }
-
-    private void ThrowIfBuilt()
-    {
-        if (_built)
-        {
-            throw new InvalidOperationException("This ParallelFilesBuilder has already built; builders are single use.");
-        }
-    }
+    /// <inheritdoc/>
+    protected override ParallelFiles Create(ParallelFilesOptions options) => new(options);
 }

@@ -1,9 +1,12 @@
 namespace ParallelExec.Files;
 
-/// <summary>Options of <see cref="ParallelFiles"/>. They are validated and copied when the instance is created.</summary>
-public sealed class ParallelFilesOptions
+/// <summary>
+/// Options of <see cref="ParallelFiles"/>: the shared <see cref="ComponentOptions"/> (name, clock, drain timeout, meter)
+/// and the file adapter's own. They are validated and copied when the instance is created.
+/// </summary>
+public sealed class ParallelFilesOptions : ComponentOptions
 {
-    /// <summary>Gets or sets how many files are worked on at the same time.</summary>
+    /// <summary>Gets or sets how many files an instance works on at the same time, across all its batch calls.</summary>
     /// <value>The default is <see cref="Environment.ProcessorCount"/>; must be greater than zero.</value>
     public int MaxDegreeOfParallelism { get; set; } = Environment.ProcessorCount;
 
@@ -34,14 +37,6 @@ public sealed class ParallelFilesOptions
     /// <value>The default is <see langword="false"/>.</value>
     public bool FlushToDisk { get; set; }
 
-    /// <summary>Gets or sets the name that tags this instance's metrics.</summary>
-    /// <value>The default is <see langword="null"/> (no name tag).</value>
-    public string? Name { get; set; }
-
-    /// <summary>Gets or sets the time source used to measure operation durations.</summary>
-    /// <value>The default is <see cref="TimeProvider.System"/>; must not be <see langword="null"/>.</value>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
-
     /// <summary>
     /// Gets or sets a value indicating whether whole-file reads use asynchronous file I/O. Synchronous reads on the
     /// bounded workers measured faster on Linux with a warm page cache (see the Files benchmarks), so they are the default;
@@ -54,13 +49,16 @@ public sealed class ParallelFilesOptions
 
     internal ParallelFilesOptions Clone() => (ParallelFilesOptions)MemberwiseClone();
 
-    internal void Validate()
+    /// <inheritdoc/>
+    protected override string DefaultName => "ParallelFiles";
+
+    /// <inheritdoc/>
+    protected override void AddErrors(OptionsValidator validator)
     {
-        new OptionsValidator(nameof(ParallelFilesOptions))
+        base.AddErrors(validator);
+        validator
             .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
             .Require(StreamingThreshold >= 0, nameof(StreamingThreshold), StreamingThreshold, "must be zero or greater")
-            .RequirePositive(BufferSize, nameof(BufferSize))
-            .RequireNotNull(TimeProvider, nameof(TimeProvider))
-            .ThrowIfInvalid();
+            .RequirePositive(BufferSize, nameof(BufferSize));
     }
 }

@@ -50,6 +50,9 @@ internal abstract class TaskDefinition
     /// <summary>The id of the task that added this one at run time; <see langword="null"/> for a static task.</summary>
     public string? AddedBy { get; set; }
 
+    /// <summary>When a running task added this one (the start of its wait); a static task waits from its run's start.</summary>
+    public DateTimeOffset AddedAt { get; set; }
+
     public abstract TaskNodeResult CreateNode();
 }
 

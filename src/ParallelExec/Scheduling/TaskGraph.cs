@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using ParallelExec.Internal;
 using ParallelExec.Workers;
 
 namespace ParallelExec.Scheduling;
@@ -11,14 +13,18 @@ public sealed class TaskGraph
 {
     private readonly Dictionary<string, int> _ids;
 
-    internal TaskGraph(TaskDefinition[] definitions, int maxDegreeOfParallelism, FailurePolicy failurePolicy, TimeProvider timeProvider, string name, WorkerPool? workerPool)
+    internal TaskGraph(TaskDefinition[] definitions, TaskGraphOptions options)
     {
         Definitions = definitions;
-        MaxDegreeOfParallelism = maxDegreeOfParallelism;
-        FailurePolicy = failurePolicy;
-        TimeProvider = timeProvider;
-        Name = name;
-        WorkerPool = workerPool;
+        MaxDegreeOfParallelism = options.MaxDegreeOfParallelism;
+        FailurePolicy = options.FailurePolicy;
+        TimeProvider = options.TimeProvider;
+        Name = options.Name;
+        WorkerPool = options.WorkerPool;
+        DrainTimeout = options.DrainTimeout;
+        Reporter = new ItemReporter(Name, TimeProvider, ComponentInstruments.Get("graph", options.MeterFactory), onDropped: null, onError: null);
+        SkippedInstrument = Reporter.Instruments.GetExtra("skipped", static meter => meter.CreateCounter<long>(
+            "parallelexec.graph.items.skipped", "{item}", "Tasks that never started: a dependency failed, the run stopped or was cancelled."));
         _ids = new Dictionary<string, int>(definitions.Length, StringComparer.Ordinal);
         foreach (var definition in definitions)
         {
@@ -45,6 +51,14 @@ public sealed class TaskGraph
     internal TimeProvider TimeProvider { get; }
 
     internal WorkerPool? WorkerPool { get; }
+
+    internal TimeSpan DrainTimeout { get; }
+
+    /// <summary>The graph's instruments and drop reporting, shared by its runs (told apart from other graphs by name).</summary>
+    internal ItemReporter Reporter { get; }
+
+    /// <summary>Gets <c>parallelexec.graph.items.skipped</c>, the graph's own instrument.</summary>
+    internal Counter<long> SkippedInstrument { get; }
 
     internal TaskDefinition[] Definitions { get; }
 

@@ -1,11 +1,11 @@
-using ParallelExec.Internal;
 using ParallelExec.Workers;
 
 namespace ParallelExec.Scheduling;
 
 /// <summary>
 /// Builds a <see cref="TaskGraph"/>: add tasks with their dependencies, set the graph options, then
-/// <see cref="Build"/>. Start from <see cref="Exec.Graph()"/>. A builder is single use.
+/// <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}.Build"/>. Start from <see cref="Exec.Graph()"/>. A builder
+/// is single use; name, clock, drain timeout and meter come from <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}"/>.
 /// </summary>
 /// <example>
 /// <code>
@@ -17,89 +17,42 @@ namespace ParallelExec.Scheduling;
 /// TaskGraphResult result = await graph.RunAsync(cancellationToken);
 /// </code>
 /// </example>
-public sealed class TaskGraphBuilder
+public sealed class TaskGraphBuilder : ComponentBuilder<TaskGraphBuilder, TaskGraphOptions, TaskGraph>
 {
     private readonly List<TaskDefinition> _tasks = [];
-    private int _maxDegreeOfParallelism;
-    private FailurePolicy _failurePolicy;
-    private TimeProvider _timeProvider;
-    private string _name;
-    private WorkerPool? _workerPool;
-    private bool _built;
 
     /// <summary>Initializes a builder with default options.</summary>
     public TaskGraphBuilder()
-        : this(new TaskGraphOptions())
+        : base(new TaskGraphOptions())
     {
     }
 
-    /// <summary>Initializes a builder from options; their values are copied now and validated by <see cref="Build"/>.</summary>
+    /// <summary>Initializes a builder from options; their values are copied now and validated by <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}.Build"/>.</summary>
     /// <param name="options">The graph options.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     public TaskGraphBuilder(TaskGraphOptions options)
+        : base((options ?? throw new ArgumentNullException(nameof(options))).Clone())
     {
-        ArgumentNullException.ThrowIfNull(options);
-        _maxDegreeOfParallelism = options.MaxDegreeOfParallelism;
-        _failurePolicy = options.FailurePolicy;
-        _timeProvider = options.TimeProvider;
-        _name = options.Name;
-        _workerPool = options.WorkerPool;
     }
 
     /// <summary>Sets the most tasks that execute at the same time (<see cref="TaskGraphOptions.MaxDegreeOfParallelism"/>).</summary>
-    /// <param name="maxDegreeOfParallelism">Greater than zero; checked by <see cref="Build"/>.</param>
+    /// <param name="maxDegreeOfParallelism">Greater than zero; checked by <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}.Build"/>.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public TaskGraphBuilder WithMaxDegreeOfParallelism(int maxDegreeOfParallelism)
-    {
-        ThrowIfBuilt();
-        _maxDegreeOfParallelism = maxDegreeOfParallelism;
-        return this;
-    }
+    public TaskGraphBuilder WithMaxDegreeOfParallelism(int maxDegreeOfParallelism) =>
+        Set(o => o.MaxDegreeOfParallelism = maxDegreeOfParallelism);
 
     /// <summary>Sets what a run does when a task fails (<see cref="TaskGraphOptions.FailurePolicy"/>).</summary>
     /// <param name="failurePolicy">The policy.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public TaskGraphBuilder WithFailurePolicy(FailurePolicy failurePolicy)
-    {
-        ThrowIfBuilt();
-        _failurePolicy = failurePolicy;
-        return this;
-    }
-
-    /// <summary>Sets the clock for timestamps and timeouts (<see cref="TaskGraphOptions.TimeProvider"/>).</summary>
-    /// <param name="timeProvider">The clock.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public TaskGraphBuilder WithTimeProvider(TimeProvider timeProvider)
-    {
-        ThrowIfBuilt();
-        _timeProvider = timeProvider;
-        return this;
-    }
-
-    /// <summary>Sets the graph's name for metrics (<see cref="TaskGraphOptions.Name"/>).</summary>
-    /// <param name="name">The name.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public TaskGraphBuilder WithName(string name)
-    {
-        ThrowIfBuilt();
-        _name = name;
-        return this;
-    }
+    public TaskGraphBuilder WithFailurePolicy(FailurePolicy failurePolicy) => Set(o => o.FailurePolicy = failurePolicy);
 
     /// <summary>Runs the tasks on a worker pool shared with other work (<see cref="TaskGraphOptions.WorkerPool"/>).</summary>
     /// <param name="workerPool">The pool, or <see langword="null"/> to run on the scheduler's own dispatchers.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public TaskGraphBuilder WithWorkerPool(WorkerPool? workerPool)
-    {
-        ThrowIfBuilt();
-        _workerPool = workerPool;
-        return this;
-    }
+    public TaskGraphBuilder WithWorkerPool(WorkerPool? workerPool) => Set(o => o.WorkerPool = workerPool);
 
     /// <inheritdoc cref="TaskSetBuilder.AddTask{T}(string, Func{TaskGraphContext, CancellationToken, ValueTask{T}}, string[])"/>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
@@ -138,32 +91,16 @@ public sealed class TaskGraphBuilder
     }
 
     /// <summary>
-    /// Validates the options and the graph (duplicate ids, unknown dependencies, self-dependencies, cycles), computes
-    /// each task's default priority (its cost-weighted longest path to the end), and builds the graph.
+    /// Validates the graph (duplicate ids, unknown dependencies, self-dependencies, cycles), computes each task's default
+    /// priority (its cost-weighted longest path to the end), and builds the graph; the options are already validated.
     /// </summary>
+    /// <param name="options">The validated options.</param>
     /// <returns>The graph, which can be run any number of times.</returns>
-    /// <exception cref="ArgumentException">An option is invalid; one exception lists them all.</exception>
     /// <exception cref="TaskGraphValidationException">The tasks do not form a valid graph; the message lists every problem, or the cycle's tasks in order.</exception>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public TaskGraph Build()
+    protected override TaskGraph Create(TaskGraphOptions options)
     {
-        ThrowIfBuilt();
-        new OptionsValidator(nameof(TaskGraphOptions))
-            .RequirePositive(_maxDegreeOfParallelism, nameof(TaskGraphOptions.MaxDegreeOfParallelism))
-            .RequireDefined(_failurePolicy, nameof(TaskGraphOptions.FailurePolicy))
-            .RequireNotNull(_timeProvider, nameof(TaskGraphOptions.TimeProvider))
-            .Require(!string.IsNullOrEmpty(_name), nameof(TaskGraphOptions.Name), _name, "must not be null or empty")
-            .ThrowIfInvalid();
+        ArgumentNullException.ThrowIfNull(options);
         GraphValidator.Validate(_tasks, 0, null, "task graph");
-        _built = true;
-        return new TaskGraph([.. _tasks], _maxDegreeOfParallelism, _failurePolicy, _timeProvider, _name, _workerPool);
-    }
-
-    private void ThrowIfBuilt()
-    {
-        if (_built)
-        {
-            throw new InvalidOperationException("This TaskGraphBuilder has already built its graph; builders are single use.");
-        }
+        return new TaskGraph([.. _tasks], options);
     }
 }

@@ -20,10 +20,8 @@ public sealed class TaskGraphResult
         bool isCancelled,
         DateTimeOffset startedAt,
         DateTimeOffset endedAt,
-        int succeeded,
-        int failed,
-        int skipped,
-        int cancelled)
+        LedgerSnapshot ledger,
+        int skipped)
     {
         Tasks = tasks;
         _graph = graph;
@@ -32,10 +30,8 @@ public sealed class TaskGraphResult
         IsCancelled = isCancelled;
         StartedAt = startedAt;
         EndedAt = endedAt;
-        SucceededCount = succeeded;
-        FailedCount = failed;
-        SkippedCount = skipped;
-        CancelledCount = cancelled;
+        Ledger = ledger;
+        Skipped = skipped;
     }
 
     /// <summary>Gets every task of the run, each exactly once.</summary>
@@ -47,23 +43,25 @@ public sealed class TaskGraphResult
     /// </summary>
     public AggregateException? Exception { get; }
 
-    /// <summary>Gets a value indicating whether the caller's token cancelled the run.</summary>
+    /// <summary>
+    /// Gets a value indicating whether the run was cancelled before every task could run: by the caller's token, or by
+    /// <see cref="TaskGraphRun.DisposeAsync"/> when the drain timeout passed.
+    /// </summary>
     public bool IsCancelled { get; }
 
     /// <summary>Gets a value indicating whether every task succeeded.</summary>
-    public bool IsSuccess => SucceededCount == Tasks.Count;
+    public bool IsSuccess => Ledger.Succeeded == Tasks.Count;
 
-    /// <summary>Gets the number of tasks that succeeded.</summary>
-    public int SucceededCount { get; }
+    /// <summary>
+    /// Gets where every task of the run ended (a task is the ledger's item): <see cref="LedgerSnapshot.Succeeded"/>,
+    /// <see cref="LedgerSnapshot.Failed"/>, <see cref="LedgerSnapshot.Cancelled"/> (tasks cancelled while running and
+    /// skipped tasks, see <see cref="Skipped"/>) and <see cref="LedgerSnapshot.Dropped"/> (tasks cut by a passed drain
+    /// timeout). Nothing is in flight or queued any more.
+    /// </summary>
+    public LedgerSnapshot Ledger { get; }
 
-    /// <summary>Gets the number of tasks that failed.</summary>
-    public int FailedCount { get; }
-
-    /// <summary>Gets the number of tasks that were skipped.</summary>
-    public int SkippedCount { get; }
-
-    /// <summary>Gets the number of tasks that were cancelled while running.</summary>
-    public int CancelledCount { get; }
+    /// <summary>Gets how many tasks never started (counted in <see cref="LedgerSnapshot.Cancelled"/> of <see cref="Ledger"/>, or in <see cref="LedgerSnapshot.Dropped"/> when a drain timeout cut them).</summary>
+    public int Skipped { get; }
 
     /// <summary>Gets when the run started, by the graph's <see cref="TimeProvider"/>.</summary>
     public DateTimeOffset StartedAt { get; }
@@ -126,7 +124,7 @@ public sealed class TaskGraphResult
         if (IsCancelled || !IsSuccess)
         {
             throw new OperationCanceledException(
-                $"The task graph run was cancelled: {SucceededCount} of {Tasks.Count} tasks succeeded.");
+                $"The task graph run was cancelled: {Ledger.Succeeded} of {Tasks.Count} tasks succeeded.");
         }
     }
 }

@@ -1,43 +1,29 @@
 namespace ParallelExec.Scheduling;
 
-/// <summary>A snapshot of how many tasks of a <see cref="TaskGraphRun"/> are in each state.</summary>
-public sealed class TaskGraphStatistics
+/// <summary>
+/// A snapshot of a <see cref="TaskGraphRun"/>: its <see cref="ComponentStatistics.Ledger"/> (a task is the item; a
+/// skipped task counts as <see cref="LedgerSnapshot.Cancelled"/>, or as <see cref="LedgerSnapshot.Dropped"/> when a drain
+/// timeout cut it; <see cref="LedgerSnapshot.Queued"/> holds the tasks not started yet, ready or waiting) plus where the
+/// tasks not started yet stand.
+/// </summary>
+public sealed class TaskGraphStatistics : ComponentStatistics
 {
-    internal TaskGraphStatistics(int total, int ready, int running, int succeeded, int failed, int skipped, int cancelled)
+    internal TaskGraphStatistics(string name, LedgerSnapshot ledger, int ready, int skipped)
+        : base(name, ledger)
     {
-        Total = total;
         Ready = ready;
-        Running = running;
-        Succeeded = succeeded;
-        Failed = failed;
         Skipped = skipped;
-        Cancelled = cancelled;
     }
 
-    /// <summary>Gets the number of tasks in the run, including tasks added at run time so far.</summary>
-    public int Total { get; }
-
-    /// <summary>Gets the number of tasks waiting for a dependency to end.</summary>
-    public int Waiting => Total - Ready - Running - Ended;
+    /// <summary>Gets the number of tasks in the run, including tasks added at run time so far (<see cref="LedgerSnapshot.Submitted"/>).</summary>
+    public long Total => Ledger.Submitted;
 
     /// <summary>Gets the number of tasks whose dependencies have ended, waiting for a free slot.</summary>
     public int Ready { get; }
 
-    /// <summary>Gets the number of tasks executing now.</summary>
-    public int Running { get; }
+    /// <summary>Gets the number of tasks waiting for a dependency to end.</summary>
+    public long Waiting => Ledger.Queued - Ready;
 
-    /// <summary>Gets the number of tasks that succeeded.</summary>
-    public int Succeeded { get; }
-
-    /// <summary>Gets the number of tasks that failed.</summary>
-    public int Failed { get; }
-
-    /// <summary>Gets the number of tasks that were skipped.</summary>
+    /// <summary>Gets the number of tasks that never started (part of <see cref="LedgerSnapshot.Cancelled"/> or <see cref="LedgerSnapshot.Dropped"/>).</summary>
     public int Skipped { get; }
-
-    /// <summary>Gets the number of tasks that were cancelled while running.</summary>
-    public int Cancelled { get; }
-
-    /// <summary>Gets the number of tasks that have ended, whatever the outcome.</summary>
-    public int Ended => Succeeded + Failed + Skipped + Cancelled;
 }

@@ -79,6 +79,12 @@ public abstract class TaskNodeResult
     /// <summary>The timeout of the current execution, when the task has one.</summary>
     internal TimeoutScope? Timeout { get; set; }
 
+    /// <summary>Whether a passed drain timeout cut the task (it is then counted as dropped, not cancelled).</summary>
+    internal bool CutByDrainTimeout { get; set; }
+
+    /// <summary>The task's span while it runs, when someone listens.</summary>
+    internal Activity? Span { get; set; }
+
     internal DateTimeOffset StartedAtInternal { set => _startedUtc = value.UtcDateTime; }
 
     internal DateTimeOffset EndedAtInternal { set => _endedUtc = value.UtcDateTime; }

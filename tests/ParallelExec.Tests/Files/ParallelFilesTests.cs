@@ -44,8 +44,10 @@ public sealed class ParallelFilesTests : IDisposable
         Assert.False(Assert.Single(results, r => r.Path == aDirectory).Succeeded);
         Assert.IsType<ArgumentException>(Assert.Single(results, r => r.Path == invalid).Exception);
         var stats = files.GetStatistics();
-        Assert.Equal(good.Length, stats.Succeeded);
-        Assert.Equal(4, stats.Failed);
+        Assert.Equal(good.Length, stats.Ledger.Succeeded);
+        Assert.Equal(4, stats.Ledger.Failed);
+        Assert.Equal(good.Length + 4, stats.Ledger.Submitted);
+        Assert.True(stats.Ledger.IsBalanced);
     }
 
     [Fact]
@@ -282,7 +284,7 @@ public sealed class ParallelFilesTests : IDisposable
         }));
 
         Assert.Equal(
-            "Invalid ParallelFilesOptions: MaxDegreeOfParallelism = 0: must be greater than zero; StreamingThreshold = -1: must be zero or greater; BufferSize = 0: must be greater than zero; TimeProvider = null: must not be null. (Parameter 'MaxDegreeOfParallelism')",
+            "Invalid ParallelFilesOptions: TimeProvider = null: must not be null; MaxDegreeOfParallelism = 0: must be greater than zero; StreamingThreshold = -1: must be zero or greater; BufferSize = 0: must be greater than zero. (Parameter 'TimeProvider')",
             ex.Message);
     }
 

@@ -81,7 +81,7 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
             }
 
             TaskGraphResult result = await builder.Build().RunAsync();
-            return result.SucceededCount;
+            return (int)result.Ledger.Succeeded;
         });
         // Every 64th probe item runs a graph; the others cost nothing, so the per-item figure is already per node.
         MemoryProbe.AssertBounded(output, "TaskGraph", perGraph, maxBytesPerItem: 1024, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
@@ -161,7 +161,7 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
 
         Assert.True(result.Tasks.Count == nodes, $"{context}: {result.Tasks.Count} results for {nodes} nodes");
         Assert.True(result.Tasks.Select(t => t.Id).Distinct().Count() == nodes, $"{context}: a node is reported twice");
-        Assert.True(result.SucceededCount + result.FailedCount + result.SkippedCount + result.CancelledCount == nodes, $"{context}: status counts do not add up");
+        Assert.True(result.Ledger.Ended == nodes && result.Ledger.IsBalanced, $"{context}: status counts do not add up");
         Assert.True(peakRunning <= parallelism, $"{context}: {peakRunning} nodes ran at once, bound {parallelism}");
         Assert.True(problems.IsEmpty, $"{context}: {string.Join("; ", problems.Take(5))}");
         foreach (TaskNodeResult task in result.Tasks)

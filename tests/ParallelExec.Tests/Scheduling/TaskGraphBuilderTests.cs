@@ -56,12 +56,12 @@ public class TaskGraphBuilderTests
     [Fact]
     public void Invalid_options_are_listed_in_one_exception()
     {
-        var builder = Exec.Graph().WithMaxDegreeOfParallelism(0).WithName("").AddTask("a", One);
+        var builder = Exec.Graph().WithMaxDegreeOfParallelism(0).Configure(o => o.Name = "").AddTask("a", One);
 
         var error = Assert.Throws<ArgumentException>(() => builder.Build());
 
         Assert.Equal(
-            "Invalid TaskGraphOptions: MaxDegreeOfParallelism = 0: must be greater than zero; Name = \"\": must not be null or empty. (Parameter 'MaxDegreeOfParallelism')",
+            "Invalid TaskGraphOptions: Name = \"\": must not be empty or white space; MaxDegreeOfParallelism = 0: must be greater than zero. (Parameter 'Name')",
             error.Message);
     }
 

@@ -178,7 +178,9 @@ public class TaskGraphTests
         Assert.Same(boom, Assert.Single(result.Exception!.InnerExceptions));
         Assert.False(result.IsCancelled);
         Assert.Same(result.Exception, Assert.Throws<AggregateException>(result.ThrowIfFailed));
-        Assert.Equal((0, 1, 2, 1), (result.SucceededCount, result.FailedCount, result.SkippedCount, result.CancelledCount));
+        // A skipped task is cancelled in the ledger: one cancelled while running plus two skipped.
+        Assert.Equal((0L, 1L, 2, 3L), (result.Ledger.Succeeded, result.Ledger.Failed, result.Skipped, result.Ledger.Cancelled));
+        Assert.True(result.Ledger.IsBalanced);
     }
 
     [Fact]
@@ -349,7 +351,7 @@ public class TaskGraphTests
         Assert.Equal(51, streamed.Count);
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"c{i}"), streamed.Where(id => id != "lone"));
         Assert.Equal(result.Tasks.Select(t => t.Id).Order(), progress.Items.Select(t => t.Id).Order());
-        Assert.Equal(51, run.GetStatistics().Succeeded);
+        Assert.Equal(51, run.GetStatistics().Ledger.Succeeded);
         Assert.Equal(0, run.GetStatistics().Waiting);
     }
 
@@ -371,7 +373,9 @@ public class TaskGraphTests
         release.SetResult();
         await run.Completion.WithTimeout();
 
-        Assert.Equal((3, 1, 1, 1, 0), (statistics.Total, statistics.Running, statistics.Ready, statistics.Waiting, statistics.Ended));
+        Assert.Equal((3L, 1L, 1, 1L, 0L), (statistics.Total, statistics.Ledger.InFlight, statistics.Ready, statistics.Waiting, statistics.Ledger.Ended));
+        Assert.Equal(2, statistics.Ledger.Queued);
+        Assert.True(statistics.Ledger.IsBalanced);
     }
 
     [Fact]
@@ -445,7 +449,8 @@ public class TaskGraphTests
 
             Assert.Equal(count, result.Tasks.Count);
             Assert.Equal(result.Tasks.Select(t => t.Id).Order(StringComparer.Ordinal), progress.Items.Select(t => t.Id).Order(StringComparer.Ordinal));
-            Assert.Equal(count, result.SucceededCount + result.FailedCount + result.SkippedCount + result.CancelledCount);
+            Assert.Equal(count, result.Ledger.Ended);
+            Assert.True(result.Ledger.IsBalanced);
             var failedIds = result.Tasks.Where(t => t.Status == TaskNodeStatus.Failed).Select(t => t.Id).ToHashSet();
             Assert.Equal(failedIds, result.Exception?.InnerExceptions.Select(e => e.Message).ToHashSet() ?? []);
             for (var i = 0; i < count; i++)
@@ -497,7 +502,7 @@ public class TaskGraphTests
         var run = graph.Start(progress);
         await reportingA.Task.WithTimeout();
         releaseB.SetResult();
-        await TestTimeout.WaitUntilAsync(() => run.GetStatistics().Ended == 2);
+        await TestTimeout.WaitUntilAsync(() => run.GetStatistics().Ledger.Ended == 2);
 
         // Every task has ended and one report is still held: the run must not complete. The short real wait gives a run
         // that finishes too early the time to show it (before the fix it completed within microseconds of "b").
@@ -507,7 +512,7 @@ public class TaskGraphTests
         unblockReport.Set();
         var result = await run.Completion.WithTimeout();
         Assert.Equal(["a", "b"], reported.Order(StringComparer.Ordinal));
-        Assert.Equal((1, 1), (result.SucceededCount, result.FailedCount));
+        Assert.Equal((1L, 1L), (result.Ledger.Succeeded, result.Ledger.Failed));
     }
 
     [Fact]
@@ -546,7 +551,7 @@ public class TaskGraphTests
 
         Assert.True(result.IsSuccess);
         Assert.All(executions, e => Assert.Equal(1, e));
-        Assert.Equal(count + 1, result.SucceededCount);
+        Assert.Equal(count + 1, result.Ledger.Succeeded);
     }
 
     [Fact]
