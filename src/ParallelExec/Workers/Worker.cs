@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using ParallelExec.Internal;
 
 namespace ParallelExec.Workers;
 
@@ -97,7 +98,7 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
     /// Records the outcome of the claimed item that ended and makes the next claimed entry <see cref="Current"/>, outside
     /// the pool lock (only this worker changes its claim state; the pool lock is held for folds and snapshots).
     /// </summary>
-    internal WorkItem StartNextClaimed(WorkOutcome finishedOutcome)
+    internal WorkItem StartNextClaimed(ItemOutcome finishedOutcome)
     {
         var entry = Claims![ClaimNext]!;
         Claims[ClaimNext++] = null;
@@ -109,10 +110,10 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
         ClaimedWaiting--;
         switch (finishedOutcome)
         {
-            case WorkOutcome.Succeeded:
+            case ItemOutcome.Succeeded:
                 ClaimedSucceeded++;
                 break;
-            case WorkOutcome.Failed:
+            case ItemOutcome.Failed:
                 ClaimedFailed++;
                 break;
             default:
