@@ -141,14 +141,14 @@ void Report(string baseline, string measured)
 // The same bodies for either build: the two WorkerPool types are unrelated, so each body takes the submission as a delegate.
 async Task WithPoolA(Func<PoolA, Task> body)
 {
-    var pool = new PoolA(new PoolAOptions { WorkerCount = Workers, QueueCapacity = Capacity });
+    var pool = new PoolA(new PoolAOptions { MaxDegreeOfParallelism = Workers, QueueCapacity = Capacity });
     await body(pool);
     await pool.DisposeAsync();
 }
 
 async Task WithPoolB(Func<PoolB, Task> body)
 {
-    var pool = new PoolB(new PoolBOptions { WorkerCount = Workers, QueueCapacity = Capacity });
+    var pool = new PoolB(new PoolBOptions { MaxDegreeOfParallelism = Workers, QueueCapacity = Capacity });
     await body(pool);
     await pool.DisposeAsync();
 }
