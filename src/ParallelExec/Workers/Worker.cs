@@ -23,7 +23,7 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
 
     internal Worker(WorkerPool pool) => _pool = pool;
 
-    /// <summary>The item this worker runs now; read under the pool lock by the disposal deadline.</summary>
+    /// <summary>The item this worker runs now; read under the pool lock by the drain timeout.</summary>
     internal WorkItem? Current;
 
     /// <summary>

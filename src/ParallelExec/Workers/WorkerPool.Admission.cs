@@ -425,7 +425,7 @@ public sealed partial class WorkerPool
         var ended = EndedRun.Of(item);
         lock (_lock)
         {
-            _ledger.End(item.Outcome);
+            CountEndLocked(ref ended, item.Outcome);
             CheckDrainedLocked();
         }
 

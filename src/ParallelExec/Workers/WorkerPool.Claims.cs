@@ -14,7 +14,7 @@ namespace ParallelExec.Workers;
 /// <para>A claim never hides work from the pool: claimed items count as queued in the statistics and against the
 /// capacity, and the worker gives back the items it has not started (to the head of the queue, in order) as soon as
 /// one of its items waits for something, another worker is idle, or intake stops. So claimed items never
-/// wait behind slow work while a worker could run them, and disposal, its deadline and self-disposal see the same
+/// wait behind slow work while a worker could run them, and disposal, its drain timeout and self-disposal see the same
 /// queue as without claims.</para>
 /// </remarks>
 public sealed partial class WorkerPool
@@ -90,7 +90,7 @@ public sealed partial class WorkerPool
 
     /// <summary>
     /// Gives the claimed entries that have not started back to the head of the queue, in order (or drops them, when the
-    /// disposal deadline has passed), and accounts for the claimed items that ended.
+    /// drain timeout has passed), and accounts for the claimed items that ended.
     /// </summary>
     private void ReturnClaims(Worker worker)
     {
@@ -104,7 +104,7 @@ public sealed partial class WorkerPool
             FoldClaimsLocked(worker);
             if (end > start)
             {
-                if (_deadlinePassed)
+                if (_drainTimedOut)
                 {
                     dropped = new List<object>(end - start);
                     for (var i = start; i < end; i++)

@@ -196,7 +196,7 @@ public sealed partial class WorkerPool
         var running = new List<CancellationTokenSource>();
         lock (_lock)
         {
-            _deadlinePassed = true;
+            _drainTimedOut = true;
             dropped = TakeAllLocked();
             foreach (var entry in dropped)
             {

@@ -91,7 +91,7 @@ public sealed partial class WorkerPool : IInstrumentedComponent
     /// Ends an item's run, after the lock has accounted for it and before its submitter is told: records the run
     /// duration, reports a failure or a cancellation, and ends the span.
     /// </summary>
-    private void ReportRun(in EndedRun ended, long started)
+    private void ReportRun(EndedRun ended, long started)
     {
         if (started != 0)
         {
@@ -111,7 +111,7 @@ public sealed partial class WorkerPool : IInstrumentedComponent
         }
     }
 
-    private void ReportUnsuccessful(in EndedRun ended)
+    private void ReportUnsuccessful(EndedRun ended)
     {
         if (ended.Outcome == ItemOutcome.Failed)
         {
@@ -128,9 +128,8 @@ public sealed partial class WorkerPool : IInstrumentedComponent
         }
         else if (!ended.Awaited)
         {
-            // A fire-and-forget item cancelled while it ran: by its token, or by the drain timeout (set before the
-            // tokens were cancelled, under the lock this worker has taken since).
-            _reporter.Dropped(_deadlinePassed ? DropReason.DrainTimeout : DropReason.Cancelled, ended.Work, ended.Key);
+            // A fire-and-forget item cancelled while it ran: by its token, or by the drain timeout (decided with its count).
+            _reporter.Dropped(ended.CutByDrainTimeout ? DropReason.DrainTimeout : DropReason.Cancelled, ended.Work, ended.Key);
         }
     }
 
@@ -142,11 +141,29 @@ public sealed partial class WorkerPool : IInstrumentedComponent
     };
 
     /// <summary>
+    /// Counts the end of a run in the ledger (under the lock). A fire-and-forget item cancelled once the drain timeout
+    /// has passed was cut by it: counted, and then reported, as dropped with <see cref="DropReason.DrainTimeout"/>.
+    /// </summary>
+    private void CountEndLocked(ref EndedRun ended, ItemOutcome outcome)
+    {
+        if (outcome == ItemOutcome.Cancelled && !ended.Awaited && _drainTimedOut)
+        {
+            ended.CutByDrainTimeout = true;
+            _ledger.InFlight--;
+            _ledger.CountDrop(DropReason.DrainTimeout);
+        }
+        else
+        {
+            _ledger.End(outcome);
+        }
+    }
+
+    /// <summary>
     /// What must be reported of a run after the lock, read from the item before it (a plain node runs the next delegate,
     /// a posted node is recycled, under the lock). Empty (<see cref="IsSet"/> false) for a run that succeeded without a
     /// span: the common case costs two field reads.
     /// </summary>
-    private readonly struct EndedRun
+    private struct EndedRun
     {
         private EndedRun(WorkItem item)
         {
@@ -171,6 +188,9 @@ public sealed partial class WorkerPool : IInstrumentedComponent
         public Activity? Span { get; }
 
         public bool IsSet => Work is not null;
+
+        /// <summary>Gets or sets whether the drain timeout cut the run (decided under the lock, with the ledger count).</summary>
+        public bool CutByDrainTimeout { readonly get; set; }
 
         public static EndedRun Of(WorkItem item) =>
             item.Outcome == ItemOutcome.Succeeded && item.Span is null ? default : new EndedRun(item);

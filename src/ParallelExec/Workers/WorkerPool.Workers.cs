@@ -116,7 +116,7 @@ public sealed partial class WorkerPool
 
             if (finished is not null)
             {
-                if (FinishLocked(finished, worker, recycle: !ended.IsSet))
+                if (FinishLocked(finished, worker, ref ended))
                 {
                     finished = null; // recycled under the lock: nothing left to tell anyone
                 }
@@ -248,10 +248,10 @@ public sealed partial class WorkerPool
     }
 
     /// <summary>
-    /// Accounts for an item a worker ran; returns true when the item was a posted one recycled here (only when
-    /// <paramref name="recycle"/>: it succeeded and has no span or report left to make).
+    /// Accounts for an item a worker ran; returns true when the item was a posted one recycled here (only when it
+    /// succeeded and has no span or report left to make: <paramref name="ended"/> is empty).
     /// </summary>
-    private bool FinishLocked(WorkItem item, Worker worker, bool recycle)
+    private bool FinishLocked(WorkItem item, Worker worker, ref EndedRun ended)
     {
         item.State = WorkItemState.Done;
         worker.Current = null;
@@ -260,14 +260,14 @@ public sealed partial class WorkerPool
             _busyKeys.Remove(item.Key);
         }
 
-        if (_deadlinePassed)
+        if (_drainTimedOut)
         {
-            // The deadline may have collected this source to cancel it outside the lock: never reuse it.
+            // The drain timeout may have collected this source to cancel it outside the lock: never reuse it.
             item.RunCts = null;
         }
 
-        _ledger.End(item.Outcome);
-        if (recycle && item is PostedWorkItem posted && _freePostedCount < FreePostedLimit)
+        CountEndLocked(ref ended, item.Outcome);
+        if (!ended.IsSet && item is PostedWorkItem posted && _freePostedCount < FreePostedLimit)
         {
             posted.ResetForReuse(this);
             posted.Next = _freePosted;

@@ -7,7 +7,7 @@ namespace ParallelExec.Workers;
 
 // Locking: one lock, _lock, guards the queue (the ring and its counters, WorkerPool.Queue.cs), the list of submitters
 // waiting for room (_waiters), the workers (_idle, _workers, _lingerer, _targetWorkers, _liveWorkers), the busy keys, the
-// ledger (_ledger), the claim fold (_claimed), the free list of posted nodes, the lifecycle (_lifecycle, _deadlinePassed,
+// ledger (_ledger), the claim fold (_claimed), the free list of posted nodes, the lifecycle (_lifecycle, _drainTimedOut,
 // the self-disposers) and every WorkItem.State. No user code runs under it: work, callbacks (OnDropped, OnError), token
 // registrations and metric listeners all run after it is released, and every completion signalled under it continues
 // asynchronously. A worker's claimed items and claim counters (Worker.cs) are that worker's alone between two folds.
@@ -104,7 +104,7 @@ public sealed partial class WorkerPool : IExecComponent
     private int _peakQueued;
 
     // Set under the lock when the drain timeout has passed: what ends cancelled from then on was cut by it.
-    private bool _deadlinePassed;
+    private bool _drainTimedOut;
 
     /// <summary>Creates a pool and starts its workers.</summary>
     /// <param name="options">The configuration; validated and copied.</param>

@@ -30,11 +30,11 @@ public sealed class WorkerPoolClaimInterleavingTests(ITestOutputHelper output)
     [Theory]
     [InlineData(-1, 111u)]
     [InlineData(0, 112u)]
-    public void Claimed_items_end_exactly_once_and_every_snapshot_adds_up(int drainDeadlineMs, uint seed) =>
+    public void Claimed_items_end_exactly_once_and_every_snapshot_adds_up(int drainTimeoutMs, uint seed) =>
         CoyoteExplorer.AssertNoBug(
-            output, $"WorkerPool.Claims.Deadline{drainDeadlineMs}", () => ClaimsVsDisposeAsync(TimeSpan.FromMilliseconds(drainDeadlineMs)), iterations: 150, seed);
+            output, $"WorkerPool.Claims.DrainTimeout{drainTimeoutMs}", () => ClaimsVsDisposeAsync(TimeSpan.FromMilliseconds(drainTimeoutMs)), iterations: 150, seed);
 
-    private static async Task ClaimsVsDisposeAsync(TimeSpan drainDeadline)
+    private static async Task ClaimsVsDisposeAsync(TimeSpan drainTimeout)
     {
         var ledger = new Ledger();
         var ids = new Dictionary<Delegate, int>();
@@ -43,11 +43,12 @@ public sealed class WorkerPoolClaimInterleavingTests(ITestOutputHelper output)
             MaxDegreeOfParallelism = 1,
             QueueCapacity = 8,
             Name = "coyote-claims",
+            DrainTimeout = drainTimeout,
             OnDropped = dropped =>
             {
                 lock (ids)
                 {
-                    ledger.Record(ids[dropped.Work], DroppedCallback);
+                    ledger.Record(ids[(Delegate)dropped.Item!], DroppedCallback);
                 }
             },
         });
@@ -126,7 +127,7 @@ public sealed class WorkerPoolClaimInterleavingTests(ITestOutputHelper output)
         {
             var s = pool.GetStatistics();
             Specification.Assert(
-                s.Ledger.Submitted == s.Ledger.Queued + s.Waiting + s.Ledger.InFlight + s.Ledger.Succeeded + s.Ledger.Failed + s.Ledger.Cancelled + s.Ledger.Dropped + s.Ledger.Rejected,
+                s.Ledger.Submitted == s.Ledger.Queued + s.Ledger.InFlight + s.Ledger.Succeeded + s.Ledger.Failed + s.Ledger.Cancelled + s.Ledger.Dropped + s.Ledger.Rejected,
                 "snapshot does not add up: submitted={0} queued={1} waiting={2} running={3} completed={4} dropped={5}",
                 s.Ledger.Submitted, s.Ledger.Queued, s.Waiting, s.Ledger.InFlight, s.Ledger.Succeeded, s.Ledger.Dropped);
             Specification.Assert(s.Ledger.InFlight <= 1, "one worker, but running={0}", s.Ledger.InFlight);
@@ -158,7 +159,7 @@ public sealed class WorkerPoolClaimInterleavingTests(ITestOutputHelper output)
         {
             await Task.Yield();
             await Task.Yield();
-            await pool.DisposeAsync(drainDeadline);
+            await pool.DisposeAsync();
         });
         await Task.WhenAll(posting, awaiting, observer, disposer);
         await pool.DisposeAsync();

@@ -30,13 +30,13 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
     [InlineData(QueueFullMode.DropNewest, 103u)]
     [InlineData(QueueFullMode.Reject, 104u)]
     public void Intake_from_concurrent_producers_racing_DisposeAsync_ends_every_item_exactly_once(QueueFullMode mode, uint seed) =>
-        CoyoteExplorer.AssertNoBug(output, $"WorkerPool.IntakeVsDispose.{mode}", () => IntakeVsDisposeAsync(mode, drainDeadline: null), iterations: 150, seed);
+        CoyoteExplorer.AssertNoBug(output, $"WorkerPool.IntakeVsDispose.{mode}", () => IntakeVsDisposeAsync(mode, drainTimeout: null), iterations: 150, seed);
 
     [Fact]
     public void Cancelling_a_queued_item_racing_its_dequeue_ends_it_exactly_once() =>
         CoyoteExplorer.AssertNoBug(output, "WorkerPool.CancelVsDequeue", CancelVsDequeueAsync, iterations: 200, seed: 105);
 
-    internal static async Task IntakeVsDisposeAsync(QueueFullMode mode, TimeSpan? drainDeadline)
+    internal static async Task IntakeVsDisposeAsync(QueueFullMode mode, TimeSpan? drainTimeout)
     {
         var ledger = new Ledger();
         var ids = new Dictionary<Delegate, int>();
@@ -48,7 +48,8 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
             FullMode = mode,
             TimeProvider = time,
             Name = "coyote-intake",
-            OnDropped = dropped => ledger.Record(IdOf(ids, dropped.Work), DroppedCallback),
+            DrainTimeout = drainTimeout ?? Timeout.InfiniteTimeSpan,
+            OnDropped = dropped => ledger.Record(IdOf(ids, (Delegate)dropped.Item!), DroppedCallback),
         });
 
         Func<CancellationToken, ValueTask> Work(int id)
@@ -196,20 +197,13 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
         var disposer = Task.Run(async () =>
         {
             await Task.Yield();
-            if (drainDeadline is { } deadline)
-            {
-                await pool.DisposeAsync(deadline);
-            }
-            else
-            {
-                await pool.DisposeAsync();
-            }
+            await pool.DisposeAsync();
         });
         var clock = Task.Run(async () =>
         {
             // With a positive deadline, time must pass for the pool to drop what it could not drain; the work never waits
             // on time, so advancing until the dispose completes only ever fires the deadline.
-            while (drainDeadline > TimeSpan.Zero && !disposer.IsCompleted)
+            while (drainTimeout > TimeSpan.Zero && !disposer.IsCompleted)
             {
                 await Task.Yield();
                 time.Advance(TimeSpan.FromMilliseconds(5));

@@ -38,7 +38,7 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
     /// <param name="YieldAfter">Whether its producer yields after submitting it.</param>
     public readonly record struct Item(Work Work, CancelKind Cancel, byte CancelDelayMs, sbyte Key, byte ResizeTo, bool YieldAfter);
 
-    /// <summary>One round: the queue mode, the items, when the pool is disposed and with which drain deadline.</summary>
+    /// <summary>One round: the queue mode, the items, when the pool is disposed and with which drain timeout.</summary>
     public sealed record Schedule(QueueFullMode Mode, Item[] Items, double DisposeAt, int DrainDeadlineMs);
 
     private static readonly Gen<Item> ItemGen =

@@ -7,7 +7,7 @@ namespace ParallelExec.Tests.Workers;
 /// <summary>
 /// A worker that finds a deep queue claims a share of it and runs those items without the pool's lock. These tests hold
 /// the promises that makes: claimed items count as queued, never wait behind an item that waits while another worker
-/// could run them, and are dropped like queued items when the disposal deadline passes. Each holds with or without
+/// could run them, and are dropped like queued items when the drain timeout passes. Each holds with or without
 /// claims; what they rule out is a claim that hides items from the pool.
 /// </summary>
 public class WorkerPoolClaimTests

@@ -150,7 +150,7 @@ public class WorkerPoolSelfDisposeTests
     }
 
     [Fact]
-    public async Task Deadline_from_inside_drops_the_queue_cancels_the_others_and_releases_the_caller()
+    public async Task Drain_timeout_from_inside_drops_the_queue_cancels_the_others_and_releases_the_caller()
     {
         var time = new FakeTimeProvider();
         var pool = CreatePool(workers: 2, time, drainTimeout: TimeSpan.FromSeconds(10));

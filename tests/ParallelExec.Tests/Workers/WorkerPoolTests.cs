@@ -74,7 +74,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public async Task NeverRunsMoreThanWorkerCountAtOnce()
+    public async Task NeverRunsMoreThanMaxDegreeOfParallelismAtOnce()
     {
         await using var pool = CreatePool(workers: 3, capacity: 100);
         var current = 0;
@@ -336,7 +336,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public async Task WorkerCountChangesWhileRunning()
+    public async Task MaxDegreeOfParallelismChangesWhileRunning()
     {
         await using var pool = CreatePool(workers: 1, capacity: 100);
         var release = new Gate();
