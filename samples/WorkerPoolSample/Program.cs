@@ -25,7 +25,7 @@ Console.WriteLine($"sequential:        {sequentialPerItem.TotalMilliseconds * ta
 
 // 2. The one-line replacement: bounded concurrency, results in input order.
 clock.Restart();
-var answers = await Exec.ForEachAsync(tasks, maxParallel: 8, AskAgentAsync);
+var answers = await Exec.ForEachAsync(tasks, maxDegreeOfParallelism: 8, AskAgentAsync);
 Console.WriteLine($"Exec.ForEachAsync: {clock.ElapsedMilliseconds,7} ms for {answers.Length} tasks, first = \"{answers[0]}\"");
 
 // 3. A long-lived pool: awaited work, fire-and-forget work, per-agent ordering, resizing, statistics.
@@ -77,7 +77,7 @@ await using (var pool = Exec.WorkerPool()
     Console.WriteLine($"ProcessAsync:      {completed} results with 16 workers in {clock.ElapsedMilliseconds} ms (pool total)");
 
     var stats = pool.GetStatistics();
-    Console.WriteLine($"statistics:        submitted {stats.Ledger.Submitted}, completed {stats.Ledger.Succeeded}, failed {stats.Ledger.Failed}, "
+    Console.WriteLine($"statistics:        submitted {stats.Ledger.Submitted}, succeeded {stats.Ledger.Succeeded}, failed {stats.Ledger.Failed}, "
         + $"cancelled {stats.Ledger.Cancelled}, dropped {stats.Ledger.Dropped} (OnDropped saw {dropped}), peak queue {stats.PeakQueueLength}");
 }
 
