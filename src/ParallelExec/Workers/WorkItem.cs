@@ -84,14 +84,11 @@ internal abstract class WorkItem : WaitListNode<WorkItem>
     /// <summary>Gets whether the submitter awaits this item's completion (so a nested submission may run it inline).</summary>
     internal abstract bool IsAwaited { get; }
 
-    /// <summary>Captures the submitter's trace context when someone listens (a field read otherwise).</summary>
+    /// <summary>Captures the submitter's trace context (called only while someone listens to the library's spans).</summary>
     internal void CaptureTraceContext()
     {
-        if (Telemetry.ActivitySource.HasListeners())
-        {
-            Traced = true;
-            ParentContext = Activity.Current?.Context ?? default;
-        }
+        Traced = true;
+        ParentContext = Activity.Current?.Context ?? default;
     }
 
     /// <summary>Registers the caller's token. Called before the item is admitted, so no worker can have seen it yet.</summary>

@@ -169,6 +169,7 @@ public sealed partial class WorkerPool
         // Only an awaited item can run inline when no worker is idle: read the ambient pool for it outside the lock; a
         // posted item needs the answer only when the queue is full (read there).
         var nestedAwaited = item is { IsAwaited: true } && IsNestedSubmission();
+        var traced = Telemetry.ActivitySource.HasListeners();
         item?.RegisterCancellation(cancellationToken);
 
         // Worked on through a local: every access through the ref parameter would be a memory access (and a store, a
@@ -189,8 +190,12 @@ public sealed partial class WorkerPool
                 goto Closed;
             }
 
-            // Reads no user state: whether anyone listens, and the flow's current activity.
-            current.CaptureTraceContext();
+            if (traced)
+            {
+                // Reads the flow's current activity: no user code.
+                current.CaptureTraceContext();
+            }
+
             if (current.CancelRequested)
             {
                 current.State = WorkItemState.Done;
@@ -449,5 +454,12 @@ public sealed partial class WorkerPool
     /// </summary>
     private bool IsNestedSubmission() => AmbientComponent<WorkerPool>.IsInside(this);
 
-    private void ThrowIfNotOpen() => _lifecycle.ThrowIfNotOpen(Name);
+    private void ThrowIfNotOpen()
+    {
+        // The check inlines into every submission; the throw stays out of line.
+        if (!_lifecycle.IsOpen)
+        {
+            _lifecycle.ThrowIfNotOpen(Name);
+        }
+    }
 }
