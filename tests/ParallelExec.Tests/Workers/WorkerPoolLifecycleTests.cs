@@ -23,12 +23,9 @@ public class WorkerPoolLifecycleTests
             Name = name,
         });
 
-    [Fact]
-    public async Task CompleteStopsIntakeLetsAcceptedItemsRunAndCompletionEndsAfterThem()
+    /// <summary>Runs an item that holds the pool's only worker until <paramref name="release"/> opens; returns once it runs.</summary>
+    private static async Task<Task<int>> HoldTheWorkerAsync(WorkerPool pool, Gate release)
     {
-        await using var pool = CreatePool(workers: 1, capacity: 4, name: "complete");
-        var release = new Gate();
-        using var opener = release.OpenOnDispose();
         var started = new Gate();
         var running = pool.RunAsync(async _ =>
         {
@@ -37,6 +34,16 @@ public class WorkerPoolLifecycleTests
             return 1;
         }).AsTask();
         await started.Task.WithTimeout();
+        return running;
+    }
+
+    [Fact]
+    public async Task CompleteStopsIntakeLetsAcceptedItemsRunAndCompletionEndsAfterThem()
+    {
+        await using var pool = CreatePool(workers: 1, capacity: 4, name: "complete");
+        var release = new Gate();
+        using var opener = release.OpenOnDispose();
+        var running = await HoldTheWorkerAsync(pool, release);
         var queued = pool.RunAsync(_ => ValueTask.FromResult(2)).AsTask();
 
         pool.Complete();
@@ -62,13 +69,7 @@ public class WorkerPoolLifecycleTests
         await using var pool = CreatePool(workers: 1, capacity: 1, name: "complete-waiting");
         var release = new Gate();
         using var opener = release.OpenOnDispose();
-        var started = new Gate();
-        var running = pool.RunAsync(async _ =>
-        {
-            started.Open();
-            await release.WaitAsync();
-        }).AsTask();
-        await started.Task.WithTimeout();
+        var running = await HoldTheWorkerAsync(pool, release);
         var queued = pool.RunAsync(_ => ValueTask.CompletedTask).AsTask();
         var waiting = pool.PostAsync(_ => ValueTask.CompletedTask).AsTask();
         Assert.Equal(1, pool.GetStatistics().Waiting);
