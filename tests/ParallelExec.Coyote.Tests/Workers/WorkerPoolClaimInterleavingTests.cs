@@ -181,7 +181,7 @@ public sealed class WorkerPoolClaimInterleavingTests(ITestOutputHelper output)
             }
             else
             {
-                // Only the disposal deadline drops here (TryPost never evicts in Wait mode).
+                // Only the drain timeout drops here (TryPost never evicts in Wait mode).
                 ledger.AssertExactly(id, Tracked, awaited ? [Dropped, DroppedCallback] : [Accepted, DroppedCallback]);
             }
         }

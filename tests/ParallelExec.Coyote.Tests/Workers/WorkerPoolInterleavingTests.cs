@@ -201,8 +201,8 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
         });
         var clock = Task.Run(async () =>
         {
-            // With a positive deadline, time must pass for the pool to drop what it could not drain; the work never waits
-            // on time, so advancing until the dispose completes only ever fires the deadline.
+            // With a positive drain timeout, time must pass for the pool to drop what it could not drain; the work never waits
+            // on time, so advancing until the dispose completes only ever fires the drain timeout.
             while (drainTimeout > TimeSpan.Zero && !disposer.IsCompleted)
             {
                 await Task.Yield();

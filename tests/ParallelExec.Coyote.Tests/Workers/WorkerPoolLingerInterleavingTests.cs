@@ -110,7 +110,7 @@ public sealed class WorkerPoolLingerInterleavingTests(ITestOutputHelper output)
             }
             else
             {
-                // No deadline: every accepted item runs before the drain completes.
+                // No drain timeout: every accepted item runs before the drain completes.
                 ledger.AssertExactly(id, Tracked, id <= AwaitedItems ? [Ran, Succeeded] : [Accepted, Ran]);
             }
         }
