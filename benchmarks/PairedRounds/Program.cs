@@ -141,14 +141,24 @@ void Report(string baseline, string measured)
 // The same bodies for either build: the two WorkerPool types are unrelated, so each body takes the submission as a delegate.
 async Task WithPoolA(Func<PoolA, Task> body)
 {
-    var pool = new PoolA(new PoolAOptions { WorkerCount = Workers, QueueCapacity = Capacity });
+    var pool = new PoolA(WithWorkers(new PoolAOptions { QueueCapacity = Capacity }));
     await body(pool);
     await pool.DisposeAsync();
 }
 
+// A build from before the shared vocabulary (issue 17) names the bound WorkerCount, a later one MaxDegreeOfParallelism:
+// either can be build A or B, so the bound is set by whichever name the options type has.
+T WithWorkers<T>(T options)
+    where T : class
+{
+    var property = typeof(T).GetProperty("MaxDegreeOfParallelism") ?? typeof(T).GetProperty("WorkerCount");
+    property!.SetValue(options, Workers);
+    return options;
+}
+
 async Task WithPoolB(Func<PoolB, Task> body)
 {
-    var pool = new PoolB(new PoolBOptions { WorkerCount = Workers, QueueCapacity = Capacity });
+    var pool = new PoolB(WithWorkers(new PoolBOptions { QueueCapacity = Capacity }));
     await body(pool);
     await pool.DisposeAsync();
 }

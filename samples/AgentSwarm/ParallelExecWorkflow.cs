@@ -95,7 +95,7 @@ internal static class ParallelExecWorkflow
             graph.AddTask($"summarise:{author}", async (ctx, ct) =>
             {
                 var texts = ctx.GetResult<IReadOnlyDictionary<string, string>>("read-workspace");
-                var notes = await Exec.ForEachAsync(share, maxParallel: 8, async (path, token) =>
+                var notes = await Exec.ForEachAsync(share, maxDegreeOfParallelism: 8, async (path, token) =>
                 {
                     var note = await agents.RunWithAffinityAsync(author, SwarmAgent.SummariseRequest(Team.NoteKey(path), texts[path]), token);
                     using (run.Memory.Start())
@@ -118,7 +118,7 @@ internal static class ParallelExecWorkflow
         graph.AddTask("digest", async (ctx, ct) =>
         {
             var reviews = members.Select(member => ctx.GetResult<string>($"summarise:{member}")).ToArray();
-            var notes = await Exec.ForEachAsync(workspace.Files, maxParallel: 64, async (path, token) =>
+            var notes = await Exec.ForEachAsync(workspace.Files, maxDegreeOfParallelism: 64, async (path, token) =>
             {
                 using (run.Memory.Start())
                 {

@@ -25,13 +25,13 @@ Console.WriteLine($"sequential:        {sequentialPerItem.TotalMilliseconds * ta
 
 // 2. The one-line replacement: bounded concurrency, results in input order.
 clock.Restart();
-var answers = await Exec.ForEachAsync(tasks, maxParallel: 8, AskAgentAsync);
+var answers = await Exec.ForEachAsync(tasks, maxDegreeOfParallelism: 8, AskAgentAsync);
 Console.WriteLine($"Exec.ForEachAsync: {clock.ElapsedMilliseconds,7} ms for {answers.Length} tasks, first = \"{answers[0]}\"");
 
 // 3. A long-lived pool: awaited work, fire-and-forget work, per-agent ordering, resizing, statistics.
 var dropped = 0;
 await using (var pool = Exec.WorkerPool()
-    .WithWorkers(4)
+    .WithMaxDegreeOfParallelism(4)
     .WithQueue(capacity: 64, QueueFullMode.Wait)
     .OnError(failure => Console.WriteLine($"background failure: {failure.Exception.Message}"))
     .OnDropped(_ => Interlocked.Increment(ref dropped))
@@ -67,7 +67,7 @@ await using (var pool = Exec.WorkerPool()
     await pool.PostAsync(_ => throw new InvalidOperationException("telemetry upload failed (expected in this sample)"));
 
     // Grow the pool while it runs, then process a sequence in completion order.
-    pool.SetWorkerCount(16);
+    pool.SetMaxDegreeOfParallelism(16);
     var completed = 0;
     await foreach (var result in pool.ProcessAsync(tasks, AskAgentAsync, ResultOrder.Completion))
     {
@@ -77,8 +77,8 @@ await using (var pool = Exec.WorkerPool()
     Console.WriteLine($"ProcessAsync:      {completed} results with 16 workers in {clock.ElapsedMilliseconds} ms (pool total)");
 
     var stats = pool.GetStatistics();
-    Console.WriteLine($"statistics:        submitted {stats.Submitted}, completed {stats.Completed}, failed {stats.Failed}, "
-        + $"cancelled {stats.Cancelled}, dropped {stats.Dropped} (OnDropped saw {dropped}), peak queue {stats.PeakQueueLength}");
+    Console.WriteLine($"statistics:        submitted {stats.Ledger.Submitted}, succeeded {stats.Ledger.Succeeded}, failed {stats.Ledger.Failed}, "
+        + $"cancelled {stats.Ledger.Cancelled}, dropped {stats.Ledger.Dropped} (OnDropped saw {dropped}), peak queue {stats.PeakQueueLength}");
 }
 
 Console.WriteLine("pool disposed: queued work drained, workers stopped.");

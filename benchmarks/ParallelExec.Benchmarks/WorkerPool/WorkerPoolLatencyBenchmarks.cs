@@ -70,7 +70,7 @@ public class WorkerPoolLatencyBenchmarks
     [Benchmark(OperationsPerInvoke = Items)]
     public async Task ParallelExec()
     {
-        await using var pool = new ParallelExec.Workers.WorkerPool(new WorkerPoolOptions { WorkerCount = Concurrency, QueueCapacity = Items });
+        await using var pool = new ParallelExec.Workers.WorkerPool(new WorkerPoolOptions { MaxDegreeOfParallelism = Concurrency, QueueCapacity = Items });
         var pending = new ValueTask<int>[Items];
         for (var i = 0; i < Items; i++)
         {

@@ -150,7 +150,7 @@ public class WorkerPoolOverheadBenchmarks
     [Benchmark(OperationsPerInvoke = Items)]
     public async Task ParallelExec_Post()
     {
-        var pool = new ParallelExec.Workers.WorkerPool(new WorkerPoolOptions { WorkerCount = Workers, QueueCapacity = Capacity });
+        var pool = new ParallelExec.Workers.WorkerPool(new WorkerPoolOptions { MaxDegreeOfParallelism = Workers, QueueCapacity = Capacity });
         for (var i = 0; i < Items; i++)
         {
             await pool.PostAsync(s_work);
@@ -166,7 +166,7 @@ public class WorkerPoolOverheadBenchmarks
     [Benchmark(OperationsPerInvoke = Items)]
     public async Task ParallelExec_RunAsync()
     {
-        var pool = new ParallelExec.Workers.WorkerPool(new WorkerPoolOptions { WorkerCount = Workers, QueueCapacity = Capacity });
+        var pool = new ParallelExec.Workers.WorkerPool(new WorkerPoolOptions { MaxDegreeOfParallelism = Workers, QueueCapacity = Capacity });
         var pending = new ValueTask<int>[Capacity];
         for (var i = 0; i < Items; i++)
         {
@@ -191,7 +191,7 @@ public class WorkerPoolOverheadBenchmarks
     [Benchmark(OperationsPerInvoke = Items)]
     public async Task ParallelExec_RunAsync16Callers()
     {
-        var pool = new ParallelExec.Workers.WorkerPool(new WorkerPoolOptions { WorkerCount = Workers, QueueCapacity = Capacity });
+        var pool = new ParallelExec.Workers.WorkerPool(new WorkerPoolOptions { MaxDegreeOfParallelism = Workers, QueueCapacity = Capacity });
         var callers = new Task[AwaitingCallers];
         for (var c = 0; c < AwaitingCallers; c++)
         {

@@ -1,5 +1,6 @@
 using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.ObjectPool;
+using ParallelExec.Internal;
 
 namespace ParallelExec.Workers;
 
@@ -64,7 +65,7 @@ internal sealed class AwaitedWorkItem<T> : WorkItem, IValueTaskSource<T>, IValue
 
     internal override void Complete()
     {
-        if (Outcome == WorkOutcome.Succeeded)
+        if (Outcome == ItemOutcome.Succeeded)
         {
             _core.SetResult(_result);
         }

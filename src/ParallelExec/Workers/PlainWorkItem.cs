@@ -24,18 +24,16 @@ internal sealed class PlainWorkItem : WorkItem
     }
 
     /// <summary>
-    /// Frees the node for the next delegate and returns what the error handler must hear of the run that ended, if it
-    /// failed (reported by the caller outside the pool lock, after the node may already run the next delegate).
+    /// Frees the node for the next delegate (the caller has read what it reports of the run that ended: the node may run
+    /// the next delegate before that report is made, outside the pool lock).
     /// </summary>
-    internal WorkItemFailure? Release()
+    internal void Release()
     {
-        WorkItemFailure? failure = Outcome == WorkOutcome.Failed ? new WorkItemFailure(Error!, null, _work!) : null;
         _work = null;
         Error = null;
         Outcome = default;
         StartTimestamp = 0;
         State = WorkItemState.Done;
-        return failure;
     }
 
     protected override ValueTask InvokeAsync(CancellationToken token) => _work!(token);

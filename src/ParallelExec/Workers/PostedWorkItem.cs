@@ -3,8 +3,9 @@ using Microsoft.Extensions.ObjectPool;
 namespace ParallelExec.Workers;
 
 /// <summary>
-/// A fire-and-forget work item. Its failure goes to <see cref="WorkerPoolOptions.OnError"/>; the node returns to a shared
-/// pool when it ends, so steady-state posting allocates nothing.
+/// A fire-and-forget work item. The pool reports its failure (<see cref="WorkerPoolOptions.OnError"/>) or cancellation
+/// (<see cref="WorkerPoolOptions.OnDropped"/>) before completing it; the node returns to a shared pool when it ends, so
+/// steady-state posting allocates nothing.
 /// </summary>
 internal sealed class PostedWorkItem : WorkItem
 {
@@ -60,7 +61,7 @@ internal sealed class PostedWorkItem : WorkItem
     /// </summary>
     internal void ResetForReuse(WorkerPool pool)
     {
-        if (HasCallerToken || RunCts is not null || Waiter is not null)
+        if (HasCallerToken || RunCts is not null || Waiter is not null || Traced)
         {
             ResetBase();
             Waiter = null;
@@ -70,7 +71,6 @@ internal sealed class PostedWorkItem : WorkItem
         {
             State = WorkItemState.New;
             Key = null;
-            Error = null; // an item cut by the disposal deadline ends as cancelled with its exception recorded
             StartTimestamp = 0;
             Outcome = default;
         }
@@ -80,15 +80,8 @@ internal sealed class PostedWorkItem : WorkItem
 
     protected override ValueTask InvokeAsync(CancellationToken token) => _work!(token);
 
-    internal override void Complete()
-    {
-        if (Outcome == WorkOutcome.Failed)
-        {
-            Pool!.ReportError(new WorkItemFailure(Error!, Key, _work!));
-        }
-
-        Recycle();
-    }
+    // The pool has reported a failure or cancellation already (WorkerPool.ReportRun): nobody else waits for the item.
+    internal override void Complete() => Recycle();
 
     internal override void CompleteWithoutRunning(Exception exception)
     {

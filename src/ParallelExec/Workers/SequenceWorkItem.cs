@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using ParallelExec.Internal;
 
 namespace ParallelExec.Workers;
 
@@ -48,7 +49,7 @@ internal sealed class SequenceWorkItem<TSource, TResult> : WorkItem
 
     internal override void Complete()
     {
-        if (Outcome == WorkOutcome.Succeeded)
+        if (Outcome == ItemOutcome.Succeeded)
         {
             Error = null;
         }
@@ -58,7 +59,7 @@ internal sealed class SequenceWorkItem<TSource, TResult> : WorkItem
 
     internal override void CompleteWithoutRunning(Exception exception)
     {
-        Outcome = exception is OperationCanceledException ? WorkOutcome.Cancelled : WorkOutcome.Failed;
+        Outcome = exception is OperationCanceledException ? ItemOutcome.Cancelled : ItemOutcome.Failed;
         Error = exception;
         _completions.TryWrite(this);
     }

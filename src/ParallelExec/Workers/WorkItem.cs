@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using ParallelExec.Internal;
 using Polly;
 
 namespace ParallelExec.Workers;
@@ -22,33 +24,22 @@ internal enum WorkItemState : byte
     Done,
 }
 
-/// <summary>How a work item's execution ended.</summary>
-internal enum WorkOutcome : byte
-{
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
 /// <summary>
 /// One unit of work inside a <see cref="WorkerPool"/>. The same object is the queue entry (its sequence number finds its
-/// slot in the queue's ring, and its links chain it into the waiting list, so queueing, cancelling and evicting allocate
-/// nothing), carries the caller's cancellation registration and, for awaited work, is the
+/// slot in the queue's ring, and its <see cref="WaitListNode{TNode}"/> links chain it into the list of submitters waiting
+/// for room, so queueing, cancelling and evicting allocate nothing), carries the caller's cancellation registration and, for awaited work, is the
 /// <see cref="System.Threading.Tasks.Sources.IValueTaskSource"/> the caller awaits.
 /// </summary>
 /// <remarks>
-/// Invariants: <see cref="State"/>, <see cref="Prev"/>, <see cref="Next"/> and <see cref="CancelRequested"/> change only
+/// Invariants: <see cref="State"/>, the list links and <see cref="CancelRequested"/> change only
 /// under the pool lock, except on an item a worker has claimed, which only that worker touches until it runs it. A node
 /// is in at most one place (the queue, the waiting list, a worker's claims). A node is recycled only after its
 /// cancellation registration has been disposed (which waits for a callback in flight), so a late callback never sees a
 /// recycled node.
 /// </remarks>
-internal abstract class WorkItem
+internal abstract class WorkItem : WaitListNode<WorkItem>
 {
     internal static readonly Action<object?> OnCallerCancelled = static state => ((WorkItem)state!).Pool!.OnItemCancelled((WorkItem)state);
-
-    internal WorkItem? Prev;
-    internal WorkItem? Next;
 
     /// <summary>The item's position in the pool's queue while it is queued (see <c>WorkerPool.Queue.cs</c>).</summary>
     internal long QueueSeq;
@@ -72,14 +63,33 @@ internal abstract class WorkItem
     internal CancellationTokenSource? RunCts;
 
     internal long StartTimestamp;
-    internal WorkOutcome Outcome;
+    internal ItemOutcome Outcome;
     internal Exception? Error;
 
-    /// <summary>Gets the user's delegate, for <see cref="DroppedWorkItem"/> and <see cref="WorkItemFailure"/>.</summary>
+    /// <summary>
+    /// Whether an <see cref="ActivityListener"/> listened when the item was submitted: only then is
+    /// <see cref="ParentContext"/> captured and a span started when it runs (so tracing costs nothing when nobody listens).
+    /// </summary>
+    internal bool Traced;
+
+    /// <summary>The submitter's trace context, captured at submission: the parent of the item's span.</summary>
+    internal ActivityContext ParentContext;
+
+    /// <summary>The item's <c>parallelexec.workerpool.item</c> span while it runs.</summary>
+    internal Activity? Span;
+
+    /// <summary>Gets the user's delegate, for the <see cref="DroppedItem"/> and <see cref="FailedItem"/> reports.</summary>
     internal abstract Delegate Work { get; }
 
     /// <summary>Gets whether the submitter awaits this item's completion (so a nested submission may run it inline).</summary>
     internal abstract bool IsAwaited { get; }
+
+    /// <summary>Captures the submitter's trace context (called only while someone listens to the library's spans).</summary>
+    internal void CaptureTraceContext()
+    {
+        Traced = true;
+        ParentContext = Activity.Current?.Context ?? default;
+    }
 
     /// <summary>Registers the caller's token. Called before the item is admitted, so no worker can have seen it yet.</summary>
     internal void RegisterCancellation(CancellationToken cancellationToken)
@@ -119,7 +129,7 @@ internal abstract class WorkItem
             {
                 // Consumes the result, as awaiting would (a value-task source may be waiting to be released).
                 pending.GetAwaiter().GetResult();
-                Outcome = WorkOutcome.Succeeded;
+                Outcome = ItemOutcome.Succeeded;
                 return default;
             }
         }
@@ -138,7 +148,7 @@ internal abstract class WorkItem
         try
         {
             await pending.ConfigureAwait(false);
-            Outcome = WorkOutcome.Succeeded;
+            Outcome = ItemOutcome.Succeeded;
         }
         catch (Exception exception)
         {
@@ -152,7 +162,7 @@ internal abstract class WorkItem
         try
         {
             await pipeline.ExecuteAsync(static (item, ct) => item.InvokeAsync(ct), this, token).ConfigureAwait(false);
-            Outcome = WorkOutcome.Succeeded;
+            Outcome = ItemOutcome.Succeeded;
         }
         catch (Exception exception)
         {
@@ -164,8 +174,8 @@ internal abstract class WorkItem
     private void RecordFailure(Exception exception, CancellationToken token)
     {
         Outcome = exception is OperationCanceledException && token.IsCancellationRequested
-            ? WorkOutcome.Cancelled
-            : WorkOutcome.Failed;
+            ? ItemOutcome.Cancelled
+            : ItemOutcome.Failed;
         Error = exception;
     }
 
@@ -181,7 +191,7 @@ internal abstract class WorkItem
     /// <summary>Clears the fields shared by every kind so the node can be reused.</summary>
     protected void ResetBase()
     {
-        Prev = null;
+        Previous = null;
         Next = null;
         State = WorkItemState.New;
         CancelRequested = false;
@@ -194,6 +204,9 @@ internal abstract class WorkItem
         StartTimestamp = 0;
         Outcome = default;
         Error = null;
+        Traced = false;
+        ParentContext = default;
+        Span = null;
         if (RunCts is { } cts && !cts.TryReset())
         {
             RunCts = null;

@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using ParallelExec.Internal;
 
 namespace ParallelExec.Workers;
 
@@ -22,7 +23,7 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
 
     internal Worker(WorkerPool pool) => _pool = pool;
 
-    /// <summary>The item this worker runs now; read under the pool lock by the disposal deadline.</summary>
+    /// <summary>The item this worker runs now; read under the pool lock by the drain timeout.</summary>
     internal WorkItem? Current;
 
     /// <summary>
@@ -97,7 +98,7 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
     /// Records the outcome of the claimed item that ended and makes the next claimed entry <see cref="Current"/>, outside
     /// the pool lock (only this worker changes its claim state; the pool lock is held for folds and snapshots).
     /// </summary>
-    internal WorkItem StartNextClaimed(WorkOutcome finishedOutcome)
+    internal WorkItem StartNextClaimed(ItemOutcome finishedOutcome)
     {
         var entry = Claims![ClaimNext]!;
         Claims[ClaimNext++] = null;
@@ -109,10 +110,10 @@ internal sealed class Worker : IValueTaskSource<WorkItem?>
         ClaimedWaiting--;
         switch (finishedOutcome)
         {
-            case WorkOutcome.Succeeded:
+            case ItemOutcome.Succeeded:
                 ClaimedSucceeded++;
                 break;
-            case WorkOutcome.Failed:
+            case ItemOutcome.Failed:
                 ClaimedFailed++;
                 break;
             default:

@@ -1,3 +1,5 @@
+using ParallelExec.Internal;
+
 namespace ParallelExec.Workers;
 
 /// <summary>
@@ -11,8 +13,8 @@ namespace ParallelExec.Workers;
 /// <see cref="MaxClaim"/> entries and at most the queue length divided by the workers.</para>
 /// <para>A claim never hides work from the pool: claimed items count as queued in the statistics and against the
 /// capacity, and the worker gives back the items it has not started (to the head of the queue, in order) as soon as
-/// one of its items waits for something, another worker is idle, or the pool is being disposed. So claimed items never
-/// wait behind slow work while a worker could run them, and disposal, its deadline and self-disposal see the same
+/// one of its items waits for something, another worker is idle, or intake stops. So claimed items never
+/// wait behind slow work while a worker could run them, and disposal, its drain timeout and self-disposal see the same
 /// queue as without claims.</para>
 /// </remarks>
 public sealed partial class WorkerPool
@@ -55,25 +57,23 @@ public sealed partial class WorkerPool
         var outcome = finished.Outcome;
         finished.State = WorkItemState.Done;
 
-        // A plain delegate's run is released (its failure read) before its node runs the next delegate.
+        // A plain delegate's run is released (what it reports read first) before its node runs the next delegate.
+        var ended = EndedRun.Of(finished);
         var plain = finished as PlainWorkItem;
-        var plainFailure = plain?.Release();
+        plain?.Release();
 
         // The counters change before the submitter is told, so a caller that awaited the result sees it counted.
         var next = worker.StartNextClaimed(outcome);
-        if (started != 0 || WorkerPoolMetrics.Items.Enabled)
+        if (started != 0 || ended.IsSet)
         {
-            RecordRun(outcome, started);
+            ReportRun(ended, started);
         }
 
         if (plain is not null)
         {
-            if (plainFailure is { } failure)
-            {
-                ReportError(failure);
-            }
+            // Nothing to tell: a plain delegate has no submitter waiting, and its report was made above.
         }
-        else if (finished is PostedWorkItem posted && outcome != WorkOutcome.Failed && worker.FreedPostedCount < FreePostedLimit)
+        else if (finished is PostedWorkItem posted && !ended.IsSet && worker.FreedPostedCount < FreePostedLimit)
         {
             posted.ResetForReuse(this);
             posted.Next = worker.FreedPosted;
@@ -90,7 +90,7 @@ public sealed partial class WorkerPool
 
     /// <summary>
     /// Gives the claimed entries that have not started back to the head of the queue, in order (or drops them, when the
-    /// disposal deadline has passed), and accounts for the claimed items that ended.
+    /// drain timeout has passed), and accounts for the claimed items that ended.
     /// </summary>
     private void ReturnClaims(Worker worker)
     {
@@ -104,7 +104,7 @@ public sealed partial class WorkerPool
             FoldClaimsLocked(worker);
             if (end > start)
             {
-                if (_deadlinePassed)
+                if (_drainTimedOut)
                 {
                     dropped = new List<object>(end - start);
                     for (var i = start; i < end; i++)
@@ -113,7 +113,7 @@ public sealed partial class WorkerPool
                         worker.Claims[i] = null;
                     }
 
-                    _dropped += end - start;
+                    _ledger.Dropped += end - start;
                 }
                 else
                 {
@@ -136,9 +136,9 @@ public sealed partial class WorkerPool
     /// <summary>Adds the worker's claim counters to the pool's and takes its freed posted nodes into the free list.</summary>
     private void FoldClaimsLocked(Worker worker)
     {
-        _completed += worker.ClaimedSucceeded;
-        _failed += worker.ClaimedFailed;
-        _cancelled += worker.ClaimedCancelled;
+        _ledger.Succeeded += worker.ClaimedSucceeded;
+        _ledger.Failed += worker.ClaimedFailed;
+        _ledger.Cancelled += worker.ClaimedCancelled;
         worker.ClaimedSucceeded = worker.ClaimedFailed = worker.ClaimedCancelled = 0;
         _claimed -= worker.ClaimedTotal;
         worker.ClaimedTotal = 0;
@@ -157,15 +157,15 @@ public sealed partial class WorkerPool
     }
 
     /// <summary>Adds what workers hold in claims to a statistics snapshot (under the lock).</summary>
-    private void AddClaimsLocked(ref long queued, ref long completed, ref long failed, ref long cancelled)
+    private void AddClaimsLocked(ref long queued, ref long succeeded, ref long failed, ref long cancelled)
     {
         foreach (var worker in _workers)
         {
             if (worker.ClaimedTotal != 0)
             {
-                var (waiting, succeeded, workerFailed, workerCancelled) = worker.ReadClaimCounters();
+                var (waiting, workerSucceeded, workerFailed, workerCancelled) = worker.ReadClaimCounters();
                 queued += waiting;
-                completed += succeeded;
+                succeeded += workerSucceeded;
                 failed += workerFailed;
                 cancelled += workerCancelled;
             }

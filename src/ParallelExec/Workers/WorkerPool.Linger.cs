@@ -17,7 +17,7 @@ namespace ParallelExec.Workers;
 /// that processor (a busy or single-core moment of the machine), it runs at once instead of waiting out the spin.</para>
 /// <para>Bounds: one worker lingers at a time (the submitter needs a core too), only on a machine with more than one
 /// processor, only after an item that completed synchronously (work that waits for I/O gains nothing from a worker kept
-/// awake), never while the pool is being disposed, and for at most <see cref="LingerTicks"/>. It does not linger when
+/// awake), never once intake has stopped, and for at most <see cref="LingerTicks"/>. It does not linger when
 /// the item it finished resumes a caller that was waiting for it, and stops as soon as the thread pool has work queued:
 /// the thread it holds is then better spent on that work (the resumed caller among it). With sixteen callers that each
 /// await one item at a time, lingering after resuming a waiting caller cost 20 % more time.</para>
@@ -78,7 +78,7 @@ public sealed partial class WorkerPool
     /// </summary>
     private bool TryLingerLocked(Worker worker)
     {
-        if (_lingerer is not null || _disposing || !s_mayLinger)
+        if (_lingerer is not null || !_lifecycle.IsOpen || !s_mayLinger)
         {
             return false;
         }
@@ -98,7 +98,7 @@ public sealed partial class WorkerPool
         if (s_lingerWaits)
         {
             var deadline = Stopwatch.GetTimestamp() + LingerTicks;
-            while (Volatile.Read(ref worker.HandedOff) is null && !_disposing && Stopwatch.GetTimestamp() < deadline
+            while (Volatile.Read(ref worker.HandedOff) is null && _lifecycle.IsOpen && Stopwatch.GetTimestamp() < deadline
                 && ThreadPool.PendingWorkItemCount == 0)
             {
                 Thread.Yield();

@@ -22,6 +22,10 @@ public sealed partial class WorkerPool
     private int _ringCount;
     private long _ringHeadSeq;
 
+    // Entries in the ring (the empty slots not counted), and the keyed nodes among them.
+    private int _queued;
+    private int _keyedQueued;
+
     // Queued nodes with a key or a cancellable token: while there are none, every queued entry can be claimed.
     private int _unclaimableQueued;
 
@@ -42,7 +46,7 @@ public sealed partial class WorkerPool
             _unclaimableQueued++;
         }
 
-        if (WorkerPoolMetrics.WaitTime.Enabled)
+        if (_waitDuration.Enabled)
         {
             item.StartTimestamp = _timeProvider.GetTimestamp();
         }
@@ -210,7 +214,7 @@ public sealed partial class WorkerPool
         // Moved from claimed to queued: the total against the capacity, and so the peak, does not change.
     }
 
-    /// <summary>Empties the queue (disposal deadline), returning its entries in order.</summary>
+    /// <summary>Empties the queue (the drain timeout passed), returning its entries in order.</summary>
     private List<object> TakeAllLocked()
     {
         var entries = new List<object>(_queued);

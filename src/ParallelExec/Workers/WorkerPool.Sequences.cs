@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using ParallelExec.Internal;
 
 namespace ParallelExec.Workers;
 
@@ -11,7 +12,7 @@ public sealed partial class WorkerPool
     /// </summary>
     /// <typeparam name="TSource">The item type.</typeparam>
     /// <typeparam name="TResult">The result type.</typeparam>
-    /// <param name="source">The items; enumerated lazily, at most twice the worker count ahead of the results.</param>
+    /// <param name="source">The items; enumerated lazily, at most twice <see cref="MaxDegreeOfParallelism"/> ahead of the results.</param>
     /// <param name="body">The work per item; it receives a token cancelled when the run stops.</param>
     /// <param name="order">Whether results come in input order or as they complete.</param>
     /// <param name="cancellationToken">Stops the run: queued items are removed, running items see their token cancelled,
@@ -21,13 +22,14 @@ public sealed partial class WorkerPool
     /// first failure caused). Stopping the enumeration early cancels and waits for the items in flight.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="source"/> or <paramref name="body"/> is <see langword="null"/>.</exception>
     /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="Complete"/> has been called.</exception>
     public IAsyncEnumerable<TResult> ProcessAsync<TSource, TResult>(
         IEnumerable<TSource> source, Func<TSource, CancellationToken, ValueTask<TResult>> body,
         ResultOrder order = ResultOrder.Input, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(body);
-        ThrowIfDisposed();
+        ThrowIfNotOpen();
         return ProcessCoreAsync(ToAsyncEnumerable(source), body, order, cancellationToken);
     }
 
@@ -38,7 +40,7 @@ public sealed partial class WorkerPool
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(body);
-        ThrowIfDisposed();
+        ThrowIfNotOpen();
         return ProcessCoreAsync(source, body, order, cancellationToken);
     }
 
@@ -51,7 +53,7 @@ public sealed partial class WorkerPool
         using var runCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var completions = Channel.CreateUnbounded<SequenceWorkItem<TSource, TResult>>(
             new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
-        var window = Math.Max(1, 2 * WorkerCount);
+        var window = Math.Max(1, 2 * MaxDegreeOfParallelism);
         var waitingForOrder = order == ResultOrder.Input ? new Dictionary<long, TResult>() : null;
         long nextIndex = 0;
         long nextToYield = 0;
@@ -94,7 +96,7 @@ public sealed partial class WorkerPool
                 while (completions.Reader.TryRead(out var done))
                 {
                     inFlight--;
-                    if (done.Outcome == WorkOutcome.Succeeded)
+                    if (done.Outcome == ItemOutcome.Succeeded)
                     {
                         if (waitingForOrder is null)
                         {

@@ -3,14 +3,20 @@ using Polly;
 namespace ParallelExec.Workers;
 
 /// <summary>
-/// Configuration of a <see cref="WorkerPool"/>. The pool validates the options once, when it is created, and copies
-/// them, so changing an options object afterwards does not affect a pool built from it.
+/// Configuration of a <see cref="WorkerPool"/>: how many items run at once, the bounded queue in front of them, and
+/// where items that did not succeed are reported. The shared members (<see cref="ComponentOptions.Name"/>,
+/// <see cref="ComponentOptions.TimeProvider"/>, <see cref="ComponentOptions.DrainTimeout"/>,
+/// <see cref="ComponentOptions.MeterFactory"/>) come from <see cref="ComponentOptions"/>.
 /// </summary>
-public sealed class WorkerPoolOptions
+/// <remarks>
+/// The pool validates the options once, when it is created, and copies them, so changing an options object afterwards
+/// does not affect a pool built from it.
+/// </remarks>
+public sealed class WorkerPoolOptions : ComponentOptions
 {
-    /// <summary>Gets or sets the number of workers, that is, how many items run at the same time.</summary>
+    /// <summary>Gets or sets how many items run at the same time (the number of workers).</summary>
     /// <value>Defaults to <see cref="Environment.ProcessorCount"/>. Must be greater than zero.</value>
-    public int WorkerCount { get; set; } = Environment.ProcessorCount;
+    public int MaxDegreeOfParallelism { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
     /// Gets or sets how many accepted items may wait in the queue for a worker. In <see cref="QueueFullMode.Wait"/> mode,
@@ -25,31 +31,37 @@ public sealed class WorkerPoolOptions
     public QueueFullMode FullMode { get; set; } = QueueFullMode.Wait;
 
     /// <summary>
-    /// Gets or sets the callback told about every item the pool did not run because of <see cref="FullMode"/> or a disposal
-    /// deadline. It runs outside the pool's lock; an exception it throws is caught and ignored so it cannot break the pool.
+    /// Gets or sets the callback told about every item that did not run to an outcome of its own: evicted or refused by
+    /// <see cref="FullMode"/>, cut by the <see cref="ComponentOptions.DrainTimeout"/>, or (fire-and-forget items only)
+    /// cancelled while queued or running. <see cref="DroppedItem.Item"/> is the work delegate and
+    /// <see cref="DroppedItem.Key"/> its ordering key. It runs outside the pool's lock; an exception it throws is caught
+    /// and recorded on the current span.
     /// </summary>
-    /// <value>Defaults to <see langword="null"/> (drops are still counted and reported to their submitters).</value>
-    public Action<DroppedWorkItem>? OnDropped { get; set; }
+    /// <value>Defaults to <see langword="null"/> (drops are still counted, traced and reported to their submitters).</value>
+    public Action<DroppedItem>? OnDropped { get; set; }
 
     /// <summary>
     /// Gets or sets the callback told about every failed fire-and-forget item (posted with <c>TryPost</c> or
-    /// <c>PostAsync</c>). Awaited items report their failure to their caller instead. It runs outside the pool's lock;
-    /// an exception it throws is caught and ignored.
+    /// <c>PostAsync</c>); <see cref="FailedItem.Item"/> is the work delegate. Awaited items report their failure to their
+    /// caller instead. It runs outside the pool's lock; an exception it throws is caught and recorded on the current span.
     /// </summary>
-    /// <value>Defaults to <see langword="null"/> (failures are still counted in statistics and metrics).</value>
-    public Action<WorkItemFailure>? OnError { get; set; }
+    /// <value>Defaults to <see langword="null"/> (a failure is then recorded on the item's span and counted).</value>
+    public Action<FailedItem>? OnError { get; set; }
 
     /// <summary>Gets or sets a Polly pipeline (retry, timeout, circuit breaker...) that every work item runs through.</summary>
     /// <value>Defaults to <see langword="null"/>: work runs directly.</value>
     public ResiliencePipeline? ResiliencePipeline { get; set; }
 
-    /// <summary>Gets or sets the clock used for the disposal deadline and for the wait-time and duration metrics.</summary>
-    /// <value>Defaults to <see cref="TimeProvider.System"/>. Must not be <see langword="null"/>.</value>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+    /// <inheritdoc/>
+    protected override string DefaultName => "WorkerPool";
 
-    /// <summary>Gets or sets the name that tags this pool's metrics (<see cref="TelemetryTagNames.Name"/>).</summary>
-    /// <value>Defaults to <c>"WorkerPool"</c>. Must not be <see langword="null"/>.</value>
-    public string Name { get; set; } = "WorkerPool";
-
-    internal WorkerPoolOptions Clone() => (WorkerPoolOptions)MemberwiseClone();
+    /// <inheritdoc/>
+    protected override void AddErrors(OptionsValidator validator)
+    {
+        base.AddErrors(validator);
+        validator
+            .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
+            .RequirePositive(QueueCapacity, nameof(QueueCapacity))
+            .RequireDefined(FullMode, nameof(FullMode));
+    }
 }

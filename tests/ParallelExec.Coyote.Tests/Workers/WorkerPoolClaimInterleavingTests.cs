@@ -30,24 +30,25 @@ public sealed class WorkerPoolClaimInterleavingTests(ITestOutputHelper output)
     [Theory]
     [InlineData(-1, 111u)]
     [InlineData(0, 112u)]
-    public void Claimed_items_end_exactly_once_and_every_snapshot_adds_up(int drainDeadlineMs, uint seed) =>
+    public void Claimed_items_end_exactly_once_and_every_snapshot_adds_up(int drainTimeoutMs, uint seed) =>
         CoyoteExplorer.AssertNoBug(
-            output, $"WorkerPool.Claims.Deadline{drainDeadlineMs}", () => ClaimsVsDisposeAsync(TimeSpan.FromMilliseconds(drainDeadlineMs)), iterations: 150, seed);
+            output, $"WorkerPool.Claims.DrainTimeout{drainTimeoutMs}", () => ClaimsVsDisposeAsync(TimeSpan.FromMilliseconds(drainTimeoutMs)), iterations: 150, seed);
 
-    private static async Task ClaimsVsDisposeAsync(TimeSpan drainDeadline)
+    private static async Task ClaimsVsDisposeAsync(TimeSpan drainTimeout)
     {
         var ledger = new Ledger();
         var ids = new Dictionary<Delegate, int>();
         var pool = new WorkerPool(new WorkerPoolOptions
         {
-            WorkerCount = 1,
+            MaxDegreeOfParallelism = 1,
             QueueCapacity = 8,
             Name = "coyote-claims",
+            DrainTimeout = drainTimeout,
             OnDropped = dropped =>
             {
                 lock (ids)
                 {
-                    ledger.Record(ids[dropped.Work], DroppedCallback);
+                    ledger.Record(ids[(Delegate)dropped.Item!], DroppedCallback);
                 }
             },
         });
@@ -126,10 +127,10 @@ public sealed class WorkerPoolClaimInterleavingTests(ITestOutputHelper output)
         {
             var s = pool.GetStatistics();
             Specification.Assert(
-                s.Submitted == s.Queued + s.Waiting + s.Running + s.Completed + s.Failed + s.Cancelled + s.Dropped + s.Rejected,
+                s.Ledger.Submitted == s.Ledger.Queued + s.Ledger.InFlight + s.Ledger.Succeeded + s.Ledger.Failed + s.Ledger.Cancelled + s.Ledger.Dropped + s.Ledger.Rejected,
                 "snapshot does not add up: submitted={0} queued={1} waiting={2} running={3} completed={4} dropped={5}",
-                s.Submitted, s.Queued, s.Waiting, s.Running, s.Completed, s.Dropped);
-            Specification.Assert(s.Running <= 1, "one worker, but running={0}", s.Running);
+                s.Ledger.Submitted, s.Ledger.Queued, s.Waiting, s.Ledger.InFlight, s.Ledger.Succeeded, s.Ledger.Dropped);
+            Specification.Assert(s.Ledger.InFlight <= 1, "one worker, but running={0}", s.Ledger.InFlight);
         }
 
         var posting = Task.Run(() =>
@@ -158,7 +159,7 @@ public sealed class WorkerPoolClaimInterleavingTests(ITestOutputHelper output)
         {
             await Task.Yield();
             await Task.Yield();
-            await pool.DisposeAsync(drainDeadline);
+            await pool.DisposeAsync();
         });
         await Task.WhenAll(posting, awaiting, observer, disposer);
         await pool.DisposeAsync();
@@ -180,22 +181,22 @@ public sealed class WorkerPoolClaimInterleavingTests(ITestOutputHelper output)
             }
             else
             {
-                // Only the disposal deadline drops here (TryPost never evicts in Wait mode).
+                // Only the drain timeout drops here (TryPost never evicts in Wait mode).
                 ledger.AssertExactly(id, Tracked, awaited ? [Dropped, DroppedCallback] : [Accepted, DroppedCallback]);
             }
         }
 
         var stats = pool.GetStatistics();
-        Specification.Assert(stats.Queued == 0 && stats.Running == 0, "after dispose: queued={0} running={1}", stats.Queued, stats.Running);
+        Specification.Assert(stats.Ledger.Queued == 0 && stats.Ledger.InFlight == 0, "after dispose: queued={0} running={1}", stats.Ledger.Queued, stats.Ledger.InFlight);
         Specification.Assert(
-            stats.Submitted == 8 - refusedAtCall - notTaken,
-            "submitted={0}, refused at the call {1}, not taken {2}; {3}", stats.Submitted, refusedAtCall, notTaken, ledger.DescribeAll());
-        Specification.Assert(stats.Completed == ledger.Total(Ran), "completed={0} but {1} ran; {2}", stats.Completed, ledger.Total(Ran), ledger.DescribeAll());
+            stats.Ledger.Submitted == 8 - refusedAtCall - notTaken,
+            "submitted={0}, refused at the call {1}, not taken {2}; {3}", stats.Ledger.Submitted, refusedAtCall, notTaken, ledger.DescribeAll());
+        Specification.Assert(stats.Ledger.Succeeded == ledger.Total(Ran), "completed={0} but {1} ran; {2}", stats.Ledger.Succeeded, ledger.Total(Ran), ledger.DescribeAll());
         Specification.Assert(
-            stats.Dropped == ledger.Total(DroppedCallback),
-            "dropped={0} but OnDropped ran {1} times; {2}", stats.Dropped, ledger.Total(DroppedCallback), ledger.DescribeAll());
+            stats.Ledger.Dropped == ledger.Total(DroppedCallback),
+            "dropped={0} but OnDropped ran {1} times; {2}", stats.Ledger.Dropped, ledger.Total(DroppedCallback), ledger.DescribeAll());
         Specification.Assert(
-            stats.Submitted == stats.Completed + stats.Dropped,
-            "statistics do not add up: submitted={0} completed={1} dropped={2}", stats.Submitted, stats.Completed, stats.Dropped);
+            stats.Ledger.Submitted == stats.Ledger.Succeeded + stats.Ledger.Dropped,
+            "statistics do not add up: submitted={0} completed={1} dropped={2}", stats.Ledger.Submitted, stats.Ledger.Succeeded, stats.Ledger.Dropped);
     }
 }

@@ -30,25 +30,26 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
     [InlineData(QueueFullMode.DropNewest, 103u)]
     [InlineData(QueueFullMode.Reject, 104u)]
     public void Intake_from_concurrent_producers_racing_DisposeAsync_ends_every_item_exactly_once(QueueFullMode mode, uint seed) =>
-        CoyoteExplorer.AssertNoBug(output, $"WorkerPool.IntakeVsDispose.{mode}", () => IntakeVsDisposeAsync(mode, drainDeadline: null), iterations: 150, seed);
+        CoyoteExplorer.AssertNoBug(output, $"WorkerPool.IntakeVsDispose.{mode}", () => IntakeVsDisposeAsync(mode, drainTimeout: null), iterations: 150, seed);
 
     [Fact]
     public void Cancelling_a_queued_item_racing_its_dequeue_ends_it_exactly_once() =>
         CoyoteExplorer.AssertNoBug(output, "WorkerPool.CancelVsDequeue", CancelVsDequeueAsync, iterations: 200, seed: 105);
 
-    internal static async Task IntakeVsDisposeAsync(QueueFullMode mode, TimeSpan? drainDeadline)
+    internal static async Task IntakeVsDisposeAsync(QueueFullMode mode, TimeSpan? drainTimeout)
     {
         var ledger = new Ledger();
         var ids = new Dictionary<Delegate, int>();
         var time = new FakeTimeProvider();
         var pool = new WorkerPool(new WorkerPoolOptions
         {
-            WorkerCount = 1,
+            MaxDegreeOfParallelism = 1,
             QueueCapacity = 1,
             FullMode = mode,
             TimeProvider = time,
             Name = "coyote-intake",
-            OnDropped = dropped => ledger.Record(IdOf(ids, dropped.Work), DroppedCallback),
+            DrainTimeout = drainTimeout ?? Timeout.InfiniteTimeSpan,
+            OnDropped = dropped => ledger.Record(IdOf(ids, (Delegate)dropped.Item!), DroppedCallback),
         });
 
         Func<CancellationToken, ValueTask> Work(int id)
@@ -196,20 +197,13 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
         var disposer = Task.Run(async () =>
         {
             await Task.Yield();
-            if (drainDeadline is { } deadline)
-            {
-                await pool.DisposeAsync(deadline);
-            }
-            else
-            {
-                await pool.DisposeAsync();
-            }
+            await pool.DisposeAsync();
         });
         var clock = Task.Run(async () =>
         {
-            // With a positive deadline, time must pass for the pool to drop what it could not drain; the work never waits
-            // on time, so advancing until the dispose completes only ever fires the deadline.
-            while (drainDeadline > TimeSpan.Zero && !disposer.IsCompleted)
+            // With a positive drain timeout, time must pass for the pool to drop what it could not drain; the work never waits
+            // on time, so advancing until the dispose completes only ever fires the drain timeout.
+            while (drainTimeout > TimeSpan.Zero && !disposer.IsCompleted)
             {
                 await Task.Yield();
                 time.Advance(TimeSpan.FromMilliseconds(5));
@@ -270,22 +264,22 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
         var stats = pool.GetStatistics();
         var total = awaited.Length + posted.Length;
         Specification.Assert(
-            stats.Queued == 0 && stats.Waiting == 0 && stats.Running == 0,
-            "after dispose: queued={0} waiting={1} running={2}", stats.Queued, stats.Waiting, stats.Running);
+            stats.Ledger.Queued == 0 && stats.Waiting == 0 && stats.Ledger.InFlight == 0,
+            "after dispose: queued={0} waiting={1} running={2}", stats.Ledger.Queued, stats.Waiting, stats.Ledger.InFlight);
         Specification.Assert(
-            stats.Submitted == total - refusedAtCall - notTaken,
-            "submitted={0}, expected {1} - {2} refused at the call - {3} not taken; {4}", stats.Submitted, total, refusedAtCall, notTaken, ledger.DescribeAll());
+            stats.Ledger.Submitted == total - refusedAtCall - notTaken,
+            "submitted={0}, expected {1} - {2} refused at the call - {3} not taken; {4}", stats.Ledger.Submitted, total, refusedAtCall, notTaken, ledger.DescribeAll());
         Specification.Assert(
-            stats.Submitted == stats.Completed + stats.Failed + stats.Cancelled + stats.Dropped + stats.Rejected,
+            stats.Ledger.Submitted == stats.Ledger.Succeeded + stats.Ledger.Failed + stats.Ledger.Cancelled + stats.Ledger.Dropped + stats.Ledger.Rejected,
             "statistics do not add up: submitted={0} completed={1} failed={2} cancelled={3} dropped={4} rejected={5}",
-            stats.Submitted, stats.Completed, stats.Failed, stats.Cancelled, stats.Dropped, stats.Rejected);
-        Specification.Assert(stats.Completed == ledger.Total(Ran), "completed={0} but {1} items ran; {2}", stats.Completed, ledger.Total(Ran), ledger.DescribeAll());
+            stats.Ledger.Submitted, stats.Ledger.Succeeded, stats.Ledger.Failed, stats.Ledger.Cancelled, stats.Ledger.Dropped, stats.Ledger.Rejected);
+        Specification.Assert(stats.Ledger.Succeeded == ledger.Total(Ran), "completed={0} but {1} items ran; {2}", stats.Ledger.Succeeded, ledger.Total(Ran), ledger.DescribeAll());
         Specification.Assert(
-            stats.Dropped + stats.Rejected == ledger.Total(DroppedCallback),
-            "dropped+rejected={0} but OnDropped ran {1} times; {2}", stats.Dropped + stats.Rejected, ledger.Total(DroppedCallback), ledger.DescribeAll());
+            stats.Ledger.Dropped + stats.Ledger.Rejected == ledger.Total(DroppedCallback),
+            "dropped+rejected={0} but OnDropped ran {1} times; {2}", stats.Ledger.Dropped + stats.Ledger.Rejected, ledger.Total(DroppedCallback), ledger.DescribeAll());
         Specification.Assert(
-            stats.Cancelled == LedgerDisposedAfterAdmission(ledger, refusedAtCall),
-            "cancelled={0}: waiting submissions refused by dispose; {1}", stats.Cancelled, ledger.DescribeAll());
+            stats.Ledger.Cancelled == LedgerDisposedAfterAdmission(ledger, refusedAtCall),
+            "cancelled={0}: waiting submissions refused by dispose; {1}", stats.Ledger.Cancelled, ledger.DescribeAll());
     }
 
     // Submissions refused while waiting for room are counted as submitted and cancelled; those refused at the call are not counted.
@@ -294,7 +288,7 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
     private static async Task CancelVsDequeueAsync()
     {
         var ledger = new Ledger();
-        var pool = new WorkerPool(new WorkerPoolOptions { WorkerCount = 1, QueueCapacity = 2, Name = "coyote-cancel" });
+        var pool = new WorkerPool(new WorkerPoolOptions { MaxDegreeOfParallelism = 1, QueueCapacity = 2, Name = "coyote-cancel" });
         using var cts = new CancellationTokenSource();
 
         // The item's work may not end before Cancel() has returned. CancellationTokenRegistration.Dispose (which the
@@ -344,7 +338,7 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
         if (ledger.Count(2, Succeeded) == 1)
         {
             ledger.AssertExactly(2, Tracked, Ran, Succeeded);
-            Specification.Assert(stats.Completed == 2 && stats.Cancelled == 0, "completed={0} cancelled={1}", stats.Completed, stats.Cancelled);
+            Specification.Assert(stats.Ledger.Succeeded == 2 && stats.Ledger.Cancelled == 0, "completed={0} cancelled={1}", stats.Ledger.Succeeded, stats.Ledger.Cancelled);
         }
         else if (ledger.Count(2, Ran) == 1)
         {
@@ -355,10 +349,10 @@ public sealed class WorkerPoolInterleavingTests(ITestOutputHelper output)
         else
         {
             ledger.AssertExactly(2, Tracked, Cancelled);
-            Specification.Assert(stats.Completed == 1 && stats.Cancelled == 1, "completed={0} cancelled={1}", stats.Completed, stats.Cancelled);
+            Specification.Assert(stats.Ledger.Succeeded == 1 && stats.Ledger.Cancelled == 1, "completed={0} cancelled={1}", stats.Ledger.Succeeded, stats.Ledger.Cancelled);
         }
 
-        Specification.Assert(stats.Submitted == 2, "submitted={0}", stats.Submitted);
+        Specification.Assert(stats.Ledger.Submitted == 2, "submitted={0}", stats.Ledger.Submitted);
     }
 
     private static int IdOf(Dictionary<Delegate, int> ids, Delegate work)

@@ -35,7 +35,7 @@ public sealed class WorkerPoolLingerInterleavingTests(ITestOutputHelper output)
     private static async Task LingerVsResizeAndDisposeAsync()
     {
         var ledger = new Ledger();
-        var pool = new WorkerPool(new WorkerPoolOptions { WorkerCount = 2, QueueCapacity = 8, Name = "coyote-linger" });
+        var pool = new WorkerPool(new WorkerPoolOptions { MaxDegreeOfParallelism = 2, QueueCapacity = 8, Name = "coyote-linger" });
         var refusedAtCall = 0;
 
         Func<CancellationToken, ValueTask> Work(int id) => _ =>
@@ -85,9 +85,9 @@ public sealed class WorkerPoolLingerInterleavingTests(ITestOutputHelper output)
         {
             try
             {
-                pool.SetWorkerCount(1);
+                pool.SetMaxDegreeOfParallelism(1);
                 await Task.Yield();
-                pool.SetWorkerCount(2);
+                pool.SetMaxDegreeOfParallelism(2);
             }
             catch (ObjectDisposedException)
             {
@@ -110,16 +110,16 @@ public sealed class WorkerPoolLingerInterleavingTests(ITestOutputHelper output)
             }
             else
             {
-                // No deadline: every accepted item runs before the drain completes.
+                // No drain timeout: every accepted item runs before the drain completes.
                 ledger.AssertExactly(id, Tracked, id <= AwaitedItems ? [Ran, Succeeded] : [Accepted, Ran]);
             }
         }
 
         var stats = pool.GetStatistics();
-        Specification.Assert(stats.Queued == 0 && stats.Running == 0, "after dispose: queued={0} running={1}", stats.Queued, stats.Running);
+        Specification.Assert(stats.Ledger.Queued == 0 && stats.Ledger.InFlight == 0, "after dispose: queued={0} running={1}", stats.Ledger.Queued, stats.Ledger.InFlight);
         Specification.Assert(
-            stats.Submitted == AwaitedItems + PostedItems - refusedAtCall,
-            "submitted={0}, refused at the call {1}; {2}", stats.Submitted, refusedAtCall, ledger.DescribeAll());
-        Specification.Assert(stats.Completed == ledger.Total(Ran), "completed={0} but {1} ran; {2}", stats.Completed, ledger.Total(Ran), ledger.DescribeAll());
+            stats.Ledger.Submitted == AwaitedItems + PostedItems - refusedAtCall,
+            "submitted={0}, refused at the call {1}; {2}", stats.Ledger.Submitted, refusedAtCall, ledger.DescribeAll());
+        Specification.Assert(stats.Ledger.Succeeded == ledger.Total(Ran), "completed={0} but {1} ran; {2}", stats.Ledger.Succeeded, ledger.Total(Ran), ledger.DescribeAll());
     }
 }

@@ -24,18 +24,18 @@ public sealed class BadInputTests
 
         // Workers
         Row("WorkerPool ctor null options", () => _ = new WorkerPool(null!), nullArg, "options");
-        Row("WorkerPool options WorkerCount=0", () => _ = new WorkerPool(new WorkerPoolOptions { WorkerCount = 0 }), arg, "WorkerCount");
+        Row("WorkerPool options MaxDegreeOfParallelism=0", () => _ = new WorkerPool(new WorkerPoolOptions { MaxDegreeOfParallelism = 0 }), arg, "MaxDegreeOfParallelism");
         Row("WorkerPool options QueueCapacity=-1", () => _ = new WorkerPool(new WorkerPoolOptions { QueueCapacity = -1 }), arg, "QueueCapacity");
-        Row("WorkerPool builder WithWorkers(0)", () => Exec.WorkerPool().WithWorkers(0).Build(), arg, "WorkerCount");
-        Row("WorkerPool builder WithWorkers(-1)", () => Exec.WorkerPool().WithWorkers(-1).Build(), arg, "WorkerCount");
+        Row("WorkerPool builder WithMaxDegreeOfParallelism(0)", () => Exec.WorkerPool().WithMaxDegreeOfParallelism(0).Build(), arg, "MaxDegreeOfParallelism");
+        Row("WorkerPool builder WithMaxDegreeOfParallelism(-1)", () => Exec.WorkerPool().WithMaxDegreeOfParallelism(-1).Build(), arg, "MaxDegreeOfParallelism");
         Row("WorkerPool builder WithQueue(0)", () => Exec.WorkerPool().WithQueue(0).Build(), arg, "QueueCapacity");
-        Row("WorkerPool builder WithName(null)", () => Exec.WorkerPool().WithName(null!).Build(), arg, "Name");
-        Row("WorkerPool builder WithTimeProvider(null)", () => Exec.WorkerPool().WithTimeProvider(null!).Build(), arg, "TimeProvider");
+        Row("WorkerPool builder WithName(null)", () => Exec.WorkerPool().WithName(null!).Build(), nullArg, "name");
+        Row("WorkerPool builder WithTimeProvider(null)", () => Exec.WorkerPool().WithTimeProvider(null!).Build(), nullArg, "timeProvider");
         Row("WorkerPool RunAsync(null)", () => WithPool(p => p.RunAsync(null!).AsTask().GetAwaiter().GetResult()), nullArg, "work");
         Row("WorkerPool TryPost(null)", () => WithPool(p => p.TryPost(null!)), nullArg, "work");
         Row("WorkerPool TryPost(null key)", () => WithPool(p => p.TryPost(null!, NoWork)), nullArg, "key");
-        Row("WorkerPool SetWorkerCount(0)", () => WithPool(p => p.SetWorkerCount(0)), range, "workerCount");
-        Row("Exec.ForEachAsync maxParallel=0", () => Exec.ForEachAsync(new[] { 1 }, 0, (i, _) => ValueTask.FromResult(i)).GetAwaiter().GetResult(), range, "maxParallel");
+        Row("WorkerPool SetMaxDegreeOfParallelism(0)", () => WithPool(p => p.SetMaxDegreeOfParallelism(0)), range, "maxDegreeOfParallelism");
+        Row("Exec.ForEachAsync maxDegreeOfParallelism=0", () => Exec.ForEachAsync(new[] { 1 }, 0, (i, _) => ValueTask.FromResult(i)).GetAwaiter().GetResult(), range, "maxDegreeOfParallelism");
         Row("Exec.ForEachAsync null items", () => Exec.ForEachAsync((IEnumerable<int>)null!, 2, (i, _) => ValueTask.FromResult(i)).GetAwaiter().GetResult(), nullArg, "items");
 
         // Batching

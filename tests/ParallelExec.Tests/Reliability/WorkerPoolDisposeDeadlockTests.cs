@@ -6,7 +6,7 @@ namespace ParallelExec.Tests.Reliability;
 
 /// <summary>
 /// Regression for the deadlock the stress suite found (RELIABILITY.md, bug 2), with the interleaving forced: a queued
-/// item's caller token fires while <c>DisposeAsync(TimeSpan.Zero)</c> holds the pool's lock. Before the fix,
+/// item's caller token fires while <c>DisposeAsync()</c> with a zero drain timeout holds the pool's lock. Before the fix,
 /// DisposeAsync ran DisposeCoreAsync -> CancelRemaining -> Drop -> CancellationTokenRegistration.Dispose under the lock,
 /// waiting for the running OnItemCancelled callback, which waited for the lock.
 /// </summary>
@@ -17,7 +17,7 @@ public sealed class WorkerPoolDisposeDeadlockTests
     [Fact]
     public async Task Dispose_with_a_zero_deadline_does_not_deadlock_with_a_cancellation_callback_of_a_queued_item()
     {
-        var pool = Exec.WorkerPool().WithWorkers(1).WithQueue(8, QueueFullMode.Wait).Build();
+        var pool = Exec.WorkerPool().WithMaxDegreeOfParallelism(1).WithQueue(8, QueueFullMode.Wait).WithDrainTimeout(TimeSpan.Zero).Build();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ValueTask<int> blocker = pool.RunAsync(async ct =>
@@ -45,7 +45,7 @@ public sealed class WorkerPoolDisposeDeadlockTests
                 canceller.Start();
                 // The callback (OnItemCancelled) is now running and blocked on _lock.
                 SpinWait.SpinUntil(() => (canceller.ThreadState & ThreadState.WaitSleepJoin) != 0, TestTimeout.Unexpected);
-                _ = pool.DisposeAsync(TimeSpan.Zero);
+                _ = pool.DisposeAsync();
                 disposeReturned.TrySetResult();
             }
             finally
@@ -58,7 +58,7 @@ public sealed class WorkerPoolDisposeDeadlockTests
 
         await disposeReturned.Task.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(t => Assert.True(
             t.IsCompletedSuccessfully,
-            "DisposeAsync(TimeSpan.Zero) did not return within 10 s: it waits (CancellationTokenRegistration.Dispose in Drop) for the queued item's cancellation callback, which waits for the pool lock DisposeAsync holds"));
+            "DisposeAsync() with a zero drain timeout did not return within 10 s: it waits (CancellationTokenRegistration.Dispose in Drop) for the queued item's cancellation callback, which waits for the pool lock DisposeAsync holds"));
         release.TrySetResult();
         await Assert.ThrowsAnyAsync<Exception>(async () => await queued).WithTimeout();
         await blocker.AsTask().ContinueWith(_ => { }).WithTimeout();

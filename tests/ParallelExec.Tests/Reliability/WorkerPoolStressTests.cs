@@ -38,7 +38,7 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
     /// <param name="YieldAfter">Whether its producer yields after submitting it.</param>
     public readonly record struct Item(Work Work, CancelKind Cancel, byte CancelDelayMs, sbyte Key, byte ResizeTo, bool YieldAfter);
 
-    /// <summary>One round: the queue mode, the items, when the pool is disposed and with which drain deadline.</summary>
+    /// <summary>One round: the queue mode, the items, when the pool is disposed and with which drain timeout.</summary>
     public sealed record Schedule(QueueFullMode Mode, Item[] Items, double DisposeAt, int DrainDeadlineMs);
 
     private static readonly Gen<Item> ItemGen =
@@ -95,7 +95,7 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
     [Fact]
     public async Task Memory_per_item_stays_bounded()
     {
-        await using var pool = Exec.WorkerPool().WithWorkers(4).WithQueue(Capacity, QueueFullMode.Wait).Build();
+        await using var pool = Exec.WorkerPool().WithMaxDegreeOfParallelism(4).WithQueue(Capacity, QueueFullMode.Wait).Build();
         Func<CancellationToken, ValueTask<int>> work = static _ => new ValueTask<int>(1);
         MemoryFigures figures = await MemoryProbe.MeasureAsync(id => pool.RunAsync(work));
         MemoryProbe.AssertBounded(output, "WorkerPool", figures, maxBytesPerItem: 128, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
@@ -106,7 +106,8 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
         Item[] items = schedule.Items;
         var ledger = new Ledger(items.Length);
         string context = $"WorkerPool seed={seed} mode={schedule.Mode} (replay with PARALLELEXEC_SEED={seed})";
-        var pool = Exec.WorkerPool().WithWorkers(4).WithQueue(Capacity, schedule.Mode).Build();
+        var pool = Exec.WorkerPool().WithMaxDegreeOfParallelism(4).WithQueue(Capacity, schedule.Mode)
+            .WithDrainTimeout(TimeSpan.FromMilliseconds(schedule.DrainDeadlineMs)).Build();
         RetainedAcrossRounds.Track(pool);
         int disposeAfter = (int)(items.Length * schedule.DisposeAt);
         int ended = 0;
@@ -124,7 +125,7 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
                 {
                     try
                     {
-                        pool.SetWorkerCount(item.ResizeTo);
+                        pool.SetMaxDegreeOfParallelism(item.ResizeTo);
                     }
                     catch (ObjectDisposedException)
                     {
@@ -204,8 +205,8 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
 
         Task producers = Task.WhenAll(Enumerable.Range(0, Producers).Select(p => Task.Run(() => ProduceAsync(p))));
         await disposeStarted.Task.WithTimeout();
-        // A short drain deadline: queued items are dropped, running hangs are cancelled.
-        await StressDraw.DisposeBoundedAsync(() => pool.DisposeAsync(TimeSpan.FromMilliseconds(schedule.DrainDeadlineMs)));
+        // A short drain timeout: queued items are dropped, running hangs are cancelled.
+        await StressDraw.DisposeBoundedAsync(() => pool.DisposeAsync());
         await producers.WithTimeout();
         foreach (CancellationTokenSource source in sources)
         {
@@ -214,7 +215,7 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
 
         WorkerPoolStatistics statistics = pool.GetStatistics();
         Assert.True(statistics.PeakQueueLength <= Capacity, $"{context}: peak queue {statistics.PeakQueueLength} > capacity {Capacity}");
-        Assert.True(statistics.Queued == 0 && statistics.Running == 0, $"{context}: queued={statistics.Queued} running={statistics.Running} after dispose");
+        Assert.True(statistics.Ledger.Queued == 0 && statistics.Ledger.InFlight == 0, $"{context}: queued={statistics.Ledger.Queued} running={statistics.Ledger.InFlight} after dispose");
         ledger.AssertConsistent(context);
         return (ledger, statistics.PeakQueueLength);
     }

@@ -8,7 +8,7 @@ public class TaskGraphWorkerPoolTests
     [Fact]
     public async Task Two_graphs_on_one_pool_share_its_concurrency_budget()
     {
-        await using var pool = Exec.WorkerPool().WithWorkers(2).Build();
+        await using var pool = Exec.WorkerPool().WithMaxDegreeOfParallelism(2).Build();
         var running = 0;
         var maxSeen = 0;
         var budgetReached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -51,7 +51,7 @@ public class TaskGraphWorkerPoolTests
     [Fact]
     public async Task A_disposed_pool_fails_the_tasks_and_every_task_is_still_reported()
     {
-        var pool = Exec.WorkerPool().WithWorkers(1).Build();
+        var pool = Exec.WorkerPool().WithMaxDegreeOfParallelism(1).Build();
         await pool.DisposeAsync();
         var graph = Exec.Graph()
             .WithWorkerPool(pool)

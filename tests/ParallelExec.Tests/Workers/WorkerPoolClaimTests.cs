@@ -7,7 +7,7 @@ namespace ParallelExec.Tests.Workers;
 /// <summary>
 /// A worker that finds a deep queue claims a share of it and runs those items without the pool's lock. These tests hold
 /// the promises that makes: claimed items count as queued, never wait behind an item that waits while another worker
-/// could run them, and are dropped like queued items when the disposal deadline passes. Each holds with or without
+/// could run them, and are dropped like queued items when the drain timeout passes. Each holds with or without
 /// claims; what they rule out is a claim that hides items from the pool.
 /// </summary>
 public class WorkerPoolClaimTests
@@ -17,8 +17,12 @@ public class WorkerPoolClaimTests
     // Item 5 of the batch blocks; with the first item and the gate item, 1 + 1 + 5 items have ended by then.
     private const int BlockingItem = 5;
 
-    private static WorkerPool CreatePool(int workers, Action<DroppedWorkItem>? onDropped = null) =>
-        new(new WorkerPoolOptions { WorkerCount = workers, QueueCapacity = 64, OnDropped = onDropped, Name = "claims" });
+    private static WorkerPool CreatePool(int workers, Action<DroppedItem>? onDropped = null, TimeSpan? drainTimeout = null) =>
+        new(new WorkerPoolOptions
+        {
+            MaxDegreeOfParallelism = workers, QueueCapacity = 64, OnDropped = onDropped, Name = "claims",
+            DrainTimeout = drainTimeout ?? Timeout.InfiniteTimeSpan,
+        });
 
     /// <summary>Runs an item on one worker that holds it until <paramref name="release"/> opens.</summary>
     private static async Task<Task> HoldOneWorkerAsync(WorkerPool pool, Gate release)
@@ -66,16 +70,16 @@ public class WorkerPoolClaimTests
         await inHold.Task.WithTimeout();
 
         var during = pool.GetStatistics();
-        Assert.Equal(1 + 1 + Items, during.Submitted);
-        Assert.Equal(1, during.Running);
-        Assert.Equal(1 + 1 + BlockingItem, during.Completed);
-        Assert.Equal(Items - BlockingItem - 1, during.Queued);
-        Assert.Equal(during.Submitted, during.Queued + during.Running + during.Completed);
+        Assert.Equal(1 + 1 + Items, during.Ledger.Submitted);
+        Assert.Equal(1, during.Ledger.InFlight);
+        Assert.Equal(1 + 1 + BlockingItem, during.Ledger.Succeeded);
+        Assert.Equal(Items - BlockingItem - 1, during.Ledger.Queued);
+        Assert.Equal(during.Ledger.Submitted, during.Ledger.Queued + during.Ledger.InFlight + during.Ledger.Succeeded);
 
         hold.Set();
         await pool.DisposeAsync().AsTask().WithTimeout();
         var after = pool.GetStatistics();
-        Assert.Equal((0, 0, 1L + 1 + Items), (after.Queued, after.Running, after.Completed));
+        Assert.Equal((0, 0, 1L + 1 + Items), (after.Ledger.Queued, after.Ledger.InFlight, after.Ledger.Succeeded));
     }
 
     [Fact]
@@ -115,7 +119,7 @@ public class WorkerPoolClaimTests
 
         await TestTimeout.WaitUntilAsync(() => ended.Count == 2 * Items - 1);
         Assert.DoesNotContain(3, ended.Keys);
-        Assert.Equal(1, pool.GetStatistics().Running);
+        Assert.Equal(1, pool.GetStatistics().Ledger.InFlight);
 
         waiting.Open();
         await pool.DisposeAsync().AsTask().WithTimeout();
@@ -123,10 +127,10 @@ public class WorkerPoolClaimTests
     }
 
     [Fact]
-    public async Task TheDisposalDeadlineDropsClaimedItemsThatHaveNotStartedLikeQueuedOnes()
+    public async Task TheDrainTimeoutDropsClaimedItemsThatHaveNotStartedLikeQueuedOnes()
     {
-        var dropped = new ConcurrentQueue<DroppedWorkItem>();
-        var pool = CreatePool(workers: 1, onDropped: dropped.Enqueue);
+        var dropped = new ConcurrentQueue<DroppedItem>();
+        var pool = CreatePool(workers: 1, onDropped: dropped.Enqueue, drainTimeout: TimeSpan.Zero);
         var release = new Gate();
         using var hold = new ManualResetEventSlim();
         using var opener = release.OpenOnDispose();
@@ -159,17 +163,17 @@ public class WorkerPoolClaimTests
 
         // The deadline passes at once: what waits in the queue itself is dropped now, what the worker claimed when its
         // blocking item ends.
-        var disposal = pool.DisposeAsync(TimeSpan.Zero).AsTask();
-        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Dropped > 0);
+        var disposal = pool.DisposeAsync().AsTask();
+        await TestTimeout.WaitUntilAsync(() => pool.GetStatistics().Ledger.Dropped > 0);
         hold.Set();
         await disposal.WithTimeout();
 
         Assert.Equal(Enumerable.Range(0, BlockingItem + 1), ran.Keys.Order());
-        var droppedWorks = dropped.Select(d => (d.Reason, d.Key, d.Work)).ToHashSet();
-        var expected = works.Skip(BlockingItem + 1).Select(w => (DropReason.DrainTimeout, (object?)null, (Delegate)w)).ToHashSet();
+        var droppedWorks = dropped.Select(d => (d.Reason, d.Key, d.Item)).ToHashSet();
+        var expected = works.Skip(BlockingItem + 1).Select(w => (DropReason.DrainTimeout, (object?)null, (object?)w)).ToHashSet();
         Assert.Equal(expected, droppedWorks);
         var statistics = pool.GetStatistics();
-        Assert.Equal((1L + 1 + BlockingItem + 1, (long)(Items - BlockingItem - 1), 0), (statistics.Completed, statistics.Dropped, statistics.Queued));
+        Assert.Equal((1L + 1 + BlockingItem + 1, (long)(Items - BlockingItem - 1), 0), (statistics.Ledger.Succeeded, statistics.Ledger.Dropped, statistics.Ledger.Queued));
     }
 
     private sealed class CompositeDisposable(params IDisposable[] parts) : IDisposable

@@ -8,8 +8,12 @@ namespace ParallelExec.Tests.Workers;
 /// <summary>A work item that awaits its own pool's DisposeAsync must not wait for itself.</summary>
 public class WorkerPoolSelfDisposeTests
 {
-    private static WorkerPool CreatePool(int workers, TimeProvider? time = null) =>
-        new(new WorkerPoolOptions { WorkerCount = workers, QueueCapacity = 16, Name = "self-dispose", TimeProvider = time ?? TimeProvider.System });
+    private static WorkerPool CreatePool(int workers, TimeProvider? time = null, TimeSpan? drainTimeout = null) =>
+        new(new WorkerPoolOptions
+        {
+            MaxDegreeOfParallelism = workers, QueueCapacity = 16, Name = "self-dispose", TimeProvider = time ?? TimeProvider.System,
+            DrainTimeout = drainTimeout ?? Timeout.InfiniteTimeSpan,
+        });
 
     [Fact]
     public async Task Item_disposing_its_own_pool_returns_once_everything_else_drained_and_outside_callers_wait_for_it()
@@ -71,8 +75,8 @@ public class WorkerPoolSelfDisposeTests
         await Task.WhenAll(queued).WithTimeout();
         Assert.Equal(["other", "q0", "q1", "q2", "self"], ended.Keys.Order());
         var statistics = pool.GetStatistics();
-        Assert.Equal(5, statistics.Completed);
-        Assert.Equal(0, statistics.Dropped + statistics.Failed + statistics.Cancelled);
+        Assert.Equal(5, statistics.Ledger.Succeeded);
+        Assert.Equal(0, statistics.Ledger.Dropped + statistics.Ledger.Failed + statistics.Ledger.Cancelled);
     }
 
     [Fact]
@@ -101,7 +105,7 @@ public class WorkerPoolSelfDisposeTests
         await Task.WhenAll(queued).WithTimeout();
         await pool.DisposeAsync().WithTimeout();
         Assert.Equal(["self", "q0", "q1", "q2"], order);
-        Assert.Equal(4, pool.GetStatistics().Completed);
+        Assert.Equal(4, pool.GetStatistics().Ledger.Succeeded);
     }
 
     [Fact]
@@ -123,7 +127,7 @@ public class WorkerPoolSelfDisposeTests
         var results = await Task.WhenAll(items).WithTimeout();
         Assert.Equal([true, true], results);
         await pool.DisposeAsync().WithTimeout();
-        Assert.Equal(2, pool.GetStatistics().Completed);
+        Assert.Equal(2, pool.GetStatistics().Ledger.Succeeded);
     }
 
     [Fact]
@@ -142,14 +146,14 @@ public class WorkerPoolSelfDisposeTests
 
         Assert.Equal(42, await parent.WithTimeout());
         await pool.DisposeAsync().WithTimeout();
-        Assert.Equal(2, pool.GetStatistics().Completed);
+        Assert.Equal(2, pool.GetStatistics().Ledger.Succeeded);
     }
 
     [Fact]
-    public async Task Deadline_from_inside_drops_the_queue_cancels_the_others_and_releases_the_caller()
+    public async Task Drain_timeout_from_inside_drops_the_queue_cancels_the_others_and_releases_the_caller()
     {
         var time = new FakeTimeProvider();
-        var pool = CreatePool(workers: 2, time);
+        var pool = CreatePool(workers: 2, time, drainTimeout: TimeSpan.FromSeconds(10));
         var selfStarted = new Gate();
         var selfGo = new Gate();
         var otherStarted = new Gate();
@@ -159,7 +163,7 @@ public class WorkerPoolSelfDisposeTests
         {
             selfStarted.Open();
             await selfGo.WaitAsync();
-            var disposing = pool.DisposeAsync(TimeSpan.FromSeconds(10)).AsTask();
+            var disposing = pool.DisposeAsync().AsTask();
             insideDispose.SetResult(disposing);
             await disposing;
             selfSawCancellation = ct.IsCancellationRequested; // the deadline applies to the caller's token too
@@ -190,7 +194,7 @@ public class WorkerPoolSelfDisposeTests
 
         await pool.DisposeAsync().WithTimeout();
         var statistics = pool.GetStatistics();
-        Assert.Equal((1, 1, 2), (statistics.Completed, statistics.Cancelled, statistics.Dropped));
+        Assert.Equal((1, 1, 2), (statistics.Ledger.Succeeded, statistics.Ledger.Cancelled, statistics.Ledger.Dropped));
     }
 
     [Fact]
@@ -227,7 +231,7 @@ public class WorkerPoolSelfDisposeTests
         await pool.DisposeAsync().WithTimeout();
         Assert.Equal(["u0", "u1"], endedWhenDisposeReturned!);
         Assert.Equal(["same-key", "u0", "u1"], ended.Keys.Order());
-        Assert.Equal(4, pool.GetStatistics().Completed);
+        Assert.Equal(4, pool.GetStatistics().Ledger.Succeeded);
     }
 
 }

@@ -29,7 +29,7 @@ public class WorkerPoolSequenceTests
     [Fact]
     public async Task InputOrderKeepsTheSourceOrderEvenWhenLaterItemsFinishFirst()
     {
-        await using var pool = Exec.WorkerPool().WithWorkers(4).Build();
+        await using var pool = Exec.WorkerPool().WithMaxDegreeOfParallelism(4).Build();
         var gates = Enumerable.Range(0, 8).Select(_ => new Gate()).ToArray();
 
         var run = CollectAsync(pool.ProcessAsync(Enumerable.Range(0, 8), async (i, ct) =>
@@ -52,7 +52,7 @@ public class WorkerPoolSequenceTests
     [Fact]
     public async Task CompletionOrderYieldsAsItemsFinish()
     {
-        await using var pool = Exec.WorkerPool().WithWorkers(2).Build();
+        await using var pool = Exec.WorkerPool().WithMaxDegreeOfParallelism(2).Build();
         var slow = new Gate();
 
         var results = new List<int>();
@@ -79,7 +79,7 @@ public class WorkerPoolSequenceTests
     [Fact]
     public async Task AFailureStopsTheRunAndReportsOnlyRealFailures()
     {
-        await using var pool = Exec.WorkerPool().WithWorkers(4).Build();
+        await using var pool = Exec.WorkerPool().WithMaxDegreeOfParallelism(4).Build();
         var started = 0;
 
         var error = await Assert.ThrowsAsync<AggregateException>(() => CollectAsync(pool.ProcessAsync(Enumerable.Range(0, 1000), async (i, ct) =>
@@ -98,13 +98,13 @@ public class WorkerPoolSequenceTests
         Assert.Equal("item 1", only.Message);
         Assert.True(started < 1000);
         var stats = pool.GetStatistics();
-        Assert.Equal(0, stats.Running + stats.Queued);
+        Assert.Equal(0, stats.Ledger.InFlight + stats.Ledger.Queued);
     }
 
     [Fact]
     public async Task StoppingEarlyCancelsTheItemsInFlight()
     {
-        await using var pool = Exec.WorkerPool().WithWorkers(2).Build();
+        await using var pool = Exec.WorkerPool().WithMaxDegreeOfParallelism(2).Build();
         var cancelled = 0;
         await foreach (var result in pool.ProcessAsync(Enumerable.Range(0, 100), async (i, ct) =>
         {
@@ -131,7 +131,7 @@ public class WorkerPoolSequenceTests
         }
 
         var stats = pool.GetStatistics();
-        Assert.Equal(0, stats.Running + stats.Queued);
+        Assert.Equal(0, stats.Ledger.InFlight + stats.Ledger.Queued);
         Assert.True(cancelled >= 1);
     }
 
@@ -152,7 +152,7 @@ public class WorkerPoolSequenceTests
     public async Task TheReadmeQuickStartShapeCompilesAndRuns()
     {
         var urls = new[] { "a", "b", "c" };
-        string[] pages = await Exec.ForEachAsync(urls, maxParallel: 16,
+        string[] pages = await Exec.ForEachAsync(urls, maxDegreeOfParallelism: 16,
             async (url, ct) => await Task.FromResult(url.ToUpperInvariant()));
 
         Assert.Equal(["A", "B", "C"], pages);
@@ -200,7 +200,7 @@ public class WorkerPoolSequenceTests
     [Fact]
     public async Task ForEachAsyncValidatesItsArguments()
     {
-        Assert.Equal("maxParallel", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(
+        Assert.Equal("maxDegreeOfParallelism", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(
             () => Exec.ForEachAsync(new[] { 1 }, 0, (i, _) => ValueTask.FromResult(i)))).ParamName);
         Assert.Equal("body", (await Assert.ThrowsAsync<ArgumentNullException>(
             () => Exec.ForEachAsync<int, int>(new[] { 1 }, 1, null!))).ParamName);

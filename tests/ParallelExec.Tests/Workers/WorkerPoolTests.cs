@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Time.Testing;
 using ParallelExec.Tests.Infrastructure;
 using ParallelExec.Workers;
@@ -11,15 +10,16 @@ namespace ParallelExec.Tests.Workers;
 public class WorkerPoolTests
 {
     private static WorkerPool CreatePool(int workers = 1, int capacity = 16, QueueFullMode mode = QueueFullMode.Wait,
-        Action<DroppedWorkItem>? onDropped = null, Action<WorkItemFailure>? onError = null, TimeProvider? time = null) =>
+        Action<DroppedItem>? onDropped = null, Action<FailedItem>? onError = null, TimeProvider? time = null, TimeSpan? drainTimeout = null) =>
         new(new WorkerPoolOptions
         {
-            WorkerCount = workers,
+            MaxDegreeOfParallelism = workers,
             QueueCapacity = capacity,
             FullMode = mode,
             OnDropped = onDropped,
             OnError = onError,
             TimeProvider = time ?? TimeProvider.System,
+            DrainTimeout = drainTimeout ?? Timeout.InfiniteTimeSpan,
             Name = "test",
         });
 
@@ -58,9 +58,9 @@ public class WorkerPoolTests
         Assert.Equal("boom 7", error.Message);
 
         var stats = pool.GetStatistics();
-        Assert.Equal(4, stats.Submitted);
-        Assert.Equal(3, stats.Completed);
-        Assert.Equal(1, stats.Failed);
+        Assert.Equal(4, stats.Ledger.Submitted);
+        Assert.Equal(3, stats.Ledger.Succeeded);
+        Assert.Equal(1, stats.Ledger.Failed);
     }
 
     [Fact]
@@ -70,11 +70,11 @@ public class WorkerPoolTests
         Assert.Equal("work", Assert.Throws<ArgumentNullException>(() => pool.RunAsync<int>(null!)).ParamName);
         Assert.Equal("work", Assert.Throws<ArgumentNullException>(() => pool.TryPost(null!)).ParamName);
         Assert.Equal("key", Assert.Throws<ArgumentNullException>(() => pool.RunAsync(null!, _ => ValueTask.CompletedTask)).ParamName);
-        Assert.Equal("workerCount", Assert.Throws<ArgumentOutOfRangeException>(() => pool.SetWorkerCount(0)).ParamName);
+        Assert.Equal("maxDegreeOfParallelism", Assert.Throws<ArgumentOutOfRangeException>(() => pool.SetMaxDegreeOfParallelism(0)).ParamName);
     }
 
     [Fact]
-    public async Task NeverRunsMoreThanWorkerCountAtOnce()
+    public async Task NeverRunsMoreThanMaxDegreeOfParallelismAtOnce()
     {
         await using var pool = CreatePool(workers: 3, capacity: 100);
         var current = 0;
@@ -104,7 +104,8 @@ public class WorkerPoolTests
         var posted = pool.PostAsync(_ => { order.Enqueue(4); return ValueTask.CompletedTask; }).AsTask();
 
         var stats = pool.GetStatistics();
-        Assert.Equal((2, 2, 1), (stats.Queued, stats.Waiting, stats.Running));
+        // The ledger's queue counts the waiting submitters too.
+        Assert.Equal((4L, 2, 1L), (stats.Ledger.Queued, stats.Waiting, stats.Ledger.InFlight));
         Assert.False(waiting.IsCompleted);
         Assert.False(posted.IsCompleted);
         Assert.Equal(PostResult.QueueFull, pool.TryPost(_ => ValueTask.CompletedTask));
@@ -116,13 +117,13 @@ public class WorkerPoolTests
 
         Assert.Equal([1, 2, 3, 4], order);
         Assert.Equal(2, pool.GetStatistics().PeakQueueLength);
-        Assert.Equal(5, pool.GetStatistics().Submitted); // TryPost's QueueFull took nothing
+        Assert.Equal(5, pool.GetStatistics().Ledger.Submitted); // TryPost's QueueFull took nothing
     }
 
     [Fact]
     public async Task RejectModeRefusesAndReportsTheItem()
     {
-        var dropped = new ConcurrentQueue<DroppedWorkItem>();
+        var dropped = new ConcurrentQueue<DroppedItem>();
         await using var pool = CreatePool(workers: 1, capacity: 1, mode: QueueFullMode.Reject, onDropped: dropped.Enqueue);
         var (release, running) = await BlockWorkersAsync(pool, 1);
         using var opener = release.OpenOnDispose();
@@ -135,12 +136,12 @@ public class WorkerPoolTests
         Assert.Equal(PostResult.Rejected, await pool.PostAsync(postedWork).WithTimeout());
 
         Assert.Equal(DropReason.Rejected, refused.Reason);
-        Assert.Equal([refusedWork, postedWork, postedWork], dropped.Select(d => d.Work));
+        Assert.Equal([refusedWork, postedWork, postedWork], dropped.Select(d => d.Item));
         Assert.All(dropped, d => Assert.Equal(DropReason.Rejected, d.Reason));
         release.Open();
         Assert.Equal(1, await queued.WithTimeout());
         await Task.WhenAll(running).WithTimeout();
-        Assert.Equal(3, pool.GetStatistics().Rejected);
+        Assert.Equal(3, pool.GetStatistics().Ledger.Rejected);
     }
 
     [Theory]
@@ -148,7 +149,7 @@ public class WorkerPoolTests
     [InlineData(QueueFullMode.DropNewest, DropReason.DroppedNewest, 2)]
     public async Task DropModesEvictAQueuedItemAndTellItsCaller(QueueFullMode mode, DropReason reason, int evicted)
     {
-        var dropped = new ConcurrentQueue<DroppedWorkItem>();
+        var dropped = new ConcurrentQueue<DroppedItem>();
         await using var pool = CreatePool(workers: 1, capacity: 2, mode: mode, onDropped: dropped.Enqueue);
         var (release, running) = await BlockWorkersAsync(pool, 1);
         using var opener = release.OpenOnDispose();
@@ -165,21 +166,21 @@ public class WorkerPoolTests
         Assert.Equal(reason, error.Reason);
         var report = Assert.Single(dropped);
         Assert.Equal(reason, report.Reason);
-        Assert.Same(works[evicted - 1], report.Work);
+        Assert.Same(works[evicted - 1], report.Item);
 
         release.Open();
         await Task.WhenAll(running.Append(evicted == 1 ? second : first)).WithTimeout();
         await pool.DisposeAsync().AsTask().WithTimeout();
         Assert.Equal(evicted == 1 ? [2, 3] : new[] { 1, 3 }, ran);
         var stats = pool.GetStatistics();
-        Assert.Equal(1, stats.Dropped);
-        Assert.Equal(stats.Submitted, stats.Completed + stats.Dropped);
+        Assert.Equal(1, stats.Ledger.Dropped);
+        Assert.Equal(stats.Ledger.Submitted, stats.Ledger.Succeeded + stats.Ledger.Dropped);
     }
 
     [Fact]
     public async Task PostedFailuresGoToTheErrorHandler()
     {
-        var failures = new ConcurrentQueue<WorkItemFailure>();
+        var failures = new ConcurrentQueue<FailedItem>();
         var handled = new Gate();
         await using var pool = CreatePool(workers: 2, onError: f => { failures.Enqueue(f); handled.Open(); });
         Func<CancellationToken, ValueTask> work = _ => throw new InvalidOperationException("posted 9");
@@ -189,9 +190,9 @@ public class WorkerPoolTests
 
         var failure = Assert.Single(failures);
         Assert.Equal("posted 9", failure.Exception.Message);
-        Assert.Same(work, failure.Work);
+        Assert.Same(work, failure.Item);
         Assert.Equal("k", failure.Key);
-        Assert.Equal(1, pool.GetStatistics().Failed);
+        Assert.Equal(1, pool.GetStatistics().Ledger.Failed);
     }
 
     [Fact]
@@ -204,17 +205,17 @@ public class WorkerPoolTests
         var ranCancelled = false;
         var queued = pool.RunAsync(_ => { ranCancelled = true; return ValueTask.FromResult(0); }, cts.Token).AsTask();
         var waiting = pool.RunAsync(_ => ValueTask.FromResult(5)).AsTask();
-        Assert.Equal((1, 1), (pool.GetStatistics().Queued, pool.GetStatistics().Waiting));
+        Assert.Equal((2L, 1), (pool.GetStatistics().Ledger.Queued, pool.GetStatistics().Waiting));
 
         await cts.CancelAsync();
 
         // At once, while the only worker is still busy: the item left the queue, the waiting submission took the freed
         // slot, and the caller completes as cancelled.
         var stats = pool.GetStatistics();
-        Assert.Equal((1, 0, 1L), (stats.Queued, stats.Waiting, stats.Cancelled));
+        Assert.Equal((1L, 0, 1L), (stats.Ledger.Queued, stats.Waiting, stats.Ledger.Cancelled));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued).WithTimeout();
         Assert.True(queued.IsCanceled);
-        Assert.Equal(1, pool.GetStatistics().Running);
+        Assert.Equal(1, pool.GetStatistics().Ledger.InFlight);
         release.Open();
         Assert.Equal(5, await waiting.WithTimeout());
         await Task.WhenAll(running).WithTimeout();
@@ -260,7 +261,7 @@ public class WorkerPoolTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => task).WithTimeout();
         Assert.True(task.IsCanceled);
-        Assert.Equal(1, pool.GetStatistics().Cancelled);
+        Assert.Equal(1, pool.GetStatistics().Ledger.Cancelled);
     }
 
     [Fact]
@@ -329,13 +330,13 @@ public class WorkerPoolTests
 
         await Task.WhenAll(aStarted.Task, bStarted.Task).WithTimeout();
         Assert.False(a2.IsCompleted);
-        Assert.Equal(1, pool.GetStatistics().Queued);
+        Assert.Equal(1, pool.GetStatistics().Ledger.Queued);
         release.Open();
         await Task.WhenAll(a, a2, b).WithTimeout();
     }
 
     [Fact]
-    public async Task WorkerCountChangesWhileRunning()
+    public async Task MaxDegreeOfParallelismChangesWhileRunning()
     {
         await using var pool = CreatePool(workers: 1, capacity: 100);
         var release = new Gate();
@@ -351,19 +352,19 @@ public class WorkerPoolTests
         Assert.True(await started.WaitAsync(TestTimeout.Unexpected));
         Assert.Equal(1, Volatile.Read(ref current));
 
-        pool.SetWorkerCount(4);
+        pool.SetMaxDegreeOfParallelism(4);
         for (var i = 0; i < 3; i++)
         {
             Assert.True(await started.WaitAsync(TestTimeout.Unexpected));
         }
 
         Assert.Equal(4, Volatile.Read(ref current));
-        Assert.Equal(4, pool.WorkerCount);
+        Assert.Equal(4, pool.MaxDegreeOfParallelism);
 
-        pool.SetWorkerCount(1);
+        pool.SetMaxDegreeOfParallelism(1);
         release.Open();
         await Task.WhenAll(tasks).WithTimeout();
-        Assert.Equal(1, pool.GetStatistics().WorkerCount);
+        Assert.Equal(1, pool.GetStatistics().MaxDegreeOfParallelism);
 
         // After shrinking, one item at a time again.
         var peak = 0;
@@ -397,7 +398,7 @@ public class WorkerPoolTests
         Assert.Equal(Enumerable.Range(0, 5), ran);
         await pool.DisposeAsync().AsTask().WithTimeout(); // idempotent
         Assert.Throws<ObjectDisposedException>(() => pool.PostAsync(_ => ValueTask.CompletedTask));
-        Assert.Throws<ObjectDisposedException>(() => pool.SetWorkerCount(2));
+        Assert.Throws<ObjectDisposedException>(() => pool.SetMaxDegreeOfParallelism(2));
     }
 
     [Fact]
@@ -416,15 +417,15 @@ public class WorkerPoolTests
         release.Open();
         await Task.WhenAll(running.Append(queued).Append(disposing)).WithTimeout();
         var stats = pool.GetStatistics();
-        Assert.Equal(stats.Submitted, stats.Completed + stats.Cancelled);
+        Assert.Equal(stats.Ledger.Submitted, stats.Ledger.Succeeded + stats.Ledger.Cancelled);
     }
 
     [Fact]
     public async Task DrainTimeoutDropsQueuedItemsAndCancelsRunningOnes()
     {
         var time = new FakeTimeProvider();
-        var dropped = new ConcurrentQueue<DroppedWorkItem>();
-        var pool = CreatePool(workers: 1, capacity: 10, onDropped: dropped.Enqueue, time: time);
+        var dropped = new ConcurrentQueue<DroppedItem>();
+        var pool = CreatePool(workers: 1, capacity: 10, onDropped: dropped.Enqueue, time: time, drainTimeout: TimeSpan.FromSeconds(5));
         var started = new Gate();
         var running = pool.RunAsync(async ct =>
         {
@@ -434,7 +435,7 @@ public class WorkerPoolTests
         await started.Task.WithTimeout();
         var queued = Enumerable.Range(0, 3).Select(_ => pool.RunAsync(_ => ValueTask.CompletedTask).AsTask()).ToList();
 
-        var disposing = pool.DisposeAsync(TimeSpan.FromSeconds(5)).AsTask();
+        var disposing = pool.DisposeAsync().AsTask();
         time.Advance(TimeSpan.FromSeconds(4));
         Assert.False(disposing.IsCompleted);
         Assert.False(running.IsCompleted);
@@ -450,7 +451,7 @@ public class WorkerPoolTests
 
         Assert.Equal(3, dropped.Count(d => d.Reason == DropReason.DrainTimeout));
         var stats = pool.GetStatistics();
-        Assert.Equal((3L, 1L), (stats.Dropped, stats.Cancelled));
+        Assert.Equal((3L, 1L), (stats.Ledger.Dropped, stats.Ledger.Cancelled));
     }
 
     [Fact]
@@ -494,62 +495,14 @@ public class WorkerPoolTests
         var pipeline = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 3, Delay = TimeSpan.Zero, ShouldHandle = new PredicateBuilder().Handle<TimeoutException>() })
             .Build();
-        await using var pool = Exec.WorkerPool().WithWorkers(2).WithResilience(pipeline).Build();
+        await using var pool = Exec.WorkerPool().WithMaxDegreeOfParallelism(2).WithResilience(pipeline).Build();
         var attempts = 0;
 
         var result = await pool.RunAsync(_ =>
             ++attempts < 3 ? throw new TimeoutException("transient") : ValueTask.FromResult(attempts)).WithTimeout();
 
         Assert.Equal(3, result);
-        Assert.Equal(1, pool.GetStatistics().Completed);
-    }
-
-    [Fact]
-    public async Task MetricsAreTaggedWithThePoolName()
-    {
-        var outcomes = new ConcurrentQueue<(string Instrument, object? Name, object? Outcome)>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == ParallelExecTelemetry.MeterName && instrument.Name.StartsWith("parallelexec.workerpool.", StringComparison.Ordinal))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-        {
-            object? name = null, outcome = null;
-            foreach (var tag in tags)
-            {
-                if (tag.Key == TelemetryTagNames.Name) name = tag.Value;
-                if (tag.Key == TelemetryTagNames.Outcome) outcome = tag.Value;
-            }
-
-            if (Equals(name, "metrics-pool"))
-            {
-                outcomes.Enqueue((instrument.Name, name, outcome));
-            }
-        });
-        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == TelemetryTagNames.Name && Equals(tag.Value, "metrics-pool"))
-                {
-                    outcomes.Enqueue((instrument.Name, tag.Value, value));
-                }
-            }
-        });
-        listener.Start();
-
-        await using var pool = Exec.WorkerPool().WithWorkers(1).WithName("metrics-pool").Build();
-        await pool.RunAsync(_ => ValueTask.CompletedTask).WithTimeout();
-        await Assert.ThrowsAsync<InvalidOperationException>(() => pool.RunAsync(_ => throw new InvalidOperationException()).AsTask()).WithTimeout();
-        listener.RecordObservableInstruments();
-
-        Assert.Contains(("parallelexec.workerpool.items", (object?)"metrics-pool", (object?)"succeeded"), outcomes);
-        Assert.Contains(("parallelexec.workerpool.items", (object?)"metrics-pool", (object?)"failed"), outcomes);
-        Assert.Contains(outcomes, o => o.Instrument == "parallelexec.workerpool.workers" && Equals(o.Outcome, 1));
+        Assert.Equal(1, pool.GetStatistics().Ledger.Succeeded);
     }
 
     private static void InterlockedMax(ref int target, int value)
