@@ -97,7 +97,7 @@ public static partial class Exec
     /// </summary>
     private static async Task<TaskGraphResult> RunOnWorkerPoolAsync(TaskGraphBuilder builder, int maxDegreeOfParallelism, CancellationToken cancellationToken)
     {
-        var pool = new WorkerPool(new WorkerPoolOptions { WorkerCount = maxDegreeOfParallelism, QueueCapacity = maxDegreeOfParallelism, Name = "Exec.RunAllAsync" });
+        var pool = new WorkerPool(new WorkerPoolOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism, QueueCapacity = maxDegreeOfParallelism, Name = "Exec.RunAllAsync" });
         await using (pool.ConfigureAwait(false))
         {
             return await builder.WithWorkerPool(pool).Build().RunAsync(cancellationToken).ConfigureAwait(false);

@@ -286,7 +286,7 @@ public sealed partial class ParallelFiles
             // The queue holds one look-ahead window of a batch (twice the workers): more concurrent batches wait for room.
             return _pool ??= new WorkerPool(new WorkerPoolOptions
             {
-                WorkerCount = _options.MaxDegreeOfParallelism,
+                MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism,
                 QueueCapacity = 2 * _options.MaxDegreeOfParallelism,
                 Name = Name,
                 TimeProvider = _options.TimeProvider,
