@@ -18,7 +18,7 @@ public sealed class RequestCoalescerTests : IAsyncLifetime
     [Fact]
     public async Task CoalescedCallsEachGetTheirOwnResultFromFewerBulkRequests()
     {
-        await using var gate = Exec.Http().WithMaxConcurrency(4).Build();
+        await using var gate = Exec.Http().WithMaxDegreeOfParallelism(4).Build();
         await using var embeddings = EchoCoalescer(gate, "embed", new BatchProcessorOptions<string> { MaxBatchSize = 10, MaxDelay = Timeout.InfiniteTimeSpan });
 
         var ids = Enumerable.Range(0, 50).Select(i => $"item-{i}").ToArray();
