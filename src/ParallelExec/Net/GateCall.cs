@@ -9,35 +9,25 @@ namespace ParallelExec.Net;
 /// <see cref="DroppedBy"/> is written under the gate's lock before the waiting attempt's task is completed, so the call
 /// reads it after that task without the lock. <see cref="FirstAdmittedAt"/> is written and read by the call's own flow only.
 /// </remarks>
-internal abstract class GateCall
+internal abstract class GateCall(HttpGate gate, GateProvider provider, object item, int weight, int priority, TimeSpan submittedAt)
 {
-    protected GateCall(HttpGate gate, GateProvider provider, object item, int weight, int priority, TimeSpan submittedAt)
-    {
-        Gate = gate;
-        Provider = provider;
-        Item = item;
-        Weight = weight;
-        Priority = priority;
-        SubmittedAt = submittedAt;
-    }
-
     /// <summary>Gets the gate, so that a waiter's cancellation callback finds its lock.</summary>
-    public HttpGate Gate { get; }
+    public HttpGate Gate { get; } = gate;
 
     /// <summary>Gets the provider whose limits the call counts against.</summary>
-    public GateProvider Provider { get; }
+    public GateProvider Provider { get; } = provider;
 
     /// <summary>Gets the call as the user handed it over (the delegate or the request factory), for drop reports.</summary>
-    public object Item { get; }
+    public object Item { get; } = item;
 
     /// <summary>Gets the call's weight against the provider's weight window.</summary>
-    public int Weight { get; }
+    public int Weight { get; } = weight;
 
     /// <summary>Gets the call's priority among waiting calls (higher first).</summary>
-    public int Priority { get; }
+    public int Priority { get; } = priority;
 
     /// <summary>Gets when the call was submitted, on the gate's clock.</summary>
-    public TimeSpan SubmittedAt { get; }
+    public TimeSpan SubmittedAt { get; } = submittedAt;
 
     /// <summary>Gets or sets when the call's first attempt was admitted, or <see langword="null"/> before.</summary>
     public TimeSpan? FirstAdmittedAt { get; set; }

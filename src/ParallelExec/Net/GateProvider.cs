@@ -57,7 +57,7 @@ internal sealed class GateProvider : IDisposable
     public Queue<(TimeSpan DueAt, RateLimitLease Lease)> WeightReleases { get; } = new();
 
     /// <summary>Waiting calls in the gate's queue, best first.</summary>
-    public SortedSet<GateWaiter> Waiting { get; } = new(GateWaiterComparer.Instance);
+    public SortedSet<GateWaiter> Waiting { get; } = new(GateWaiter.ByPriority);
 
     public TimeSpan PausedUntil { get; set; }
 

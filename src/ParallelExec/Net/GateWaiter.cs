@@ -17,6 +17,10 @@ internal sealed class GateWaiter : WaitListNode<GateWaiter>
         CancellationToken = cancellationToken;
     }
 
+    /// <summary>Orders waiters by priority (higher first), then by arrival.</summary>
+    public static IComparer<GateWaiter> ByPriority { get; } = Comparer<GateWaiter>.Create(static (x, y) =>
+        x.Call.Priority != y.Call.Priority ? y.Call.Priority.CompareTo(x.Call.Priority) : x.Sequence.CompareTo(y.Sequence));
+
     public GateCall Call { get; }
 
     /// <summary>Gets the arrival order among waiters, the tie-break between equal priorities.</summary>
@@ -29,31 +33,4 @@ internal sealed class GateWaiter : WaitListNode<GateWaiter>
 
     /// <summary>Completed under the gate's lock; continuations never run inline there.</summary>
     public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-}
-
-/// <summary>Orders waiters by priority (higher first), then by arrival.</summary>
-internal sealed class GateWaiterComparer : IComparer<GateWaiter>
-{
-    public static readonly GateWaiterComparer Instance = new();
-
-    public int Compare(GateWaiter? x, GateWaiter? y)
-    {
-        if (ReferenceEquals(x, y))
-        {
-            return 0;
-        }
-
-        if (x is null)
-        {
-            return -1;
-        }
-
-        if (y is null)
-        {
-            return 1;
-        }
-
-        var byPriority = y.Call.Priority.CompareTo(x.Call.Priority);
-        return byPriority != 0 ? byPriority : x.Sequence.CompareTo(y.Sequence);
-    }
 }

@@ -124,7 +124,7 @@ public sealed partial class HttpGate
             foreach (var provider in _providerList)
             {
                 if (provider.Waiting.Min is { } head && provider.CanAdmit(head.Call.Weight, now)
-                    && (best is null || GateWaiterComparer.Instance.Compare(head, best) < 0))
+                    && (best is null || GateWaiter.ByPriority.Compare(head, best) < 0))
                 {
                     best = head;
                 }

@@ -10,8 +10,6 @@ namespace ParallelExec.Tests.Net;
 /// <summary>The standard <c>parallelexec.http.*</c> instruments and the <c>parallelexec.http.call</c> span, observed with real listeners.</summary>
 public sealed class HttpGateTelemetryTests
 {
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
     [Fact]
     public async Task TheStandardInstrumentsCountSubmittedFailedAndDroppedCallsAndMeasureQueueInFlightWaitAndRun()
     {
@@ -19,7 +17,7 @@ public sealed class HttpGateTelemetryTests
         var name = "http-metrics-" + Guid.NewGuid().ToString("N");
         using var recorder = new Recorder(name, meter => meter.Name == ParallelExecTelemetry.MeterName);
         await using var gate = Exec.Http().WithName(name).WithTimeProvider(time).WithMaxDegreeOfParallelism(1).WithQueue(1, QueueFullMode.Reject).Build();
-        var release = NewSignal();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var blocker = gate.RunAsync("a", async _ =>
         {
             await release.Task;
@@ -87,7 +85,7 @@ public sealed class HttpGateTelemetryTests
         {
             Assert.Equal(1, await gate.RunAsync("a", _ => ValueTask.FromResult(1)));
             await Assert.ThrowsAsync<InvalidDataException>(() => gate.RunAsync<int>("b", _ => throw new InvalidDataException("boom")));
-            var release = NewSignal();
+            var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var blocker = gate.RunAsync("c", async _ =>
             {
                 await release.Task;
