@@ -10,6 +10,8 @@ namespace ParallelExec.Net;
 /// <remarks>The gate copies these options when it is built; later changes to this object do not affect it.</remarks>
 public sealed class HttpGateOptions : ComponentOptions
 {
+    private Dictionary<string, ProviderLimits> _providers = new(StringComparer.Ordinal);
+
     /// <summary>Gets or sets the most calls in flight at once, over every provider.</summary>
     /// <value>32. Must be greater than zero.</value>
     public int MaxDegreeOfParallelism { get; set; } = 32;
@@ -23,7 +25,7 @@ public sealed class HttpGateOptions : ComponentOptions
     public QueueFullMode FullMode { get; set; } = QueueFullMode.Wait;
 
     /// <summary>Gets the limits of each named provider. A provider not listed gets <see cref="DefaultLimits"/>.</summary>
-    public IDictionary<string, ProviderLimits> Providers { get; } = new Dictionary<string, ProviderLimits>(StringComparer.Ordinal);
+    public IDictionary<string, ProviderLimits> Providers => _providers;
 
     /// <summary>Gets or sets the limits of providers not listed in <see cref="Providers"/>.</summary>
     /// <value>No request or weight limit (only <see cref="MaxDegreeOfParallelism"/> applies).</value>
@@ -105,28 +107,10 @@ public sealed class HttpGateOptions : ComponentOptions
     /// <returns>The copy.</returns>
     internal HttpGateOptions Clone()
     {
-        var copy = new HttpGateOptions
-        {
-            Name = Name,
-            TimeProvider = TimeProvider,
-            DrainTimeout = DrainTimeout,
-            MeterFactory = MeterFactory,
-            MaxDegreeOfParallelism = MaxDegreeOfParallelism,
-            QueueCapacity = QueueCapacity,
-            FullMode = FullMode,
-            DefaultLimits = DefaultLimits?.Clone()!,
-            DefaultThrottlePause = DefaultThrottlePause,
-            MaxThrottlePause = MaxThrottlePause,
-            ResiliencePipeline = ResiliencePipeline,
-            HttpClient = HttpClient,
-            ClientOptions = ClientOptions?.Clone()!,
-            OnDropped = OnDropped,
-        };
-        foreach (var (name, limits) in Providers)
-        {
-            copy.Providers[name] = limits?.Clone()!;
-        }
-
+        var copy = (HttpGateOptions)MemberwiseClone();
+        copy._providers = _providers.ToDictionary(p => p.Key, p => p.Value?.Clone()!, StringComparer.Ordinal);
+        copy.DefaultLimits = DefaultLimits?.Clone()!;
+        copy.ClientOptions = ClientOptions?.Clone()!;
         return copy;
     }
 }
