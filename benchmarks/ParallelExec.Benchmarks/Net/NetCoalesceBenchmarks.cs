@@ -29,7 +29,7 @@ public class NetCoalesceBenchmarks
     {
         _server = NetLoopbackServer.StartAsync(TimeSpan.FromMilliseconds(20)).GetAwaiter().GetResult();
         _bulk = new Uri(_server.BaseAddress, "bulk");
-        _gate = Exec.Http().WithMaxConcurrency(32).Build();
+        _gate = Exec.Http().WithMaxDegreeOfParallelism(32).Build();
         _coalescer = _gate.CoalesceHttp<string, string>(
             "embed",
             items => new HttpRequestMessage(HttpMethod.Post, _bulk) { Content = new StringContent(string.Join('\n', items)) },

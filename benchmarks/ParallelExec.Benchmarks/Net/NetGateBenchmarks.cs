@@ -28,7 +28,7 @@ public class NetGateBenchmarks
     {
         _server = NetLoopbackServer.StartAsync(TimeSpan.FromMilliseconds(20)).GetAwaiter().GetResult();
         _shared = PooledHttpClient.Create(new PooledHttpClientOptions { MaxConnectionsPerServer = Concurrency });
-        _gate = Exec.Http().WithMaxConcurrency(Concurrency).Build();
+        _gate = Exec.Http().WithMaxDegreeOfParallelism(Concurrency).Build();
     }
 
     [GlobalCleanup]

@@ -31,7 +31,7 @@ public class NetRateLimitBenchmarks
         _server = NetLoopbackServer.StartAsync(TimeSpan.FromMilliseconds(20), AllowedPerSecond).GetAwaiter().GetResult();
         _shared = PooledHttpClient.Create(new PooledHttpClientOptions { MaxConnectionsPerServer = 32 });
         _gate = Exec.Http()
-            .WithMaxConcurrency(32)
+            .WithMaxDegreeOfParallelism(32)
             .AddProvider("llm", new ProviderLimits { RequestLimit = AllowedPerSecond, RequestPeriod = TimeSpan.FromSeconds(1) })
             .RetryOnThrottle()
             .Build();

@@ -39,13 +39,11 @@ internal sealed class GateProvider : IDisposable
 
     public string Name { get; }
 
-    /// <summary>The gate this partition belongs to, so that a waiter's cancellation callback finds its lock.</summary>
-    public HttpGate? Gate { get; init; }
-
     public bool IsDisposed { get; private set; }
 
     public ProviderLimits Limits { get; }
 
+    /// <summary>Gets the gate's name and this provider's name, the tags of the gate's own instruments.</summary>
     public TagList Tags { get; }
 
     public ConcurrencyLimiter? RequestWindow { get; }
@@ -58,8 +56,8 @@ internal sealed class GateProvider : IDisposable
     /// <summary>Weight permits to hand back, oldest first.</summary>
     public Queue<(TimeSpan DueAt, RateLimitLease Lease)> WeightReleases { get; } = new();
 
-    /// <summary>Waiting calls, best first.</summary>
-    public SortedSet<GateWaiter> Waiting { get; } = new(GateWaiterComparer.Instance);
+    /// <summary>Waiting calls in the gate's queue, best first.</summary>
+    public SortedSet<GateWaiter> Waiting { get; } = new(GateWaiter.ByPriority);
 
     public TimeSpan PausedUntil { get; set; }
 
@@ -68,10 +66,12 @@ internal sealed class GateProvider : IDisposable
     /// <summary>When the timer is armed to fire, or <see cref="Timeout.InfiniteTimeSpan"/> when it is not armed.</summary>
     public TimeSpan TimerDueAt { get; set; } = Timeout.InfiniteTimeSpan;
 
+    /// <summary>Gets or sets how many of the provider's attempts hold a concurrency slot now.</summary>
     public int InFlight { get; set; }
 
     public long Admitted { get; set; }
 
+    /// <summary>Gets or sets how many of the provider's calls were refused, evicted or cut by the drain timeout.</summary>
     public long Dropped { get; set; }
 
     public long Throttled { get; set; }

@@ -3,27 +3,33 @@ using ParallelExec.Internal;
 
 namespace ParallelExec.Net;
 
-/// <summary>The network gate's instruments, created once from the library's meter and tagged per gate and provider.</summary>
-internal static class GateTelemetry
+/// <summary>
+/// The gate's own instruments, beside the standard <c>parallelexec.http.*</c> ones of <see cref="ComponentInstruments"/>:
+/// what only a gate with providers has. Each is tagged with the gate's name and the <see cref="TelemetryTagNames.Provider"/>.
+/// </summary>
+internal sealed class GateTelemetry
 {
-    public static readonly UpDownCounter<long> Waiting = Telemetry.Meter.CreateUpDownCounter<long>(
-        "parallelexec.net.waiting", "{call}", "Calls waiting for admission to the network gate.");
+    private GateTelemetry(Meter meter)
+    {
+        Admitted = meter.CreateCounter<long>(
+            "parallelexec.http.admitted", "{call}", "Attempts admitted by the gate, by provider (a retried call counts again).");
+        Throttled = meter.CreateCounter<long>(
+            "parallelexec.http.throttled", "{response}", "Throttling answers (429, or 503 with Retry-After), by provider.");
+        PauseDuration = meter.CreateCounter<double>(
+            "parallelexec.http.pause.duration", "s", "Time providers were paused by throttling answers or Pause, by provider.");
+    }
 
-    public static readonly UpDownCounter<long> InFlight = Telemetry.Meter.CreateUpDownCounter<long>(
-        "parallelexec.net.in_flight", "{call}", "Calls admitted by the network gate and still running.");
+    /// <summary>Gets <c>parallelexec.http.admitted</c>.</summary>
+    public Counter<long> Admitted { get; }
 
-    public static readonly Counter<long> Admitted = Telemetry.Meter.CreateCounter<long>(
-        "parallelexec.net.admitted", "{call}", "Calls admitted by the network gate (retries count again).");
+    /// <summary>Gets <c>parallelexec.http.throttled</c>.</summary>
+    public Counter<long> Throttled { get; }
 
-    public static readonly Counter<long> Rejected = Telemetry.Meter.CreateCounter<long>(
-        "parallelexec.net.rejected", "{call}", "Calls the full wait queue of the network gate dropped or rejected.");
+    /// <summary>Gets <c>parallelexec.http.pause.duration</c>, in seconds.</summary>
+    public Counter<double> PauseDuration { get; }
 
-    public static readonly Counter<long> Throttled = Telemetry.Meter.CreateCounter<long>(
-        "parallelexec.net.throttled", "{response}", "Throttling answers (429, or 503 with Retry-After) seen by the network gate.");
-
-    public static readonly Counter<double> PauseDuration = Telemetry.Meter.CreateCounter<double>(
-        "parallelexec.net.pause.duration", "s", "Time providers were paused by throttling answers.");
-
-    public static readonly Histogram<double> WaitDuration = Telemetry.Meter.CreateHistogram<double>(
-        "parallelexec.net.wait.duration", "s", "How long calls waited for admission to the network gate.");
+    /// <summary>Gets the gate instruments on the meter of <paramref name="instruments"/>, created once per meter.</summary>
+    /// <param name="instruments">The standard <c>http</c> instruments.</param>
+    /// <returns>The cached set.</returns>
+    public static GateTelemetry Get(ComponentInstruments instruments) => instruments.GetExtra(nameof(GateTelemetry), static meter => new GateTelemetry(meter));
 }

@@ -1,81 +1,36 @@
+using ParallelExec.Internal;
+
 namespace ParallelExec.Net;
 
-/// <summary>One call waiting for admission to an <see cref="HttpGate"/>.</summary>
-/// <remarks>Every field but the task source is read and written under the gate's lock.</remarks>
-internal sealed class GateWaiter
+/// <summary>One attempt of a call waiting for admission to an <see cref="HttpGate"/>.</summary>
+/// <remarks>
+/// It is listed in the gate's queue (and in its provider's <see cref="GateProvider.Waiting"/>), or in the gate's list of
+/// calls waiting for room, until it is admitted, cancelled or dropped; whether it is listed is how a cancellation racing
+/// an admission is decided once. Every member but the task source is used under the gate's lock.
+/// </remarks>
+internal sealed class GateWaiter : WaitListNode<GateWaiter>
 {
-    public GateWaiter(GateProvider provider, int weight, int priority, long sequence, TimeSpan enqueuedAt)
+    public GateWaiter(GateCall call, long sequence, CancellationToken cancellationToken)
     {
-        Provider = provider;
-        Weight = weight;
-        Priority = priority;
+        Call = call;
         Sequence = sequence;
-        EnqueuedAt = enqueuedAt;
+        CancellationToken = cancellationToken;
     }
 
-    public GateProvider Provider { get; }
+    /// <summary>Orders waiters by priority (higher first), then by arrival.</summary>
+    public static IComparer<GateWaiter> ByPriority { get; } = Comparer<GateWaiter>.Create(static (x, y) =>
+        x.Call.Priority != y.Call.Priority ? y.Call.Priority.CompareTo(x.Call.Priority) : x.Sequence.CompareTo(y.Sequence));
 
-    public int Weight { get; }
+    public GateCall Call { get; }
 
-    public int Priority { get; }
-
+    /// <summary>Gets the arrival order among waiters, the tie-break between equal priorities.</summary>
     public long Sequence { get; }
 
-    public TimeSpan EnqueuedAt { get; }
+    public CancellationToken CancellationToken { get; }
 
-    public WaiterState State { get; set; }
-
-    /// <summary>The node in the gate's arrival-order list while queued, or in its overflow list while waiting for room.</summary>
-    public LinkedListNode<GateWaiter>? Node { get; set; }
-
-    /// <summary>The permits of the call, set when it is admitted.</summary>
+    /// <summary>Gets or sets the permits of the attempt, set when it is admitted.</summary>
     public GateTicket? Ticket { get; set; }
 
-    public CancellationToken CancellationToken { get; set; }
-
-    /// <summary>Completed outside user code; continuations never run inline under the gate's lock.</summary>
+    /// <summary>Completed under the gate's lock; continuations never run inline there.</summary>
     public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-}
-
-/// <summary>Where a <see cref="GateWaiter"/> is in its life.</summary>
-internal enum WaiterState
-{
-    /// <summary>Waiting for room in a full queue (<see cref="QueueFullMode.Wait"/>).</summary>
-    Overflow,
-
-    /// <summary>In its provider's priority queue.</summary>
-    Queued,
-
-    /// <summary>Admitted: holds a concurrency permit.</summary>
-    Admitted,
-
-    /// <summary>Ended without admission: cancelled, dropped or refused at disposal.</summary>
-    Ended,
-}
-
-/// <summary>Orders waiters by priority (higher first), then by arrival.</summary>
-internal sealed class GateWaiterComparer : IComparer<GateWaiter>
-{
-    public static readonly GateWaiterComparer Instance = new();
-
-    public int Compare(GateWaiter? x, GateWaiter? y)
-    {
-        if (ReferenceEquals(x, y))
-        {
-            return 0;
-        }
-
-        if (x is null)
-        {
-            return -1;
-        }
-
-        if (y is null)
-        {
-            return 1;
-        }
-
-        var byPriority = y.Priority.CompareTo(x.Priority);
-        return byPriority != 0 ? byPriority : x.Sequence.CompareTo(y.Sequence);
-    }
 }

@@ -4,48 +4,58 @@ namespace ParallelExec.Net;
 
 /// <summary>
 /// Configures and builds an <see cref="HttpGate"/>; returned by <see cref="Exec.Http"/>. Single use: after
-/// <see cref="Build"/>, every method throws <see cref="InvalidOperationException"/>.
+/// <c>Build()</c>, every method throws <see cref="InvalidOperationException"/>. The name, clock, drain timeout and meter
+/// are set with the methods every builder shares.
 /// </summary>
 /// <example>
 /// <code>
 /// await using var gate = Exec.Http()
-///     .WithMaxConcurrency(32)
+///     .WithMaxDegreeOfParallelism(32)
 ///     .AddProvider("openai", new ProviderLimits { RequestLimit = 500, RequestPeriod = TimeSpan.FromMinutes(1), WeightLimit = 200_000 })
 ///     .RetryOnThrottle()
 ///     .Build();
 /// using var response = await gate.SendAsync("openai", () => new HttpRequestMessage(HttpMethod.Post, url) { Content = body }, weight: estimatedTokens);
 /// </code>
 /// </example>
-public sealed class HttpGateBuilder
+public sealed class HttpGateBuilder : ComponentBuilder<HttpGateBuilder, HttpGateOptions, HttpGate>
 {
-    private readonly HttpGateOptions _options = new();
-    private bool _built;
-
     internal HttpGateBuilder()
+        : base(new HttpGateOptions())
     {
     }
 
-    /// <summary>Sets the most calls in flight at once (<see cref="HttpGateOptions.MaxConcurrency"/>).</summary>
-    /// <param name="maxConcurrency">The limit; validated by <see cref="Build"/>.</param>
+    /// <summary>Sets the most calls in flight at once (<see cref="HttpGateOptions.MaxDegreeOfParallelism"/>).</summary>
+    /// <param name="maxDegreeOfParallelism">The limit; validated by <c>Build()</c>.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public HttpGateBuilder WithMaxConcurrency(int maxConcurrency) => Configure(o => o.MaxConcurrency = maxConcurrency);
+    public HttpGateBuilder WithMaxDegreeOfParallelism(int maxDegreeOfParallelism) => Set(o => o.MaxDegreeOfParallelism = maxDegreeOfParallelism);
 
     /// <summary>Sets the wait queue's capacity and what happens when it is full.</summary>
-    /// <param name="capacity">How many calls may wait; validated by <see cref="Build"/>.</param>
-    /// <param name="fullMode">What a call does when the queue is full.</param>
+    /// <param name="capacity">How many calls may wait (<see cref="HttpGateOptions.QueueCapacity"/>); validated by <c>Build()</c>.</param>
+    /// <param name="fullMode">What a call does when the queue is full (<see cref="HttpGateOptions.FullMode"/>).</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
     public HttpGateBuilder WithQueue(int capacity, QueueFullMode fullMode = QueueFullMode.Wait) =>
-        Configure(o =>
+        Set(o =>
         {
             o.QueueCapacity = capacity;
-            o.QueueFullMode = fullMode;
+            o.FullMode = fullMode;
         });
+
+    /// <summary>Sets the callback told about every call that did not run to an outcome of its own (<see cref="HttpGateOptions.OnDropped"/>).</summary>
+    /// <param name="onDropped">The callback; <see cref="DroppedItem.Key"/> is the call's provider.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="onDropped"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public HttpGateBuilder OnDropped(Action<DroppedItem> onDropped)
+    {
+        ArgumentNullException.ThrowIfNull(onDropped);
+        return Set(o => o.OnDropped = onDropped);
+    }
 
     /// <summary>Sets the limits of one provider (<see cref="HttpGateOptions.Providers"/>); a second call for a name replaces the first.</summary>
     /// <param name="name">The provider's name, as calls will give it.</param>
-    /// <param name="limits">The provider's limits; copied by <see cref="Build"/>.</param>
+    /// <param name="limits">The provider's limits; copied by <c>Build()</c>.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="name"/> or <paramref name="limits"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
@@ -53,7 +63,7 @@ public sealed class HttpGateBuilder
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(limits);
-        return Configure(o => o.Providers[name] = limits);
+        return Set(o => o.Providers[name] = limits);
     }
 
     /// <summary>Sets the pipeline every call runs through (<see cref="HttpGateOptions.ResiliencePipeline"/>).</summary>
@@ -64,7 +74,7 @@ public sealed class HttpGateBuilder
     public HttpGateBuilder WithResilience(ResiliencePipeline pipeline)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
-        return Configure(o => o.ResiliencePipeline = pipeline);
+        return Set(o => o.ResiliencePipeline = pipeline);
     }
 
     /// <summary>Retries throttled calls after their provider's pause (<see cref="HttpGate.CreateThrottleRetryPipeline"/>).</summary>
@@ -82,49 +92,9 @@ public sealed class HttpGateBuilder
     public HttpGateBuilder WithHttpClient(HttpClient client)
     {
         ArgumentNullException.ThrowIfNull(client);
-        return Configure(o => o.HttpClient = client);
+        return Set(o => o.HttpClient = client);
     }
 
-    /// <summary>Sets the clock of the gate's windows, pauses and timers.</summary>
-    /// <param name="timeProvider">The clock.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="timeProvider"/> is <see langword="null"/>.</exception>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public HttpGateBuilder WithTimeProvider(TimeProvider timeProvider)
-    {
-        ArgumentNullException.ThrowIfNull(timeProvider);
-        return Configure(o => o.TimeProvider = timeProvider);
-    }
-
-    /// <summary>Changes any other option.</summary>
-    /// <param name="configure">Changes the options.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="configure"/> is <see langword="null"/>.</exception>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public HttpGateBuilder Configure(Action<HttpGateOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(configure);
-        ThrowIfBuilt();
-        configure(_options);
-        return this;
-    }
-
-    /// <summary>Validates the options and builds the gate.</summary>
-    /// <returns>The gate; dispose it when done.</returns>
-    /// <exception cref="ArgumentException">An option is invalid; the message lists every invalid option.</exception>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public HttpGate Build()
-    {
-        ThrowIfBuilt();
-        _built = true;
-        return new HttpGate(_options);
-    }
-
-    private void ThrowIfBuilt()
-    {
-        if (_built)
-        {
-            throw new InvalidOperationException("This HttpGateBuilder has already built a gate; builders are single use.");
-        }
-    }
+    /// <inheritdoc/>
+    protected override HttpGate Create(HttpGateOptions options) => new(options);
 }

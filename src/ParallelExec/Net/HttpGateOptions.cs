@@ -4,18 +4,17 @@ namespace ParallelExec.Net;
 
 /// <summary>
 /// Settings of an <see cref="HttpGate"/>: its concurrency, its wait queue, the limits of each provider, the shared
-/// client and the resilience pipeline calls are retried through.
+/// client and the resilience pipeline calls are retried through. The name, clock, drain timeout and meter come from
+/// <see cref="ComponentOptions"/>.
 /// </summary>
 /// <remarks>The gate copies these options when it is built; later changes to this object do not affect it.</remarks>
-public sealed class HttpGateOptions
+public sealed class HttpGateOptions : ComponentOptions
 {
-    /// <summary>Gets or sets the name that tags this gate's metrics.</summary>
-    /// <value><c>"http"</c>.</value>
-    public string Name { get; set; } = "http";
+    private Dictionary<string, ProviderLimits> _providers = new(StringComparer.Ordinal);
 
     /// <summary>Gets or sets the most calls in flight at once, over every provider.</summary>
     /// <value>32. Must be greater than zero.</value>
-    public int MaxConcurrency { get; set; } = 32;
+    public int MaxDegreeOfParallelism { get; set; } = 32;
 
     /// <summary>Gets or sets how many calls may wait for admission, over every provider.</summary>
     /// <value>1024. Must be greater than zero.</value>
@@ -23,13 +22,13 @@ public sealed class HttpGateOptions
 
     /// <summary>Gets or sets what a call does when the wait queue is full.</summary>
     /// <value><see cref="QueueFullMode.Wait"/>: the call waits for room (or for its token).</value>
-    public QueueFullMode QueueFullMode { get; set; } = QueueFullMode.Wait;
+    public QueueFullMode FullMode { get; set; } = QueueFullMode.Wait;
 
     /// <summary>Gets the limits of each named provider. A provider not listed gets <see cref="DefaultLimits"/>.</summary>
-    public IDictionary<string, ProviderLimits> Providers { get; } = new Dictionary<string, ProviderLimits>(StringComparer.Ordinal);
+    public IDictionary<string, ProviderLimits> Providers => _providers;
 
     /// <summary>Gets or sets the limits of providers not listed in <see cref="Providers"/>.</summary>
-    /// <value>No request or weight limit (only <see cref="MaxConcurrency"/> applies).</value>
+    /// <value>No request or weight limit (only <see cref="MaxDegreeOfParallelism"/> applies).</value>
     public ProviderLimits DefaultLimits { get; set; } = new();
 
     /// <summary>
@@ -55,49 +54,63 @@ public sealed class HttpGateOptions
     /// given.
     /// </summary>
     /// <value><see langword="null"/>: the gate builds one with <see cref="PooledHttpClient"/> from
-    /// <see cref="ClientOptions"/>, its per-server connection cap set to <see cref="MaxConcurrency"/>, and disposes it.</value>
+    /// <see cref="ClientOptions"/>, its per-server connection cap set to <see cref="MaxDegreeOfParallelism"/>, and disposes it.</value>
     public HttpClient? HttpClient { get; set; }
 
     /// <summary>Gets or sets the settings of the client the gate builds when <see cref="HttpClient"/> is not set.</summary>
-    /// <value>The defaults of <see cref="PooledHttpClientOptions"/>; <see cref="PooledHttpClientOptions.MaxConnectionsPerServer"/> is replaced by <see cref="MaxConcurrency"/>.</value>
+    /// <value>The defaults of <see cref="PooledHttpClientOptions"/>; <see cref="PooledHttpClientOptions.MaxConnectionsPerServer"/>
+    /// is replaced by <see cref="MaxDegreeOfParallelism"/>.</value>
     public PooledHttpClientOptions ClientOptions { get; set; } = new();
 
-    /// <summary>Gets or sets a callback told about every call the full wait queue dropped or rejected, with its provider.</summary>
+    /// <summary>
+    /// Gets or sets the callback told about every call that did not run to an outcome of its own: refused or evicted by
+    /// the full wait queue, or cut by the drain timeout. <see cref="DroppedItem.Item"/> is the call (the delegate given to
+    /// <see cref="HttpGate.RunAsync{T}"/>, or the request factory given to <see cref="HttpGate.SendAsync"/>) and
+    /// <see cref="DroppedItem.Key"/> its provider's name.
+    /// </summary>
     /// <value><see langword="null"/>.</value>
-    public Action<string, DropReason>? OnDropped { get; set; }
+    public Action<DroppedItem>? OnDropped { get; set; }
 
-    /// <summary>Gets or sets how long <see cref="HttpGate.DisposeAsync"/> lets waiting and running calls finish.</summary>
-    /// <value><see cref="Timeout.InfiniteTimeSpan"/>. When it passes, waiting calls fail with
-    /// <see cref="ItemDroppedException"/> (<see cref="DropReason.DrainTimeout"/>) and running calls are cancelled.</value>
-    public TimeSpan DrainTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+    /// <inheritdoc/>
+    protected override string DefaultName => "HttpGate";
 
-    /// <summary>Gets or sets the clock every window, pause and timer of the gate uses.</summary>
-    /// <value><see cref="TimeProvider.System"/>.</value>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
-
-    internal HttpGateOptions Clone()
+    /// <inheritdoc/>
+    protected override void AddErrors(OptionsValidator validator)
     {
-        var copy = new HttpGateOptions
-        {
-            Name = Name,
-            MaxConcurrency = MaxConcurrency,
-            QueueCapacity = QueueCapacity,
-            QueueFullMode = QueueFullMode,
-            DefaultLimits = DefaultLimits?.Clone()!,
-            DefaultThrottlePause = DefaultThrottlePause,
-            MaxThrottlePause = MaxThrottlePause,
-            ResiliencePipeline = ResiliencePipeline,
-            HttpClient = HttpClient,
-            ClientOptions = ClientOptions?.Clone()!,
-            OnDropped = OnDropped,
-            DrainTimeout = DrainTimeout,
-            TimeProvider = TimeProvider,
-        };
+        base.AddErrors(validator);
+        validator
+            .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
+            .RequirePositive(QueueCapacity, nameof(QueueCapacity))
+            .RequireDefined(FullMode, nameof(FullMode))
+            .RequirePositive(DefaultThrottlePause, nameof(DefaultThrottlePause))
+            .RequirePositive(MaxThrottlePause, nameof(MaxThrottlePause))
+            .RequireNotNull(DefaultLimits, nameof(DefaultLimits));
+        DefaultLimits?.AddErrors(validator, nameof(DefaultLimits));
         foreach (var (name, limits) in Providers)
         {
-            copy.Providers[name] = limits?.Clone()!;
+            var prefix = $"{nameof(Providers)}[\"{name}\"]";
+            validator.RequireNotNull(limits, prefix);
+            limits?.AddErrors(validator, prefix);
         }
 
+        if (HttpClient is null)
+        {
+            validator.RequireNotNull(ClientOptions, nameof(ClientOptions));
+            if (ClientOptions is not null)
+            {
+                PooledHttpClient.Validate(ClientOptions, validator);
+            }
+        }
+    }
+
+    /// <summary>Copies the options and the provider limits, so that later changes by the caller do not reach a gate.</summary>
+    /// <returns>The copy.</returns>
+    internal HttpGateOptions Clone()
+    {
+        var copy = (HttpGateOptions)MemberwiseClone();
+        copy._providers = _providers.ToDictionary(p => p.Key, p => p.Value?.Clone()!, StringComparer.Ordinal);
+        copy.DefaultLimits = DefaultLimits?.Clone()!;
+        copy.ClientOptions = ClientOptions?.Clone()!;
         return copy;
     }
 }

@@ -19,7 +19,7 @@ public sealed class PooledHttpClientOptions
 
     /// <summary>
     /// Gets or sets the most connections opened to one server. An <see cref="HttpGate"/> that builds its own client sets
-    /// it to the gate's <see cref="HttpGateOptions.MaxConcurrency"/>, so that every admitted call finds a connection and
+    /// it to the gate's <see cref="HttpGateOptions.MaxDegreeOfParallelism"/>, so that every admitted call finds a connection and
     /// no connection is opened that the gate would never use.
     /// </summary>
     /// <value>32. Must be greater than zero.</value>

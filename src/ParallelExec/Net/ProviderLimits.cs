@@ -42,6 +42,16 @@ public sealed class ProviderLimits
     /// </value>
     public bool CountFromCompletion { get; set; } = true;
 
+    /// <summary>Records the invalid values of these limits, named under <paramref name="prefix"/>.</summary>
+    /// <param name="validator">Collects the errors.</param>
+    /// <param name="prefix">How the options name these limits, for example <c>Providers["openai"]</c>.</param>
+    internal void AddErrors(OptionsValidator validator, string prefix) =>
+        validator
+            .Require(RequestLimit is null or > 0, prefix + "." + nameof(RequestLimit), RequestLimit, "must be greater than zero or null")
+            .RequirePositive(RequestPeriod, prefix + "." + nameof(RequestPeriod))
+            .Require(WeightLimit is null or > 0, prefix + "." + nameof(WeightLimit), WeightLimit, "must be greater than zero or null")
+            .RequirePositive(WeightPeriod, prefix + "." + nameof(WeightPeriod));
+
     internal ProviderLimits Clone() => new()
     {
         CountFromCompletion = CountFromCompletion,

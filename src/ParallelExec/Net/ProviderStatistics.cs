@@ -20,7 +20,7 @@ public sealed class ProviderStatistics
     /// <summary>Gets how many of the provider's calls have been admitted (retries count again).</summary>
     public long Admitted { get; internal init; }
 
-    /// <summary>Gets how many of the provider's calls the full wait queue dropped or rejected.</summary>
+    /// <summary>Gets how many of the provider's calls the full wait queue refused or evicted, or the drain timeout cut.</summary>
     public long Dropped { get; internal init; }
 
     /// <summary>Gets how many throttling answers (429, or 503 with <c>Retry-After</c>) the provider gave.</summary>

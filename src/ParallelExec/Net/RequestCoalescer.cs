@@ -11,15 +11,18 @@ namespace ParallelExec.Net;
 /// <typeparam name="TItem">One caller's request.</typeparam>
 /// <typeparam name="TResult">One caller's result.</typeparam>
 /// <remarks>
-/// Built on <see cref="BatchProcessor{TItem, TResult}"/>: batches flush by size or delay, results are matched to
-/// callers by position, and a failed bulk call fails each of its callers with the exception (or is bisected, per the
-/// batching options). A bulk call the provider throttles pauses the provider and is retried through the gate's pipeline.
-/// Dispose the coalescer before its gate: disposal flushes and drains the open batch through the gate.
+/// Built on <see cref="BatchProcessor{TItem, TResult}"/>, whose lifecycle it is: batches flush by size or delay, results
+/// are matched to callers by position, and a failed bulk call fails each of its callers with the exception (or is
+/// bisected, per the batching options). A bulk call the provider throttles pauses the provider and is retried through
+/// the gate's pipeline. Complete or dispose the coalescer before its gate: it flushes and drains the open batch through
+/// the gate.
 /// </remarks>
-public sealed class RequestCoalescer<TItem, TResult> : IAsyncDisposable
+public sealed class RequestCoalescer<TItem, TResult> : IExecComponent
     where TItem : notnull
 {
     private readonly BatchProcessor<TItem, TResult> _processor;
+    private readonly string _provider;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     internal RequestCoalescer(
         HttpGate gate,
@@ -29,6 +32,7 @@ public sealed class RequestCoalescer<TItem, TResult> : IAsyncDisposable
         Func<IReadOnlyList<TItem>, int>? weigh,
         int priority)
     {
+        _provider = provider;
         _processor = new BatchProcessor<TItem, TResult>(
             async (items, cancellationToken) => await gate.RunAsync(
                 provider,
@@ -39,12 +43,19 @@ public sealed class RequestCoalescer<TItem, TResult> : IAsyncDisposable
             options);
     }
 
+    /// <summary>Gets the coalescer's name: the name of its batching options.</summary>
+    public string Name => _processor.Name ?? nameof(RequestCoalescer<TItem, TResult>);
+
+    /// <summary>Gets a task that completes when intake has stopped and every submitted item has ended.</summary>
+    public Task Completion => _completion.Task;
+
     /// <summary>Submits one item and waits for its own result from the bulk call its batch goes into.</summary>
     /// <param name="item">The item.</param>
     /// <param name="cancellationToken">Cancels the wait; an item not yet sent leaves its batch.</param>
     /// <returns>The item's result.</returns>
     /// <exception cref="ItemDroppedException">The batching queue dropped or rejected the item.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="InvalidOperationException">The coalescer was completed.</exception>
     /// <exception cref="ObjectDisposedException">The coalescer is disposed.</exception>
     public ValueTask<TResult> SendAsync(TItem item, CancellationToken cancellationToken = default) =>
         _processor.SubmitAsync(item, cancellationToken);
@@ -56,11 +67,46 @@ public sealed class RequestCoalescer<TItem, TResult> : IAsyncDisposable
     /// <exception cref="ObjectDisposedException">The coalescer is disposed.</exception>
     public ValueTask FlushAsync(CancellationToken cancellationToken = default) => _processor.FlushAsync(cancellationToken);
 
-    /// <summary>Takes a snapshot of the underlying batch processor (batches, sizes, outcomes).</summary>
+    /// <summary>Takes a snapshot of the coalescer: its ledger of single calls and the bulk calls made for them.</summary>
     /// <returns>The snapshot.</returns>
-    public BatchProcessorStatistics GetStatistics() => _processor.GetStatistics();
+    public RequestCoalescerStatistics GetStatistics()
+    {
+        var batching = _processor.GetStatistics();
+        return new RequestCoalescerStatistics(Name, ToLedger(batching), _provider, batching.Batches, batching.HandlerCalls);
+    }
 
-    /// <summary>Stops intake, sends the open batch and waits for every bulk call to end. Idempotent.</summary>
+    /// <inheritdoc/>
+    ComponentStatistics IExecComponent.GetStatistics() => GetStatistics();
+
+    /// <summary>Stops intake and sends the open batch; items already submitted still get their results. Idempotent.</summary>
+    public void Complete() => _ = DisposeAsync().AsTask();
+
+    /// <summary>Stops intake, sends the open batch and waits for every bulk call to end (within the batching options' drain timeout). Idempotent.</summary>
     /// <returns>A task that completes when the coalescer has drained.</returns>
-    public ValueTask DisposeAsync() => _processor.DisposeAsync();
+    public ValueTask DisposeAsync() => new(DrainAsync(_processor.DisposeAsync()));
+
+    // Merge shim: the batch processor of this branch has neither Complete()/Completion nor a ledger in its statistics.
+    // With them, Complete() and Completion delegate to it, DisposeAsync() returns its DisposeAsync(), and ToLedger is
+    // its statistics' Ledger.
+    private async Task DrainAsync(ValueTask disposal)
+    {
+        await disposal.ConfigureAwait(false);
+        _completion.TrySetResult();
+    }
+
+    private static LedgerSnapshot ToLedger(BatchProcessorStatistics batching)
+    {
+        var queued = batching.Pending;
+        var ended = batching.Succeeded + batching.Failed + batching.Cancelled + batching.Dropped;
+        return new LedgerSnapshot
+        {
+            Submitted = batching.Submitted,
+            Succeeded = batching.Succeeded,
+            Failed = batching.Failed,
+            Cancelled = batching.Cancelled,
+            Dropped = batching.Dropped,
+            Queued = queued,
+            InFlight = Math.Max(0, batching.Submitted - ended - queued),
+        };
+    }
 }

@@ -12,7 +12,7 @@ public sealed class HttpGateSelfDisposeTests
     [Fact]
     public async Task Call_disposing_its_own_gate_returns_once_the_other_calls_ended_and_outside_callers_wait_for_it()
     {
-        var gate = Exec.Http().WithMaxConcurrency(2).Build();
+        var gate = Exec.Http().WithMaxDegreeOfParallelism(2).Build();
         var ended = new ConcurrentQueue<string>();
         var selfStarted = NewSignal();
         var selfGo = NewSignal();
@@ -48,7 +48,7 @@ public sealed class HttpGateSelfDisposeTests
                 ended.Enqueue($"q{i}");
                 return ValueTask.FromResult($"q{i}");
             })).ToList();
-            Assert.Equal(3, gate.GetStatistics().Waiting);
+            Assert.Equal(3, gate.GetStatistics().Ledger.Queued);
 
             selfGo.SetResult();
             var fromInside = await insideDispose.Task.WithTimeout();
@@ -69,7 +69,7 @@ public sealed class HttpGateSelfDisposeTests
             var results = await Task.WhenAll(queued).WithTimeout();
             Assert.Equal(["q0", "q1", "q2"], results);
             var statistics = gate.GetStatistics();
-            Assert.Equal((5, 0), (statistics.Admitted, statistics.Dropped));
+            Assert.Equal((5, 0), (statistics.Admitted, statistics.Ledger.Dropped));
         }
         finally
         {
@@ -81,7 +81,7 @@ public sealed class HttpGateSelfDisposeTests
     [Fact]
     public async Task Call_disposing_from_the_only_permit_returns_at_once_and_the_waiting_calls_run_after_it()
     {
-        var gate = Exec.Http().WithMaxConcurrency(1).Build();
+        var gate = Exec.Http().WithMaxDegreeOfParallelism(1).Build();
         var order = new ConcurrentQueue<string>();
         var selfStarted = NewSignal();
         var selfGo = NewSignal();

@@ -19,7 +19,7 @@ public sealed class HttpGateTests : IAsyncLifetime
     public async Task RealHttpCallsNeverExceedTheConcurrencyLimitAndEachGetsItsOwnAnswer()
     {
         _server.Latency = TimeSpan.FromMilliseconds(20);
-        await using var gate = Exec.Http().WithMaxConcurrency(4).Build();
+        await using var gate = Exec.Http().WithMaxDegreeOfParallelism(4).Build();
 
         var calls = Enumerable.Range(0, 40).Select(async id =>
         {
@@ -34,15 +34,15 @@ public sealed class HttpGateTests : IAsyncLifetime
         var stats = gate.GetStatistics();
         Assert.InRange(stats.PeakInFlight, 2, 4);
         Assert.Equal(40, stats.Admitted);
-        Assert.Equal(0, stats.InFlight);
-        Assert.Equal(0, stats.Waiting);
+        Assert.Equal(0, stats.Ledger.InFlight);
+        Assert.Equal(0, stats.Ledger.Queued);
     }
 
     [Fact]
     public async Task OpenConnectionsStayAtOrUnderTheCapOfTheGatesPooledClient()
     {
         _server.Latency = TimeSpan.FromMilliseconds(10);
-        await using var gate = Exec.Http().WithMaxConcurrency(3).Build();
+        await using var gate = Exec.Http().WithMaxDegreeOfParallelism(3).Build();
 
         await Task.WhenAll(Enumerable.Range(0, 60).Select(async id =>
         {
@@ -87,16 +87,16 @@ public sealed class HttpGateTests : IAsyncLifetime
         // Admission is counted under the gate's lock as the clock moves; the calls themselves run asynchronously, so
         // each step waits for them to have recorded their start before the clock moves on.
         Assert.Equal(5, gate.GetStatistics().Admitted);
-        await TestTimeout.WaitUntilAsync(() => starts.Count == 5 && gate.GetStatistics().InFlight == 0);
+        await TestTimeout.WaitUntilAsync(() => starts.Count == 5 && gate.GetStatistics().Ledger.InFlight == 0);
         time.Advance(TimeSpan.FromMilliseconds(999));
         Assert.Equal(5, gate.GetStatistics().Admitted);
         time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Equal(10, gate.GetStatistics().Admitted);
-        await TestTimeout.WaitUntilAsync(() => starts.Count == 10 && gate.GetStatistics().InFlight == 0);
+        await TestTimeout.WaitUntilAsync(() => starts.Count == 10 && gate.GetStatistics().Ledger.InFlight == 0);
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(15, gate.GetStatistics().Admitted);
-        Assert.Equal(2, gate.GetStatistics().Waiting);
-        await TestTimeout.WaitUntilAsync(() => starts.Count == 15 && gate.GetStatistics().InFlight == 0);
+        Assert.Equal(2, gate.GetStatistics().Ledger.Queued);
+        await TestTimeout.WaitUntilAsync(() => starts.Count == 15 && gate.GetStatistics().Ledger.InFlight == 0);
         time.Advance(TimeSpan.FromSeconds(1));
 
         var ids = await Task.WhenAll(calls).WithTimeout();
@@ -265,7 +265,7 @@ public sealed class HttpGateTests : IAsyncLifetime
     public async Task APausedProviderDoesNotHoldUpOthersEvenWithAHigherPriority()
     {
         var time = new FakeTimeProvider();
-        await using var gate = Exec.Http().WithMaxConcurrency(1).WithTimeProvider(time).Build();
+        await using var gate = Exec.Http().WithMaxDegreeOfParallelism(1).WithTimeProvider(time).Build();
         gate.Pause("a", TimeSpan.FromSeconds(10));
 
         var paused = gate.RunAsync("a", _ => ValueTask.FromResult("a"), priority: 100);
@@ -280,7 +280,7 @@ public sealed class HttpGateTests : IAsyncLifetime
     [Fact]
     public async Task WaitingCallsAreAdmittedByPriorityThenByArrival()
     {
-        await using var gate = Exec.Http().WithMaxConcurrency(1).Build();
+        await using var gate = Exec.Http().WithMaxDegreeOfParallelism(1).Build();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var order = new ConcurrentQueue<string>();
         var blocker = gate.RunAsync("a", async _ =>
@@ -288,7 +288,7 @@ public sealed class HttpGateTests : IAsyncLifetime
             await release.Task;
             return "blocker";
         });
-        await TestTimeout.WaitUntilAsync(() => gate.GetStatistics().InFlight == 1);
+        await TestTimeout.WaitUntilAsync(() => gate.GetStatistics().Ledger.InFlight == 1);
 
         var waiting = new (string Id, int Priority)[] { ("p1", 1), ("p5-first", 5), ("p3", 3), ("p5-second", 5), ("p0", 0) }
             .Select(c => gate.RunAsync(c.Priority % 2 == 0 ? "a" : "b", _ =>
@@ -297,7 +297,7 @@ public sealed class HttpGateTests : IAsyncLifetime
                 return ValueTask.FromResult(c.Id);
             }, priority: c.Priority))
             .ToArray();
-        Assert.Equal(5, gate.GetStatistics().Waiting);
+        Assert.Equal(5, gate.GetStatistics().Ledger.Queued);
 
         release.SetResult();
         await Task.WhenAll(waiting.Append(blocker)).WithTimeout();
@@ -307,7 +307,7 @@ public sealed class HttpGateTests : IAsyncLifetime
     [Fact]
     public async Task CancellingAWaitingCallRemovesItAndItNeverRuns()
     {
-        await using var gate = Exec.Http().WithMaxConcurrency(1).WithQueue(2, QueueFullMode.Reject).Build();
+        await using var gate = Exec.Http().WithMaxDegreeOfParallelism(1).WithQueue(2, QueueFullMode.Reject).Build();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var ran = new ConcurrentQueue<string>();
         var blocker = gate.RunAsync("a", async _ =>
@@ -326,12 +326,12 @@ public sealed class HttpGateTests : IAsyncLifetime
             ran.Enqueue("kept");
             return ValueTask.FromResult("kept");
         });
-        Assert.Equal(2, gate.GetStatistics().Waiting);
+        Assert.Equal(2, gate.GetStatistics().Ledger.Queued);
 
         await cts.CancelAsync();
         var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled).WithTimeout();
         Assert.Equal(cts.Token, error.CancellationToken);
-        Assert.Equal(1, gate.GetStatistics().Waiting);
+        Assert.Equal(1, gate.GetStatistics().Ledger.Queued);
 
         // The freed place is really free: a full queue (capacity 2, Reject) takes one more call.
         var another = gate.RunAsync("a", _ =>
@@ -342,7 +342,8 @@ public sealed class HttpGateTests : IAsyncLifetime
         release.SetResult();
         await Task.WhenAll(blocker, kept, another).WithTimeout();
         Assert.Equal(["kept", "another"], ran);
-        Assert.Equal(0, gate.GetStatistics().Dropped);
+        Assert.Equal(0, gate.GetStatistics().Ledger.Dropped);
+        Assert.Equal(1, gate.GetStatistics().Ledger.Cancelled);
     }
 
     [Fact]
@@ -364,9 +365,9 @@ public sealed class HttpGateTests : IAsyncLifetime
     {
         var dropped = new ConcurrentQueue<(string Provider, DropReason Reason)>();
         await using var gate = Exec.Http()
-            .WithMaxConcurrency(1)
+            .WithMaxDegreeOfParallelism(1)
             .WithQueue(2, mode)
-            .Configure(o => o.OnDropped = (provider, why) => dropped.Enqueue((provider, why)))
+            .OnDropped(d => dropped.Enqueue(((string)d.Key!, d.Reason)))
             .Build();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var blocker = gate.RunAsync("p", async _ =>
@@ -392,14 +393,15 @@ public sealed class HttpGateTests : IAsyncLifetime
         }
 
         Assert.Equal([("p-" + droppedId, reason)], dropped);
-        Assert.Equal(1, gate.GetStatistics().Dropped);
+        var ledger = gate.GetStatistics().Ledger;
+        Assert.Equal(reason == DropReason.Rejected ? (0, 1) : (1, 0), (ledger.Dropped, ledger.Rejected));
         Assert.Equal(1, gate.GetStatistics().Providers["p-" + droppedId].Dropped);
     }
 
     [Fact]
     public async Task InWaitModeACallBeyondCapacityWaitsForRoomAndThenRuns()
     {
-        await using var gate = Exec.Http().WithMaxConcurrency(1).WithQueue(1, QueueFullMode.Wait).Build();
+        await using var gate = Exec.Http().WithMaxDegreeOfParallelism(1).WithQueue(1, QueueFullMode.Wait).Build();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var blocker = gate.RunAsync("p", async _ =>
         {
@@ -408,7 +410,7 @@ public sealed class HttpGateTests : IAsyncLifetime
         });
         var queued = gate.RunAsync("p", _ => ValueTask.FromResult(1));
         var overflow = gate.RunAsync("p", _ => ValueTask.FromResult(2));
-        Assert.Equal(2, gate.GetStatistics().Waiting);
+        Assert.Equal(2, gate.GetStatistics().Ledger.Queued);
 
         release.SetResult();
         Assert.Equal(new[] { 0, 1, 2 }, await Task.WhenAll(blocker, queued, overflow).WithTimeout());
@@ -417,7 +419,7 @@ public sealed class HttpGateTests : IAsyncLifetime
     [Fact]
     public async Task DisposeDrainsWaitingCallsThenRefusesNewOnes()
     {
-        var gate = Exec.Http().WithMaxConcurrency(1).Build();
+        var gate = Exec.Http().WithMaxDegreeOfParallelism(1).Build();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var blocker = gate.RunAsync("p", async _ =>
         {
@@ -458,26 +460,25 @@ public sealed class HttpGateTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task DrainTimeoutDropsWaitingCallsAndCancelsRunningOnes()
+    public async Task DrainTimeoutDropsWaitingCallsCancelsRunningOnesAndReportsEachByItem()
     {
         var time = new FakeTimeProvider();
-        var dropped = new ConcurrentQueue<DropReason>();
+        var dropped = new ConcurrentQueue<DroppedItem>();
         var gate = Exec.Http()
-            .WithMaxConcurrency(1)
+            .WithMaxDegreeOfParallelism(1)
             .WithTimeProvider(time)
-            .Configure(o =>
-            {
-                o.DrainTimeout = TimeSpan.FromSeconds(5);
-                o.OnDropped = (_, reason) => dropped.Enqueue(reason);
-            })
+            .WithDrainTimeout(TimeSpan.FromSeconds(5))
+            .OnDropped(dropped.Enqueue)
             .Build();
-        var running = gate.RunAsync("p", async token =>
+        Func<CancellationToken, ValueTask<int>> runningCall = async token =>
         {
             await Task.Delay(Timeout.InfiniteTimeSpan, token);
             return 0;
-        });
-        var waiting = gate.RunAsync("p", _ => ValueTask.FromResult(1));
-        await TestTimeout.WaitUntilAsync(() => gate.GetStatistics().InFlight == 1);
+        };
+        Func<CancellationToken, ValueTask<int>> waitingCall = _ => ValueTask.FromResult(1);
+        var running = gate.RunAsync("p", runningCall);
+        var waiting = gate.RunAsync("q", waitingCall);
+        await TestTimeout.WaitUntilAsync(() => gate.GetStatistics().Ledger is { InFlight: 1, Queued: 1 });
 
         var disposing = gate.DisposeAsync().AsTask();
         time.Advance(TimeSpan.FromSeconds(5));
@@ -486,17 +487,25 @@ public sealed class HttpGateTests : IAsyncLifetime
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running).WithTimeout();
         var error = await Assert.ThrowsAsync<ItemDroppedException>(() => waiting).WithTimeout();
         Assert.Equal(DropReason.DrainTimeout, error.Reason);
-        Assert.Equal([DropReason.DrainTimeout], dropped);
+
+        // Both calls are reported once, by item, with their provider: the running one as well as the waiting one.
+        Assert.Equal(2, dropped.Count);
+        Assert.All(dropped, d => Assert.Equal((gate.Name, DropReason.DrainTimeout), (d.Component, d.Reason)));
+        Assert.Equal("p", Assert.Single(dropped, d => ReferenceEquals(d.Item, runningCall)).Key);
+        Assert.Equal("q", Assert.Single(dropped, d => ReferenceEquals(d.Item, waitingCall)).Key);
+        var ledger = gate.GetStatistics().Ledger;
+        Assert.Equal((2L, 2L, 0L), (ledger.Submitted, ledger.Dropped, ledger.Cancelled));
+        Assert.True(ledger.IsBalanced, ledger.ToString());
     }
 
     [Fact]
     public async Task ACallThatThrowsGetsItsOwnExceptionAndFreesItsPermit()
     {
-        await using var gate = Exec.Http().WithMaxConcurrency(1).Build();
+        await using var gate = Exec.Http().WithMaxDegreeOfParallelism(1).Build();
 
         await Assert.ThrowsAsync<InvalidDataException>(() => gate.RunAsync<int>("p", _ => throw new InvalidDataException("boom")));
         Assert.Equal(5, await gate.RunAsync("p", _ => ValueTask.FromResult(5)).WithTimeout());
-        Assert.Equal(0, gate.GetStatistics().InFlight);
+        Assert.Equal(0, gate.GetStatistics().Ledger.InFlight);
     }
 
     [Fact]
@@ -508,7 +517,7 @@ public sealed class HttpGateTests : IAsyncLifetime
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == ParallelExecTelemetry.MeterName && instrument.Name.StartsWith("parallelexec.net.", StringComparison.Ordinal))
+            if (instrument.Meter.Name == ParallelExecTelemetry.MeterName && instrument.Name.StartsWith("parallelexec.http.", StringComparison.Ordinal))
             {
                 l.EnableMeasurementEvents(instrument);
             }
@@ -537,15 +546,17 @@ public sealed class HttpGateTests : IAsyncLifetime
         listener.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
         listener.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
         listener.Start();
-        await using var gate = Exec.Http().WithTimeProvider(time).Configure(o => o.Name = name).Build();
+        await using var gate = Exec.Http().WithTimeProvider(time).WithName(name).Build();
 
         await gate.RunAsync("a", _ => ValueTask.FromResult(1));
         await Assert.ThrowsAsync<ProviderThrottledException>(() => gate.RunAsync<int>("b", _ => throw new ProviderThrottledException("b", TimeSpan.FromSeconds(2))));
 
-        Assert.Equal(2, measurements.Where(m => m.Instrument == "parallelexec.net.admitted").Sum(m => m.Value));
-        Assert.Equal([("parallelexec.net.throttled", 1.0, "b")], measurements.Where(m => m.Instrument == "parallelexec.net.throttled"));
-        Assert.Equal([("parallelexec.net.pause.duration", 2.0, "b")], measurements.Where(m => m.Instrument == "parallelexec.net.pause.duration"));
-        Assert.Equal(0, measurements.Where(m => m.Instrument == "parallelexec.net.in_flight").Sum(m => m.Value));
+        Assert.Equal([("parallelexec.http.admitted", 1.0, "a"), ("parallelexec.http.admitted", 1.0, "b")],
+            measurements.Where(m => m.Instrument == "parallelexec.http.admitted").OrderBy(m => m.Provider));
+        Assert.Equal([("parallelexec.http.throttled", 1.0, "b")], measurements.Where(m => m.Instrument == "parallelexec.http.throttled"));
+        Assert.Equal([("parallelexec.http.pause.duration", 2.0, "b")], measurements.Where(m => m.Instrument == "parallelexec.http.pause.duration"));
+        Assert.Equal(2, measurements.Where(m => m.Instrument == "parallelexec.http.items.submitted").Sum(m => m.Value));
+        Assert.Equal(1, measurements.Where(m => m.Instrument == "parallelexec.http.items.failed").Sum(m => m.Value));
     }
 
     [Fact]
@@ -553,9 +564,9 @@ public sealed class HttpGateTests : IAsyncLifetime
     {
         var dropped = new ConcurrentQueue<string>();
         await using var gate = Exec.Http()
-            .WithMaxConcurrency(3)
+            .WithMaxDegreeOfParallelism(3)
             .WithQueue(8, QueueFullMode.DropOldest)
-            .Configure(o => o.OnDropped = (provider, _) => dropped.Enqueue(provider))
+            .OnDropped(d => dropped.Enqueue((string)d.Key!))
             .Build();
         var ran = new ConcurrentDictionary<int, int>();
         var outcomes = new ConcurrentDictionary<int, string>();
@@ -608,37 +619,40 @@ public sealed class HttpGateTests : IAsyncLifetime
         Assert.Contains(outcomes, o => o.Value == "dropped");
         Assert.Contains(outcomes, o => o.Value == "cancelled");
         var stats = gate.GetStatistics();
-        Assert.Equal(outcomes.Count(o => o.Value == "dropped"), stats.Dropped);
-        Assert.Equal(dropped.Count, stats.Dropped);
-        Assert.Equal(0, stats.Waiting);
-        Assert.Equal(0, stats.InFlight);
+        Assert.Equal(outcomes.Count(o => o.Value == "dropped"), stats.Ledger.Dropped);
+        Assert.Equal(outcomes.Count(o => o.Value == "cancelled"), stats.Ledger.Cancelled);
+        Assert.Equal(dropped.Count, stats.Ledger.Dropped);
+        Assert.Equal(400, stats.Ledger.Submitted);
+        Assert.True(stats.Ledger.IsBalanced, stats.Ledger.ToString());
+        Assert.Equal(0, stats.Ledger.Queued);
+        Assert.Equal(0, stats.Ledger.InFlight);
     }
 
     [Fact]
     public void InvalidOptionsAreAllListedInOneException()
     {
-        var options = new HttpGateOptions { MaxConcurrency = 0, QueueCapacity = -1, DefaultThrottlePause = TimeSpan.Zero };
+        var options = new HttpGateOptions { MaxDegreeOfParallelism = 0, QueueCapacity = -1, DefaultThrottlePause = TimeSpan.Zero };
         options.Providers["x"] = new ProviderLimits { RequestLimit = 0 };
 
         var error = Assert.Throws<ArgumentException>(() => new HttpGate(options));
 
         Assert.Equal(
-            "Invalid HttpGateOptions: MaxConcurrency = 0: must be greater than zero; QueueCapacity = -1: must be greater than zero; "
-            + "DefaultThrottlePause = 00:00:00: must be greater than zero; Providers[\"x\"].RequestLimit = 0: must be greater than zero or null. (Parameter 'MaxConcurrency')",
+            "Invalid HttpGateOptions: MaxDegreeOfParallelism = 0: must be greater than zero; QueueCapacity = -1: must be greater than zero; "
+            + "DefaultThrottlePause = 00:00:00: must be greater than zero; Providers[\"x\"].RequestLimit = 0: must be greater than zero or null. (Parameter 'MaxDegreeOfParallelism')",
             error.Message);
     }
 
     [Fact]
     public async Task TheOptionsAreCopiedAndTheBuilderIsSingleUse()
     {
-        var builder = Exec.Http().WithMaxConcurrency(2);
+        var builder = Exec.Http().WithMaxDegreeOfParallelism(2);
         var limits = new ProviderLimits { RequestLimit = 1 };
         builder.AddProvider("a", limits);
         await using var gate = builder.Build();
         limits.RequestLimit = 1000;
 
         Assert.Throws<InvalidOperationException>(() => builder.Build());
-        Assert.Throws<InvalidOperationException>(() => builder.WithMaxConcurrency(3));
+        Assert.Throws<InvalidOperationException>(() => builder.WithMaxDegreeOfParallelism(3));
         await gate.RunAsync("a", _ => ValueTask.FromResult(1));
         Assert.Equal(0, gate.GetStatistics().Providers["a"].AvailableRequests);
     }

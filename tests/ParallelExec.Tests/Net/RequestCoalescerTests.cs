@@ -18,7 +18,7 @@ public sealed class RequestCoalescerTests : IAsyncLifetime
     [Fact]
     public async Task CoalescedCallsEachGetTheirOwnResultFromFewerBulkRequests()
     {
-        await using var gate = Exec.Http().WithMaxConcurrency(4).Build();
+        await using var gate = Exec.Http().WithMaxDegreeOfParallelism(4).Build();
         await using var embeddings = EchoCoalescer(gate, "embed", new BatchProcessorOptions<string> { MaxBatchSize = 10, MaxDelay = Timeout.InfiniteTimeSpan });
 
         var ids = Enumerable.Range(0, 50).Select(i => $"item-{i}").ToArray();
@@ -90,6 +90,38 @@ public sealed class RequestCoalescerTests : IAsyncLifetime
 
         Assert.Equal("echo:last", await pending.WithTimeout());
         await Assert.ThrowsAsync<ObjectDisposedException>(() => embeddings.SendAsync("late").AsTask());
+    }
+
+    [Fact]
+    public async Task StatisticsCarryTheLedgerOfSingleCallsAndCountTheBulkCalls()
+    {
+        await using var gate = Exec.Http().Build();
+        await using var embeddings = EchoCoalescer(gate, "embed", new BatchProcessorOptions<string> { MaxBatchSize = 10, MaxDelay = Timeout.InfiniteTimeSpan, Name = "embeddings" });
+
+        await Task.WhenAll(Enumerable.Range(0, 30).Select(i => embeddings.SendAsync($"item-{i}").AsTask())).WithTimeout();
+
+        IExecComponent component = embeddings;
+        var statistics = Assert.IsType<RequestCoalescerStatistics>(component.GetStatistics());
+        Assert.Equal(("embeddings", "embed", 3L, 3L), (statistics.Name, statistics.Provider, statistics.Batches, statistics.BulkCalls));
+        Assert.Equal((30L, 30L, 0L, 0L), (statistics.Ledger.Submitted, statistics.Ledger.Succeeded, statistics.Ledger.InFlight, statistics.Ledger.Queued));
+        Assert.True(statistics.Ledger.IsBalanced, statistics.Ledger.ToString());
+        Assert.Equal(3, gate.GetStatistics().Ledger.Succeeded);
+    }
+
+    [Fact]
+    public async Task CompleteSendsTheOpenBatchRefusesLaterItemsAndCompletionEndsAfterTheBulkCall()
+    {
+        await using var gate = Exec.Http().Build();
+        await using var embeddings = EchoCoalescer(gate, "embed", new BatchProcessorOptions<string> { MaxBatchSize = 100, MaxDelay = Timeout.InfiniteTimeSpan });
+        var pending = embeddings.SendAsync("last").AsTask();
+        Assert.False(embeddings.Completion.IsCompleted);
+
+        embeddings.Complete();
+
+        await embeddings.Completion.WithTimeout();
+        Assert.Equal("echo:last", await pending.WithTimeout());
+        await Assert.ThrowsAnyAsync<InvalidOperationException>(() => embeddings.SendAsync("late").AsTask());
+        Assert.Equal(1, _server.RequestsFor("embed"));
     }
 
     private RequestCoalescer<string, string> EchoCoalescer(HttpGate gate, string provider, BatchProcessorOptions<string> batching) =>

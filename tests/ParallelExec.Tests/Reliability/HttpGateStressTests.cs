@@ -67,7 +67,7 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
         await using var gate = Exec.Http()
             .AddProvider("a", new ProviderLimits())
             .AddProvider("b", new ProviderLimits())
-            .WithMaxConcurrency(4)
+            .WithMaxDegreeOfParallelism(4)
             .WithQueue(32, QueueFullMode.Wait)
             .Build();
         Func<CancellationToken, ValueTask<int>> call = static _ => new ValueTask<int>(1);
@@ -78,7 +78,7 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
     /// <summary>
     /// Regression: HttpGate.Release once handed the concurrency permit back before it uncounted the call, so another
     /// admission could count itself first and <see cref="HttpGateStatistics.PeakInFlight"/> (and the in-flight gauge)
-    /// briefly exceeded MaxConcurrency while the real concurrency stayed bounded. Found by this suite; fixed in HttpGate.
+    /// briefly exceeded MaxDegreeOfParallelism while the real concurrency stayed bounded. Found by this suite; fixed in HttpGate.
     /// </summary>
     [Fact]
     public async Task Statistics_peak_in_flight_never_exceeds_max_concurrency()
@@ -90,14 +90,14 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
     {
         QueueFullMode mode = schedule.Mode;
         int items = schedule.Items.Length;
-        const int MaxConcurrency = 4;
+        const int MaxDegreeOfParallelism = 4;
         const int Producers = 8;
         var ledger = new Ledger(items);
         string context = $"HttpGate seed={seed} mode={mode} (replay with PARALLELEXEC_SEED={seed})";
         var gate = Exec.Http()
             .AddProvider("a", new ProviderLimits())
             .AddProvider("b", new ProviderLimits())
-            .WithMaxConcurrency(MaxConcurrency)
+            .WithMaxDegreeOfParallelism(MaxDegreeOfParallelism)
             .WithQueue(32, mode)
             .Build();
         RetainedAcrossRounds.Track(gate);
@@ -181,13 +181,13 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
         }
 
         HttpGateStatistics statistics = gate.GetStatistics();
-        Assert.True(observedPeak <= MaxConcurrency, $"{context}: {observedPeak} calls ran at once (measured in the calls), bound {MaxConcurrency}");
+        Assert.True(observedPeak <= MaxDegreeOfParallelism, $"{context}: {observedPeak} calls ran at once (measured in the calls), bound {MaxDegreeOfParallelism}");
         if (checkStatisticsPeak)
         {
-            Assert.True(statistics.PeakInFlight <= MaxConcurrency, $"{context}: statistics PeakInFlight {statistics.PeakInFlight} > {MaxConcurrency} (calls measured at most {observedPeak} at once)");
+            Assert.True(statistics.PeakInFlight <= MaxDegreeOfParallelism, $"{context}: statistics PeakInFlight {statistics.PeakInFlight} > {MaxDegreeOfParallelism} (calls measured at most {observedPeak} at once)");
         }
 
-        Assert.True(statistics.InFlight == 0 && statistics.Waiting == 0, $"{context}: inFlight={statistics.InFlight} waiting={statistics.Waiting} after dispose");
+        Assert.True(statistics.Ledger.InFlight == 0 && statistics.Ledger.Queued == 0 && statistics.Ledger.IsBalanced, $"{context}: {statistics.Ledger} after dispose");
         ledger.AssertConsistent(context);
         return (ledger, observedPeak);
     }

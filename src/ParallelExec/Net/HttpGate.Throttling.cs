@@ -1,0 +1,77 @@
+using System.Net;
+using Polly;
+using Polly.Retry;
+
+namespace ParallelExec.Net;
+
+/// <summary>Retry-After feedback: a throttling answer pauses its provider, and a retry waits in the gate for the pause to end.</summary>
+public sealed partial class HttpGate
+{
+    /// <summary>
+    /// Creates a Polly pipeline that retries calls failed with <see cref="ProviderThrottledException"/> at once: the retry
+    /// waits in the gate, behind the provider's pause, so no delay of its own is needed.
+    /// </summary>
+    /// <param name="maxRetryAttempts">How many times one call may be retried.</param>
+    /// <returns>A pipeline for <see cref="HttpGateOptions.ResiliencePipeline"/>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxRetryAttempts"/> is less than one.</exception>
+    public static ResiliencePipeline CreateThrottleRetryPipeline(int maxRetryAttempts = 5)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRetryAttempts, 1);
+        return new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<ProviderThrottledException>(),
+                MaxRetryAttempts = maxRetryAttempts,
+                Delay = TimeSpan.Zero,
+                BackoffType = DelayBackoffType.Constant,
+                UseJitter = false,
+            })
+            .Build();
+    }
+
+    /// <summary>Sends one request; a 429, or a 503 with <c>Retry-After</c>, becomes <see cref="ProviderThrottledException"/>.</summary>
+    private async ValueTask<HttpResponseMessage> SendOnceAsync(string provider, Func<HttpRequestMessage> requestFactory, CancellationToken cancellationToken)
+    {
+        using var request = requestFactory() ?? throw new InvalidOperationException("The request factory returned null.");
+        var response = await Client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        var status = response.StatusCode;
+        var retryAfter = response.Headers.RetryAfter;
+        if (status == HttpStatusCode.TooManyRequests || (status == HttpStatusCode.ServiceUnavailable && retryAfter is not null))
+        {
+            TimeSpan? delay = retryAfter switch
+            {
+                { Delta: { } delta } => delta,
+                { Date: { } date } => date - _time.GetUtcNow(),
+                _ => null,
+            };
+            response.Dispose();
+            throw new ProviderThrottledException(provider, delay is { } d && d < TimeSpan.Zero ? TimeSpan.Zero : delay, status);
+        }
+
+        return response;
+    }
+
+    /// <summary>Pauses a provider that throttled an attempt, for its <c>Retry-After</c> (bounded) or the default pause.</summary>
+    private void OnThrottled(GateProvider provider, TimeSpan? retryAfter)
+    {
+        var pause = retryAfter ?? _options.DefaultThrottlePause;
+        if (pause > _options.MaxThrottlePause)
+        {
+            pause = _options.MaxThrottlePause;
+        }
+
+        var added = TimeSpan.Zero;
+        lock (_lock)
+        {
+            provider.Throttled++;
+            _throttled++;
+            if (!provider.IsDisposed)
+            {
+                added = PauseLocked(provider, pause, Now());
+            }
+        }
+
+        _telemetry.Throttled.Add(1, provider.Tags);
+        RecordPause(provider, added);
+    }
+}
