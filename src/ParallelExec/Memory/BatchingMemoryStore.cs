@@ -173,7 +173,7 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
     {
         var reads = _reads.GetStatistics();
         var writes = _writes.GetStatistics();
-        return new BatchingMemoryStoreStatistics(reads.Submitted, reads.Coalesced, reads.Batches, Interlocked.Read(ref _cacheHits), writes.Submitted, writes.Batches);
+        return new BatchingMemoryStoreStatistics(reads.Ledger.Submitted, reads.Coalesced, reads.Batches, Interlocked.Read(ref _cacheHits), writes.Ledger.Submitted, writes.Batches);
     }
 
     /// <summary>
@@ -196,11 +196,11 @@ public sealed class BatchingMemoryStore : IMemoryStore, IAsyncDisposable
     {
         MaxBatchSize = _options.MaxBatchSize,
         MaxDelay = _options.MaxDelay,
-        MaxConcurrentBatches = _options.MaxConcurrentBatches,
+        MaxDegreeOfParallelism = _options.MaxConcurrentBatches,
         QueueCapacity = _options.QueueCapacity,
         Coalesce = coalesce,
         TimeProvider = _options.TimeProvider,
-        Name = _options.Name is null ? null : _options.Name + "." + kind,
+        Name = (_options.Name ?? "BatchingMemoryStore") + "." + kind,
     };
 
     /// <summary>One read batch: one GetManyAsync per namespace; a failing namespace fails the whole batch's reads.</summary>
