@@ -101,7 +101,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
 
     private static void AddLinkLocked(PendingBatch<TItem, TResult> batch, int slot, ActivityContext link)
     {
-        if (link != default)
+        if (link.TraceId != default)
         {
             batch.AddLink(slot, link);
         }

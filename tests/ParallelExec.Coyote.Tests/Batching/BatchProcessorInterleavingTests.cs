@@ -126,7 +126,7 @@ public sealed class BatchProcessorInterleavingTests(ITestOutputHelper output)
                     var snapshot = processor.GetStatistics();
                     Specification.Assert(
                         false,
-                        "FlushAsync returned before item 4 was handled; ledger: {0}; pending={1} running={2} bySize={3} byTime={4} byRequest={5}",
+                        "FlushAsync returned before item 4 was handled; ledger: {0}; queued={1} running={2} bySize={3} byTime={4} byRequest={5}",
                         ledger.DescribeAll(), snapshot.Ledger.Queued, snapshot.RunningBatches, snapshot.FlushedBySize, snapshot.FlushedByTime, snapshot.FlushedByRequest);
                 }
             }
@@ -192,12 +192,12 @@ public sealed class BatchProcessorInterleavingTests(ITestOutputHelper output)
         }
 
         var stats = processor.GetStatistics();
-        Specification.Assert(stats.Ledger.Queued == 0 && stats.RunningBatches == 0, "after dispose: pending={0} running={1}", stats.Ledger.Queued, stats.RunningBatches);
+        Specification.Assert(stats.Ledger.Queued == 0 && stats.RunningBatches == 0, "after dispose: queued={0} running={1}", stats.Ledger.Queued, stats.RunningBatches);
         Specification.Assert(stats.Ledger.Submitted == 4 - refusedAtCall, "submitted={0}, refused at the call={1}", stats.Ledger.Submitted, refusedAtCall);
         Specification.Assert(
             stats.Ledger.Submitted == stats.Ledger.Succeeded + stats.Ledger.Failed + stats.Ledger.Cancelled + stats.Ledger.Dropped + stats.Ledger.Rejected,
-            "statistics do not add up: submitted={0} succeeded={1} failed={2} cancelled={3} dropped={4}",
-            stats.Ledger.Submitted, stats.Ledger.Succeeded, stats.Ledger.Failed, stats.Ledger.Cancelled, stats.Ledger.Dropped);
+            "statistics do not add up: submitted={0} succeeded={1} failed={2} cancelled={3} dropped={4} rejected={5}",
+            stats.Ledger.Submitted, stats.Ledger.Succeeded, stats.Ledger.Failed, stats.Ledger.Cancelled, stats.Ledger.Dropped, stats.Ledger.Rejected);
         Specification.Assert(stats.Ledger.Succeeded == succeeded, "succeeded={0} but {1} submitters got a result", stats.Ledger.Succeeded, succeeded);
         Specification.Assert(
             stats.Batches == seen.Length && stats.HandlerCalls == seen.Length,

@@ -27,14 +27,28 @@ public sealed class BatchProcessorLifecycleTests
         }
     }
 
-    private static BatchProcessorOptions<int> Gated(QueueFullMode mode, ConcurrentQueue<DroppedItem>? drops = null) => new()
+    /// <summary>Posts 1 and 2 (their call starts and is held) and 3 and 4 (a flushed batch waits): the intake (capacity 2) is full.</summary>
+    private static async Task<BatchProcessor<int, int>> FillAsync(GatedHandler handler, QueueFullMode mode, ConcurrentQueue<DroppedItem>? drops = null)
     {
-        MaxBatchSize = 2,
-        QueueCapacity = 2,
-        FullMode = mode,
-        MaxDelay = Timeout.InfiniteTimeSpan,
-        OnDropped = drops is null ? null : drops.Enqueue,
-    };
+        var processor = new BatchProcessor<int, int>(handler.HandleAsync, new BatchProcessorOptions<int>
+        {
+            MaxBatchSize = 2,
+            QueueCapacity = 2,
+            FullMode = mode,
+            MaxDelay = Timeout.InfiniteTimeSpan,
+            OnDropped = drops is null ? null : drops.Enqueue,
+        });
+        foreach (var id in new[] { 1, 2, 3, 4 })
+        {
+            Assert.Equal(PostResult.Accepted, processor.TryPost(id));
+            if (id == 2)
+            {
+                await handler.Entered.Task.WithTimeout();
+            }
+        }
+
+        return processor;
+    }
 
     [Fact]
     public async Task Complete_flushes_the_open_batch_refuses_new_items_and_Completion_waits_for_every_accepted_item()
@@ -127,12 +141,7 @@ public sealed class BatchProcessorLifecycleTests
     {
         var dropOldest = new GatedHandler();
         var drops = new ConcurrentQueue<DroppedItem>();
-        var processor = new BatchProcessor<int, int>(dropOldest.HandleAsync, Gated(QueueFullMode.DropOldest, drops));
-        Assert.Equal(PostResult.Accepted, processor.TryPost(1));
-        Assert.Equal(PostResult.Accepted, processor.TryPost(2));
-        await dropOldest.Entered.Task.WithTimeout();
-        Assert.Equal(PostResult.Accepted, processor.TryPost(3));
-        Assert.Equal(PostResult.Accepted, processor.TryPost(4));
+        var processor = await FillAsync(dropOldest, QueueFullMode.DropOldest, drops);
         Assert.Equal(PostResult.AcceptedAfterDrop, processor.TryPost(5));
         Assert.Equal((3, DropReason.DroppedOldest), drops.Select(d => ((int)d.Item!, d.Reason)).Single());
         dropOldest.Release();
@@ -140,12 +149,7 @@ public sealed class BatchProcessorLifecycleTests
         Assert.Equal([[1, 2], [4], [5]], dropOldest.Calls); // 5 went into the open batch, flushed by the disposal
 
         var wait = new GatedHandler();
-        processor = new BatchProcessor<int, int>(wait.HandleAsync, Gated(QueueFullMode.Wait));
-        Assert.Equal(PostResult.Accepted, processor.TryPost(1));
-        Assert.Equal(PostResult.Accepted, processor.TryPost(2));
-        await wait.Entered.Task.WithTimeout();
-        Assert.Equal(PostResult.Accepted, processor.TryPost(3));
-        Assert.Equal(PostResult.Accepted, processor.TryPost(4));
+        processor = await FillAsync(wait, QueueFullMode.Wait);
         Assert.Equal(PostResult.QueueFull, processor.TryPost(5));
         Assert.Equal(4, processor.GetStatistics().Ledger.Submitted); // a QueueFull post was not taken
         var waiting = processor.PostAsync(6).AsTask();
@@ -157,18 +161,7 @@ public sealed class BatchProcessorLifecycleTests
 
         var reject = new GatedHandler();
         drops.Clear();
-        processor = new BatchProcessor<int, int>(reject.HandleAsync, Gated(QueueFullMode.Reject, drops));
-        foreach (var id in new[] { 1, 2 })
-        {
-            Assert.Equal(PostResult.Accepted, processor.TryPost(id));
-        }
-
-        await reject.Entered.Task.WithTimeout();
-        foreach (var id in new[] { 3, 4 })
-        {
-            Assert.Equal(PostResult.Accepted, processor.TryPost(id));
-        }
-
+        processor = await FillAsync(reject, QueueFullMode.Reject, drops);
         Assert.Equal(PostResult.Rejected, processor.TryPost(5));
         Assert.Equal(PostResult.Rejected, await processor.PostAsync(6));
         reject.Release();

@@ -179,7 +179,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
         }
 
         BatchProcessorStatistics statistics = processor.GetStatistics();
-        Assert.True(statistics.Ledger.Queued == 0 && statistics.RunningBatches == 0, $"{context}: pending={statistics.Ledger.Queued} running={statistics.RunningBatches} after dispose");
+        Assert.True(statistics.Ledger.Queued == 0 && statistics.RunningBatches == 0, $"{context}: queued={statistics.Ledger.Queued} running={statistics.RunningBatches} after dispose");
         ledger.AssertConsistent(context);
         return ledger;
     }
