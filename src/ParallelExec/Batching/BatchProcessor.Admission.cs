@@ -19,7 +19,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
     }
 
     /// <summary>The admission decision, under the lock; side effects that may run foreign code are left in <paramref name="effects"/>.</summary>
-    private EnqueueResult Enqueue(TItem item, BatchItemSource<TItem, TResult>? caller, ActivityContext link, ref Effects effects)
+    private EnqueueResult Enqueue(TItem item, BatchItemSource<TItem, TResult>? caller, ref Effects effects)
     {
         lock (_gate)
         {
@@ -48,7 +48,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
                     open.Callers[slot] = caller;
                 }
 
-                AddLinkLocked(open, slot, link);
+                CaptureLinkLocked(open, slot);
                 open.Submissions++;
                 _ledger.Accept(queued: true);
                 _coalesced++;
@@ -80,7 +80,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
             }
 
             open.Add(item, caller);
-            AddLinkLocked(open, open.Count - 1, link);
+            CaptureLinkLocked(open, open.Count - 1);
             _pending++;
             _ledger.Accept(queued: true);
             if (open.Count == 1)
@@ -99,11 +99,15 @@ public sealed partial class BatchProcessor<TItem, TResult>
         }
     }
 
-    private static void AddLinkLocked(PendingBatch<TItem, TResult> batch, int slot, ActivityContext link)
+    /// <summary>
+    /// Remembers the submitter's trace context (Enqueue runs on the submitter's flow) for the links of the flush span;
+    /// nothing is read or stored when nobody listens.
+    /// </summary>
+    private static void CaptureLinkLocked(PendingBatch<TItem, TResult> batch, int slot)
     {
-        if (link.TraceId != default)
+        if (Telemetry.ActivitySource.HasListeners() && Activity.Current is { } submitter)
         {
-            batch.AddLink(slot, link);
+            batch.AddLink(slot, submitter.Context);
         }
     }
 

@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.ExceptionServices;
-using ParallelExec.Internal;
 
 namespace ParallelExec.Batching;
 
@@ -44,7 +42,6 @@ public sealed partial class BatchProcessor<TItem, TResult>
             return ValueTask.FromCanceled<TResult>(cancellationToken);
         }
 
-        var link = CaptureLink();
         var caller = _sources.Get();
         var task = caller.AsValueTask();
         if (cancellationToken.CanBeCanceled)
@@ -55,12 +52,12 @@ public sealed partial class BatchProcessor<TItem, TResult>
         }
 
         var effects = default(Effects);
-        var result = Enqueue(item, caller, link, ref effects);
+        var result = Enqueue(item, caller, ref effects);
         Apply(in effects);
         return result switch
         {
             EnqueueResult.Accepted or EnqueueResult.AcceptedAfterDrop => task,
-            EnqueueResult.Full => SubmitWhenRoomAsync(item, caller, link, effects.Room!, cancellationToken),
+            EnqueueResult.Full => SubmitWhenRoomAsync(item, caller, effects.Room!, cancellationToken),
             _ => Refuse(item, caller, result, cancellationToken),
         };
     }
@@ -140,7 +137,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
         }
 
         var effects = default(Effects);
-        var result = Enqueue(item, null, CaptureLink(), ref effects);
+        var result = Enqueue(item, null, ref effects);
         Apply(in effects);
         return ToPostResult(item, result);
     }
@@ -173,18 +170,13 @@ public sealed partial class BatchProcessor<TItem, TResult>
             return ValueTask.FromCanceled<PostResult>(cancellationToken);
         }
 
-        var link = CaptureLink();
         var effects = default(Effects);
-        var result = Enqueue(item, null, link, ref effects);
+        var result = Enqueue(item, null, ref effects);
         Apply(in effects);
         return result == EnqueueResult.Full
-            ? PostWhenRoomAsync(item, link, effects.Room!, cancellationToken)
+            ? PostWhenRoomAsync(item, effects.Room!, cancellationToken)
             : new ValueTask<PostResult>(ToPostResult(item, result));
     }
-
-    /// <summary>The submitter's trace context, for the flush span's links; captured only when someone listens.</summary>
-    private static ActivityContext CaptureLink() =>
-        Telemetry.ActivitySource.HasListeners() && Activity.Current is { } current ? current.Context : default;
 
     [DoesNotReturn]
     private void ThrowClosed() => throw _lifecycle.CreateClosedException(Name);
@@ -227,7 +219,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
     }
 
     private async ValueTask<TResult> SubmitWhenRoomAsync(
-        TItem item, BatchItemSource<TItem, TResult> caller, ActivityContext link, Task room, CancellationToken cancellationToken)
+        TItem item, BatchItemSource<TItem, TResult> caller, Task room, CancellationToken cancellationToken)
     {
         var task = caller.AsValueTask();
         while (true)
@@ -244,7 +236,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
             }
 
             var effects = default(Effects);
-            var result = Enqueue(item, caller, link, ref effects);
+            var result = Enqueue(item, caller, ref effects);
             Apply(in effects);
             switch (result)
             {
@@ -259,13 +251,13 @@ public sealed partial class BatchProcessor<TItem, TResult>
         }
     }
 
-    private async ValueTask<PostResult> PostWhenRoomAsync(TItem item, ActivityContext link, Task room, CancellationToken cancellationToken)
+    private async ValueTask<PostResult> PostWhenRoomAsync(TItem item, Task room, CancellationToken cancellationToken)
     {
         while (true)
         {
             await room.WaitAsync(cancellationToken).ConfigureAwait(false);
             var effects = default(Effects);
-            var result = Enqueue(item, null, link, ref effects);
+            var result = Enqueue(item, null, ref effects);
             Apply(in effects);
             if (result != EnqueueResult.Full)
             {
