@@ -235,21 +235,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
 
         if (effects.Victim is { } victim)
         {
-            for (var caller = victim.Callers; caller is not null;)
-            {
-                var next = caller.Next;
-                caller.Registration.Dispose();
-
-                // The callback first, so that it has run by the time the caller sees the drop.
-                _reporter.Dropped(victim.Reason, victim.Item);
-                caller.SetException(new ItemDroppedException(victim.Reason));
-                caller = next;
-            }
-
-            for (var i = 0; i < victim.Posts; i++)
-            {
-                _reporter.Dropped(victim.Reason, victim.Item);
-            }
+            DropSlot(victim.Item, victim.Callers, victim.Posts, victim.Reason);
         }
 
         effects.RoomSignal?.TrySetResult();

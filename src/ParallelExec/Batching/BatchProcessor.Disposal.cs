@@ -153,19 +153,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
         {
             for (var i = 0; i < batch.Count; i++)
             {
-                for (var caller = batch.Callers[i]; caller is not null;)
-                {
-                    var next = caller.Next;
-                    caller.Registration.Dispose();
-                    _reporter.Dropped(DropReason.DrainTimeout, batch.Items[i]);
-                    caller.SetException(new ItemDroppedException(DropReason.DrainTimeout));
-                    caller = next;
-                }
-
-                for (var post = 0; post < batch.Posts[i]; post++)
-                {
-                    _reporter.Dropped(DropReason.DrainTimeout, batch.Items[i]);
-                }
+                DropSlot(batch.Items[i], batch.Callers[i], batch.Posts[i], DropReason.DrainTimeout);
             }
         }
 

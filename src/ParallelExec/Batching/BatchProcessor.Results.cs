@@ -142,22 +142,35 @@ public sealed partial class BatchProcessor<TItem, TResult>
     {
         for (var index = offset; index < offset + count; index++)
         {
-            var item = batch.Items[index];
-            for (var caller = batch.Callers[index]; caller is not null;)
-            {
-                var next = caller.Next;
-                _reporter.Dropped(DropReason.DrainTimeout, item);
-                caller.SetException(error);
-                caller = next;
-                batch.CutCount++;
-            }
-
-            for (var i = 0; i < batch.Posts[index]; i++)
-            {
-                _reporter.Dropped(DropReason.DrainTimeout, item);
-                batch.CutCount++;
-            }
+            batch.CutCount += DropSlot(batch.Items[index], batch.Callers[index], batch.Posts[index], DropReason.DrainTimeout, error);
         }
+    }
+
+    /// <summary>
+    /// Reports every submission of a slot that will not get a result of its own (outside the lock): the drop callback
+    /// first, so it has run by the time an awaiting caller sees the drop, then the caller's exception
+    /// (<paramref name="callerError"/>, or an <see cref="ItemDroppedException"/>). Returns how many submissions it ended.
+    /// </summary>
+    private int DropSlot(TItem item, BatchItemSource<TItem, TResult>? callers, int posts, DropReason reason, Exception? callerError = null)
+    {
+        var ended = posts;
+        for (var caller = callers; caller is not null;)
+        {
+            // Read the link first: once completed, the caller may recycle the source at any moment.
+            var next = caller.Next;
+            caller.Registration.Dispose();
+            _reporter.Dropped(reason, item);
+            caller.SetException(callerError ?? new ItemDroppedException(reason));
+            caller = next;
+            ended++;
+        }
+
+        for (var i = 0; i < posts; i++)
+        {
+            _reporter.Dropped(reason, item);
+        }
+
+        return ended;
     }
 
     /// <summary>Ends a handled batch: frees its slot, adapts the size, and takes the next queued batch for this worker.</summary>
