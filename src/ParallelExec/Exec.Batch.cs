@@ -11,7 +11,7 @@ public static partial class Exec
     /// <typeparam name="TItem">The type of the submitted items.</typeparam>
     /// <typeparam name="TResult">The type of each item's result.</typeparam>
     /// <param name="handler">The bulk handler: a read-only list of distinct items in, as many results in the same order out.</param>
-    /// <returns>A single-use builder; finish with <see cref="BatchProcessorBuilder{TItem, TResult}.Build"/>.</returns>
+    /// <returns>A single-use builder; finish with <c>Build()</c>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="handler"/> is <see langword="null"/>.</exception>
     public static BatchProcessorBuilder<TItem, TResult> Batch<TItem, TResult>(
         Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyList<TResult>>> handler)
@@ -28,7 +28,7 @@ public static partial class Exec
     /// <typeparam name="TItem">The type of the submitted items, which are the dictionary's keys.</typeparam>
     /// <typeparam name="TResult">The type of each item's result.</typeparam>
     /// <param name="handler">The bulk handler: a read-only list of distinct items in, a dictionary of results out.</param>
-    /// <returns>A single-use builder; finish with <see cref="BatchProcessorBuilder{TItem, TResult}.Build"/>.</returns>
+    /// <returns>A single-use builder; finish with <c>Build()</c>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="handler"/> is <see langword="null"/>.</exception>
     public static BatchProcessorBuilder<TItem, TResult> BatchByKey<TItem, TResult>(
         Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyDictionary<TItem, TResult>>> handler)

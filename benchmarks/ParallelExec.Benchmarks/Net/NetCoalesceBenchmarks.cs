@@ -34,7 +34,7 @@ public class NetCoalesceBenchmarks
             "embed",
             items => new HttpRequestMessage(HttpMethod.Post, _bulk) { Content = new StringContent(string.Join('\n', items)) },
             async (items, response, token) => (await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)).Split('\n'),
-            new BatchProcessorOptions<string> { MaxBatchSize = 50, MaxDelay = TimeSpan.FromMilliseconds(2), MaxConcurrentBatches = 8 });
+            new BatchProcessorOptions<string> { MaxBatchSize = 50, MaxDelay = TimeSpan.FromMilliseconds(2), MaxDegreeOfParallelism = 8 });
     }
 
     [GlobalCleanup]

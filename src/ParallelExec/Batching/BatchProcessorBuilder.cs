@@ -9,18 +9,23 @@ namespace ParallelExec.Batching;
 /// </summary>
 /// <typeparam name="TItem">The type of the submitted items.</typeparam>
 /// <typeparam name="TResult">The type of each item's result.</typeparam>
-/// <remarks>Every method returns the same builder. Options are validated by <see cref="Build"/>; after it, the builder refuses further use.</remarks>
+/// <remarks>
+/// Every method returns the same builder. Options are validated by
+/// <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}.Build"/>; after it, the builder refuses further use. The
+/// shared settings (<c>Configure</c>, <c>WithName</c>, <c>WithTimeProvider</c>, <c>WithDrainTimeout</c>,
+/// <c>WithMeterFactory</c>) come from the base class.
+/// </remarks>
 public sealed class BatchProcessorBuilder<TItem, TResult>
+    : ComponentBuilder<BatchProcessorBuilder<TItem, TResult>, BatchProcessorOptions<TItem>, BatchProcessor<TItem, TResult>>
     where TItem : notnull
 {
     private readonly Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyList<TResult>>>? _byPosition;
     private readonly Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyDictionary<TItem, TResult>>>? _byKey;
-    private readonly BatchProcessorOptions<TItem> _options = new();
-    private bool _built;
 
     internal BatchProcessorBuilder(
         Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyList<TResult>>>? byPosition,
         Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyDictionary<TItem, TResult>>>? byKey)
+        : base(new BatchProcessorOptions<TItem>())
     {
         _byPosition = byPosition;
         _byKey = byKey;
@@ -38,26 +43,35 @@ public sealed class BatchProcessorBuilder<TItem, TResult>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
     public BatchProcessorBuilder<TItem, TResult> WithMaxDelay(TimeSpan maxDelay) => Set(o => o.MaxDelay = maxDelay);
 
-    /// <summary>Sets <see cref="BatchProcessorOptions{TItem}.MaxConcurrentBatches"/>.</summary>
-    /// <param name="maxConcurrentBatches">How many handler calls may run at once.</param>
+    /// <summary>Sets <see cref="BatchProcessorOptions{TItem}.MaxDegreeOfParallelism"/>.</summary>
+    /// <param name="maxDegreeOfParallelism">How many handler calls (batches) may run at once.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public BatchProcessorBuilder<TItem, TResult> WithMaxConcurrentBatches(int maxConcurrentBatches) =>
-        Set(o => o.MaxConcurrentBatches = maxConcurrentBatches);
+    public BatchProcessorBuilder<TItem, TResult> WithMaxDegreeOfParallelism(int maxDegreeOfParallelism) =>
+        Set(o => o.MaxDegreeOfParallelism = maxDegreeOfParallelism);
 
-    /// <summary>Bounds the intake: <see cref="BatchProcessorOptions{TItem}.QueueCapacity"/>, <see cref="BatchProcessorOptions{TItem}.FullMode"/> and <see cref="BatchProcessorOptions{TItem}.OnDropped"/>.</summary>
+    /// <summary>Bounds the intake: <see cref="BatchProcessorOptions{TItem}.QueueCapacity"/> and <see cref="BatchProcessorOptions{TItem}.FullMode"/>.</summary>
     /// <param name="capacity">How many items may wait for a handler call.</param>
     /// <param name="fullMode">What a submission does when the intake is full.</param>
-    /// <param name="onDropped">Told about every dropped or rejected submission; optional.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public BatchProcessorBuilder<TItem, TResult> WithQueue(int capacity, QueueFullMode fullMode = QueueFullMode.Wait, Action<TItem, DropReason>? onDropped = null) =>
+    public BatchProcessorBuilder<TItem, TResult> WithQueue(int capacity, QueueFullMode fullMode = QueueFullMode.Wait) =>
         Set(o =>
         {
             o.QueueCapacity = capacity;
             o.FullMode = fullMode;
-            o.OnDropped = onDropped;
         });
+
+    /// <summary>Sets <see cref="BatchProcessorOptions{TItem}.OnDropped"/>, told about every dropped or rejected submission.</summary>
+    /// <param name="onDropped">The callback.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="onDropped"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public BatchProcessorBuilder<TItem, TResult> OnDropped(Action<DroppedItem> onDropped)
+    {
+        ArgumentNullException.ThrowIfNull(onDropped);
+        return Set(o => o.OnDropped = onDropped);
+    }
 
     /// <summary>Turns on coalescing of equal items (<see cref="BatchProcessorOptions{TItem}.Coalesce"/>).</summary>
     /// <param name="comparer">The equality to use; <see langword="null"/> for the default.</param>
@@ -109,63 +123,16 @@ public sealed class BatchProcessorBuilder<TItem, TResult>
     /// <summary>Sets <see cref="BatchProcessorOptions{TItem}.OnError"/>, told about fire-and-forget items that failed.</summary>
     /// <param name="onError">The callback.</param>
     /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="onError"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public BatchProcessorBuilder<TItem, TResult> OnError(Action<TItem, Exception> onError) => Set(o => o.OnError = onError);
-
-    /// <summary>Sets <see cref="BatchProcessorOptions{TItem}.DisposeTimeout"/>.</summary>
-    /// <param name="timeout">How long disposal lets pending batches drain.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public BatchProcessorBuilder<TItem, TResult> WithDisposeTimeout(TimeSpan timeout) => Set(o => o.DisposeTimeout = timeout);
-
-    /// <summary>Sets <see cref="BatchProcessorOptions{TItem}.TimeProvider"/>.</summary>
-    /// <param name="timeProvider">The clock.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public BatchProcessorBuilder<TItem, TResult> WithTimeProvider(TimeProvider timeProvider) => Set(o => o.TimeProvider = timeProvider);
-
-    /// <summary>Sets <see cref="BatchProcessorOptions{TItem}.Name"/>.</summary>
-    /// <param name="name">The name for metrics, traces and statistics.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public BatchProcessorBuilder<TItem, TResult> WithName(string name) => Set(o => o.Name = name);
-
-    /// <summary>Applies any change to the options directly.</summary>
-    /// <param name="configure">Changes the options.</param>
-    /// <returns>This builder.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="configure"/> is <see langword="null"/>.</exception>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public BatchProcessorBuilder<TItem, TResult> Configure(Action<BatchProcessorOptions<TItem>> configure)
+    public BatchProcessorBuilder<TItem, TResult> OnError(Action<FailedItem> onError)
     {
-        ArgumentNullException.ThrowIfNull(configure);
-        return Set(configure);
+        ArgumentNullException.ThrowIfNull(onError);
+        return Set(o => o.OnError = onError);
     }
 
-    /// <summary>Validates the options and builds the processor. The builder cannot be used again.</summary>
-    /// <returns>The processor; dispose it to flush and drain.</returns>
-    /// <exception cref="ArgumentException">One or more options are invalid; the message lists every one.</exception>
-    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
-    public BatchProcessor<TItem, TResult> Build()
-    {
-        ThrowIfBuilt();
-        _built = true;
-        return _byPosition is not null
-            ? new BatchProcessor<TItem, TResult>(_byPosition, _options)
-            : BatchProcessor<TItem, TResult>.CreateByKey(_byKey!, _options);
-    }
-
-    private BatchProcessorBuilder<TItem, TResult> Set(Action<BatchProcessorOptions<TItem>> change)
-    {
-        ThrowIfBuilt();
-        change(_options);
-        return this;
-    }
-
-    private void ThrowIfBuilt()
-    {
-        if (_built)
-        {
-            throw new InvalidOperationException("The batch processor builder has already built; create a new builder with Exec.Batch.");
-        }
-    }
+    /// <inheritdoc/>
+    protected override BatchProcessor<TItem, TResult> Create(BatchProcessorOptions<TItem> options) => _byPosition is not null
+        ? new BatchProcessor<TItem, TResult>(_byPosition, options)
+        : BatchProcessor<TItem, TResult>.CreateByKey(_byKey!, options);
 }

@@ -10,8 +10,11 @@ namespace ParallelExec.Batching;
 /// <remarks>
 /// The options are validated once, when the processor is built; one <see cref="ArgumentException"/> lists every invalid
 /// value. The processor copies the options, so changing this object afterwards has no effect on a running processor.
+/// The shared options (<see cref="ComponentOptions.Name"/>, <see cref="ComponentOptions.TimeProvider"/>,
+/// <see cref="ComponentOptions.DrainTimeout"/>, <see cref="ComponentOptions.MeterFactory"/>) come from the base class;
+/// the time provider measures <see cref="MaxDelay"/>, latencies and the drain timeout.
 /// </remarks>
-public sealed class BatchProcessorOptions<TItem>
+public sealed class BatchProcessorOptions<TItem> : ComponentOptions
 {
     /// <summary>Gets or sets the largest number of distinct items in one handler call; a batch that reaches it is flushed at once.</summary>
     /// <value>The default is 100. Must be greater than zero.</value>
@@ -24,9 +27,9 @@ public sealed class BatchProcessorOptions<TItem>
     /// <value>The default is 10 milliseconds. Must be greater than zero, or <see cref="Timeout.InfiniteTimeSpan"/> to flush only by size, <see cref="BatchProcessor{TItem, TResult}.FlushAsync"/> and disposal.</value>
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>Gets or sets how many handler calls may run at the same time.</summary>
+    /// <summary>Gets or sets how many handler calls (batches) may run at the same time.</summary>
     /// <value>The default is 1 (batches are handled one after another, in flush order). Must be greater than zero.</value>
-    public int MaxConcurrentBatches { get; set; } = 1;
+    public int MaxDegreeOfParallelism { get; set; } = 1;
 
     /// <summary>
     /// Gets or sets how many items may wait for a handler call (in the open batch and in flushed batches not yet started).
@@ -41,18 +44,25 @@ public sealed class BatchProcessorOptions<TItem>
 
     /// <summary>
     /// Gets or sets a callback told about every submission that was dropped or rejected by <see cref="FullMode"/>, or
-    /// dropped because the disposal deadline passed. It runs outside the processor's lock; its exceptions are ignored.
+    /// cut by <see cref="ComponentOptions.DrainTimeout"/> (queued, or running when the handler's token was cancelled).
+    /// <see cref="DroppedItem.Item"/> is the submitted item (a <typeparamref name="TItem"/>); <see cref="DroppedItem.Key"/>
+    /// is <see langword="null"/>. It runs outside the processor's lock, once per submission; an exception it throws is
+    /// recorded on the current trace span.
     /// </summary>
     /// <value>The default is <see langword="null"/> (drops still reach the awaiting caller, the statistics and the metrics).</value>
-    public Action<TItem, DropReason>? OnDropped { get; set; }
+    public Action<DroppedItem>? OnDropped { get; set; }
 
     /// <summary>
     /// Gets or sets a callback told about every fire-and-forget item (<see cref="BatchProcessor{TItem, TResult}.TryPost"/>,
-    /// <see cref="BatchProcessor{TItem, TResult}.PostAsync"/>) that failed in the handler. It runs outside the processor's
-    /// lock; its exceptions are ignored.
+    /// <see cref="BatchProcessor{TItem, TResult}.PostAsync"/>) that failed in the handler; <see cref="FailedItem.Item"/> is
+    /// the submitted item. It runs outside the processor's lock; an exception it throws is recorded on the current trace span.
     /// </summary>
-    /// <value>The default is <see langword="null"/> (failures of posted items then show only in statistics and metrics).</value>
-    public Action<TItem, Exception>? OnError { get; set; }
+    /// <value>
+    /// The default is <see langword="null"/>: a failed posted item is then recorded on the <c>parallelexec.batch.flush</c>
+    /// span of its handler call (status error and an <c>exception</c> event) and counted in
+    /// <c>parallelexec.batch.items.failed</c>.
+    /// </value>
+    public Action<FailedItem>? OnError { get; set; }
 
     /// <summary>
     /// Gets or sets whether equal items submitted while a batch is open share one slot of that batch (DataLoader
@@ -96,22 +106,25 @@ public sealed class BatchProcessorOptions<TItem>
     /// <value>The default is 100 milliseconds. Must be greater than zero.</value>
     public TimeSpan TargetLatency { get; set; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>
-    /// Gets or sets how long <see cref="BatchProcessor{TItem, TResult}.DisposeAsync"/> lets pending batches drain. When it
-    /// passes, the handler's cancellation token is cancelled and batches that have not started are dropped with
-    /// <see cref="DropReason.DrainTimeout"/>.
-    /// </summary>
-    /// <value>The default is <see cref="Timeout.InfiniteTimeSpan"/>: disposal waits for every pending item. Must be greater than zero or infinite.</value>
-    public TimeSpan DisposeTimeout { get; set; } = Timeout.InfiniteTimeSpan;
-
-    /// <summary>Gets or sets the clock used for <see cref="MaxDelay"/>, latencies and the disposal deadline.</summary>
-    /// <value>The default is <see cref="TimeProvider.System"/>. Must not be <see langword="null"/>.</value>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
-
-    /// <summary>Gets or sets the name that tags this processor's metrics and traces and shows in its statistics.</summary>
-    /// <value>The default is <see langword="null"/>.</value>
-    public string? Name { get; set; }
+    /// <inheritdoc/>
+    protected override string DefaultName => "BatchProcessor";
 
     /// <summary>Copies the options so that later changes by the caller cannot race with the running processor.</summary>
     internal BatchProcessorOptions<TItem> Clone() => (BatchProcessorOptions<TItem>)MemberwiseClone();
+
+    /// <inheritdoc/>
+    protected override void AddErrors(OptionsValidator validator)
+    {
+        base.AddErrors(validator);
+        validator
+            .RequirePositive(MaxBatchSize, nameof(MaxBatchSize))
+            .RequirePositiveOrInfinite(MaxDelay, nameof(MaxDelay))
+            .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
+            .Require(QueueCapacity >= MaxBatchSize && QueueCapacity > 0, nameof(QueueCapacity), QueueCapacity, $"must be at least MaxBatchSize ({MaxBatchSize})")
+            .RequireDefined(FullMode, nameof(FullMode))
+            .RequireDefined(FailureMode, nameof(FailureMode))
+            .RequireDefined(MissingKeyBehavior, nameof(MissingKeyBehavior))
+            .Require(MinBatchSize >= 1 && MinBatchSize <= MaxBatchSize, nameof(MinBatchSize), MinBatchSize, $"must be between 1 and MaxBatchSize ({MaxBatchSize})")
+            .RequirePositive(TargetLatency, nameof(TargetLatency));
+    }
 }

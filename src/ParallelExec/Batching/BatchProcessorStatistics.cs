@@ -2,67 +2,51 @@ namespace ParallelExec.Batching;
 
 /// <summary>
 /// A point-in-time snapshot of a <see cref="BatchProcessor{TItem, TResult}"/>, returned by
-/// <see cref="BatchProcessor{TItem, TResult}.GetStatistics"/>.
+/// <see cref="BatchProcessor{TItem, TResult}.GetStatistics"/>: the ledger plus the batching extras.
 /// </summary>
 /// <remarks>
-/// Item counts are per submission (two coalesced submissions count twice). Once the processor is idle,
-/// <see cref="Submitted"/> equals <see cref="Succeeded"/> + <see cref="Failed"/> + <see cref="Cancelled"/> +
-/// <see cref="Dropped"/>: the ledger.
+/// The ledger counts submissions (two coalesced submissions count twice): <see cref="LedgerSnapshot.Queued"/> holds the
+/// submissions waiting in the open batch or in flushed batches not yet started, <see cref="LedgerSnapshot.InFlight"/>
+/// those inside a running handler call. A <see cref="BatchProcessor{TItem, TResult}.TryPost"/> that returned
+/// <see cref="PostResult.QueueFull"/>, or a submission cancelled before it was enqueued, is not counted.
 /// </remarks>
-public sealed class BatchProcessorStatistics
+public sealed class BatchProcessorStatistics : ComponentStatistics
 {
-    /// <summary>Gets the processor's name (<see cref="BatchProcessorOptions{TItem}.Name"/>).</summary>
-    public string? Name { get; init; }
-
-    /// <summary>
-    /// Gets the number of submissions handed to the processor: accepted into a batch, or rejected by
-    /// <see cref="QueueFullMode.Reject"/>. (A <see cref="BatchProcessor{TItem, TResult}.TryPost"/> that returned
-    /// <see langword="false"/> in <see cref="QueueFullMode.Wait"/> mode, or a submission cancelled before it was enqueued, is not counted.)
-    /// </summary>
-    public long Submitted { get; init; }
+    internal BatchProcessorStatistics(string name, LedgerSnapshot ledger)
+        : base(name, ledger)
+    {
+    }
 
     /// <summary>Gets the number of submissions that shared the slot of an equal item (coalescing).</summary>
-    public long Coalesced { get; init; }
-
-    /// <summary>Gets the number of submissions that completed with a result.</summary>
-    public long Succeeded { get; init; }
-
-    /// <summary>Gets the number of submissions that completed with an exception from the handler (or a missing key).</summary>
-    public long Failed { get; init; }
-
-    /// <summary>Gets the number of submissions cancelled by their token while waiting in a batch.</summary>
-    public long Cancelled { get; init; }
-
-    /// <summary>Gets the number of submissions dropped or rejected by the full mode or the disposal deadline.</summary>
-    public long Dropped { get; init; }
-
-    /// <summary>Gets the number of items (slots) waiting for a handler call now.</summary>
-    public int Pending { get; init; }
+    public long Coalesced { get; internal init; }
 
     /// <summary>Gets the number of batches whose handler call is running now.</summary>
-    public int RunningBatches { get; init; }
+    public int RunningBatches { get; internal init; }
 
     /// <summary>Gets the number of batches flushed because they reached the batch size.</summary>
-    public long FlushedBySize { get; init; }
+    public long FlushedBySize { get; internal init; }
 
     /// <summary>Gets the number of batches flushed because their oldest item waited <see cref="BatchProcessorOptions{TItem}.MaxDelay"/>.</summary>
-    public long FlushedByTime { get; init; }
+    public long FlushedByTime { get; internal init; }
 
     /// <summary>Gets the number of batches flushed by <see cref="BatchProcessor{TItem, TResult}.FlushAsync"/>.</summary>
-    public long FlushedByRequest { get; init; }
+    public long FlushedByRequest { get; internal init; }
 
-    /// <summary>Gets the number of batches flushed by disposal.</summary>
-    public long FlushedOnDispose { get; init; }
+    /// <summary>
+    /// Gets the number of batches flushed because intake stopped (<see cref="BatchProcessor{TItem, TResult}.Complete"/> or
+    /// <see cref="BatchProcessor{TItem, TResult}.DisposeAsync"/>).
+    /// </summary>
+    public long FlushedOnDispose { get; internal init; }
 
     /// <summary>Gets the total number of batches flushed.</summary>
     public long Batches => FlushedBySize + FlushedByTime + FlushedByRequest + FlushedOnDispose;
 
     /// <summary>Gets the number of bulk handler calls made, including the extra calls made while bisecting.</summary>
-    public long HandlerCalls { get; init; }
+    public long HandlerCalls { get; internal init; }
 
     /// <summary>Gets the size at which a batch is flushed now (moves when adaptive sizing is on).</summary>
-    public int CurrentBatchSize { get; init; }
+    public int CurrentBatchSize { get; internal init; }
 
     /// <summary>Gets the duration of the most recent completed batch (all its handler calls), or zero before the first.</summary>
-    public TimeSpan LastBatchLatency { get; init; }
+    public TimeSpan LastBatchLatency { get; internal init; }
 }

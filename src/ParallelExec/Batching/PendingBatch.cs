@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace ParallelExec.Batching;
@@ -9,12 +10,17 @@ namespace ParallelExec.Batching;
 /// </summary>
 /// <remarks>
 /// Every field is read and written under the processor's lock until <see cref="Started"/> is set (under the lock);
-/// after that only the worker that started it touches it, without the lock, until it returns it to the pool.
+/// after that only the worker that started it touches it, without the lock, until it returns it to the pool. The
+/// outcome counts (<see cref="SucceededCount"/>, <see cref="FailedCount"/>, <see cref="CutCount"/>) are written by that
+/// worker and moved into the processor's ledger under the lock when the batch ends.
 /// </remarks>
 internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
     where TItem : notnull
 {
     private readonly BatchProcessor<TItem, TResult> _owner;
+
+    // The submitters' trace contexts per slot; allocated only while someone listens (see AddLink).
+    private List<ActivityContext>?[]? _links;
 
     public PendingBatch(BatchProcessor<TItem, TResult> owner, int capacity, IEqualityComparer<TItem>? coalesceComparer, bool coalesce)
     {
@@ -41,6 +47,18 @@ internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
 
     public int Count { get; set; }
 
+    /// <summary>How many submissions the slots hold (awaiting callers plus posts): what the ledger counts.</summary>
+    public int Submissions { get; set; }
+
+    /// <summary>Submissions that got their result; set by the worker.</summary>
+    public int SucceededCount { get; set; }
+
+    /// <summary>Submissions that got an exception from the handler (or a missing key); set by the worker.</summary>
+    public int FailedCount { get; set; }
+
+    /// <summary>Submissions whose handler call the drain timeout cancelled; set by the worker.</summary>
+    public int CutCount { get; set; }
+
     public long OpenedAt { get; set; }
 
     public long Sequence { get; set; }
@@ -59,6 +77,41 @@ internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
         Callers[index] = caller;
         Posts[index] = caller is null ? 1 : 0;
         SlotByItem?.Add(item, index);
+        Submissions++;
+    }
+
+    /// <summary>
+    /// Remembers a submitter's trace context for the links of the slot's handler-call span. Called only when someone
+    /// listens to the library's activity source, so a batch without listeners never allocates the lists.
+    /// </summary>
+    public void AddLink(int index, ActivityContext context)
+    {
+        var links = _links ??= new List<ActivityContext>?[Items.Length];
+        (links[index] ??= []).Add(context);
+    }
+
+    /// <summary>Gets links to the submitters of the slots in a range, or null when none was captured.</summary>
+    public List<ActivityLink>? LinksFor(int offset, int count)
+    {
+        if (_links is not { } links)
+        {
+            return null;
+        }
+
+        List<ActivityLink>? result = null;
+        for (var i = offset; i < offset + count; i++)
+        {
+            if (links[i] is { } contexts)
+            {
+                result ??= [];
+                foreach (var context in contexts)
+                {
+                    result.Add(new ActivityLink(context));
+                }
+            }
+        }
+
+        return result;
     }
 
     /// <summary>Counts the submissions sharing a slot (awaiting callers plus posts).</summary>
@@ -76,6 +129,7 @@ internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
     /// <summary>Removes a slot, keeping the order of the others (and the coalescing index in step).</summary>
     public void RemoveAt(int index)
     {
+        Submissions -= SubmissionsAt(index);
         SlotByItem?.Remove(Items[index]);
         var last = Count - 1;
         if (index < last)
@@ -83,6 +137,11 @@ internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
             Array.Copy(Items, index + 1, Items, index, last - index);
             Array.Copy(Callers, index + 1, Callers, index, last - index);
             Array.Copy(Posts, index + 1, Posts, index, last - index);
+            if (_links is not null)
+            {
+                Array.Copy(_links, index + 1, _links, index, last - index);
+            }
+
             if (SlotByItem is not null)
             {
                 for (var i = index; i < last; i++)
@@ -122,6 +181,10 @@ internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
 
         SlotByItem?.Clear();
         Count = 0;
+        Submissions = 0;
+        SucceededCount = 0;
+        FailedCount = 0;
+        CutCount = 0;
         OpenedAt = 0;
         Sequence = 0;
         Started = false;
@@ -138,5 +201,9 @@ internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
 
         Callers[index] = null;
         Posts[index] = 0;
+        if (_links is not null)
+        {
+            _links[index] = null;
+        }
     }
 }

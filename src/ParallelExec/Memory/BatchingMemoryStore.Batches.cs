@@ -11,7 +11,7 @@ public sealed partial class BatchingMemoryStore
     {
         MaxBatchSize = _options.MaxBatchSize,
         MaxDelay = _options.MaxDelay,
-        MaxConcurrentBatches = _options.MaxDegreeOfParallelism,
+        MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism,
         QueueCapacity = _options.QueueCapacity,
         Coalesce = coalesce,
         TimeProvider = _options.TimeProvider,

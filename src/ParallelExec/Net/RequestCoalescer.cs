@@ -22,7 +22,6 @@ public sealed class RequestCoalescer<TItem, TResult> : IExecComponent
 {
     private readonly BatchProcessor<TItem, TResult> _processor;
     private readonly string _provider;
-    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     internal RequestCoalescer(
         HttpGate gate,
@@ -44,10 +43,10 @@ public sealed class RequestCoalescer<TItem, TResult> : IExecComponent
     }
 
     /// <summary>Gets the coalescer's name: the name of its batching options.</summary>
-    public string Name => _processor.Name ?? nameof(RequestCoalescer<TItem, TResult>);
+    public string Name => _processor.Name;
 
     /// <summary>Gets a task that completes when intake has stopped and every submitted item has ended.</summary>
-    public Task Completion => _completion.Task;
+    public Task Completion => _processor.Completion;
 
     /// <summary>Submits one item and waits for its own result from the bulk call its batch goes into.</summary>
     /// <param name="item">The item.</param>
@@ -72,41 +71,16 @@ public sealed class RequestCoalescer<TItem, TResult> : IExecComponent
     public RequestCoalescerStatistics GetStatistics()
     {
         var batching = _processor.GetStatistics();
-        return new RequestCoalescerStatistics(Name, ToLedger(batching), _provider, batching.Batches, batching.HandlerCalls);
+        return new RequestCoalescerStatistics(Name, batching.Ledger, _provider, batching.Batches, batching.HandlerCalls);
     }
 
     /// <inheritdoc/>
     ComponentStatistics IExecComponent.GetStatistics() => GetStatistics();
 
     /// <summary>Stops intake and sends the open batch; items already submitted still get their results. Idempotent.</summary>
-    public void Complete() => _ = DisposeAsync().AsTask();
+    public void Complete() => _processor.Complete();
 
     /// <summary>Stops intake, sends the open batch and waits for every bulk call to end (within the batching options' drain timeout). Idempotent.</summary>
     /// <returns>A task that completes when the coalescer has drained.</returns>
-    public ValueTask DisposeAsync() => new(DrainAsync(_processor.DisposeAsync()));
-
-    // Merge shim: the batch processor of this branch has neither Complete()/Completion nor a ledger in its statistics.
-    // With them, Complete() and Completion delegate to it, DisposeAsync() returns its DisposeAsync(), and ToLedger is
-    // its statistics' Ledger.
-    private async Task DrainAsync(ValueTask disposal)
-    {
-        await disposal.ConfigureAwait(false);
-        _completion.TrySetResult();
-    }
-
-    private static LedgerSnapshot ToLedger(BatchProcessorStatistics batching)
-    {
-        var queued = batching.Pending;
-        var ended = batching.Succeeded + batching.Failed + batching.Cancelled + batching.Dropped;
-        return new LedgerSnapshot
-        {
-            Submitted = batching.Submitted,
-            Succeeded = batching.Succeeded,
-            Failed = batching.Failed,
-            Cancelled = batching.Cancelled,
-            Dropped = batching.Dropped,
-            Queued = queued,
-            InFlight = Math.Max(0, batching.Submitted - ended - queued),
-        };
-    }
+    public ValueTask DisposeAsync() => _processor.DisposeAsync();
 }

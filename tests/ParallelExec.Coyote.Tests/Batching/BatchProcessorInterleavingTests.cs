@@ -52,7 +52,7 @@ public sealed class BatchProcessorInterleavingTests(ITestOutputHelper output)
             {
                 MaxBatchSize = MaxBatchSize,
                 MaxDelay = MaxDelay,
-                MaxConcurrentBatches = 2,
+                MaxDegreeOfParallelism = 2,
                 QueueCapacity = 16,
                 TimeProvider = time,
                 Name = "coyote-batch",
@@ -126,8 +126,8 @@ public sealed class BatchProcessorInterleavingTests(ITestOutputHelper output)
                     var snapshot = processor.GetStatistics();
                     Specification.Assert(
                         false,
-                        "FlushAsync returned before item 4 was handled; ledger: {0}; pending={1} running={2} bySize={3} byTime={4} byRequest={5}",
-                        ledger.DescribeAll(), snapshot.Pending, snapshot.RunningBatches, snapshot.FlushedBySize, snapshot.FlushedByTime, snapshot.FlushedByRequest);
+                        "FlushAsync returned before item 4 was handled; ledger: {0}; queued={1} running={2} bySize={3} byTime={4} byRequest={5}",
+                        ledger.DescribeAll(), snapshot.Ledger.Queued, snapshot.RunningBatches, snapshot.FlushedBySize, snapshot.FlushedByTime, snapshot.FlushedByRequest);
                 }
             }
         });
@@ -192,13 +192,13 @@ public sealed class BatchProcessorInterleavingTests(ITestOutputHelper output)
         }
 
         var stats = processor.GetStatistics();
-        Specification.Assert(stats.Pending == 0 && stats.RunningBatches == 0, "after dispose: pending={0} running={1}", stats.Pending, stats.RunningBatches);
-        Specification.Assert(stats.Submitted == 4 - refusedAtCall, "submitted={0}, refused at the call={1}", stats.Submitted, refusedAtCall);
+        Specification.Assert(stats.Ledger.Queued == 0 && stats.RunningBatches == 0, "after dispose: queued={0} running={1}", stats.Ledger.Queued, stats.RunningBatches);
+        Specification.Assert(stats.Ledger.Submitted == 4 - refusedAtCall, "submitted={0}, refused at the call={1}", stats.Ledger.Submitted, refusedAtCall);
         Specification.Assert(
-            stats.Submitted == stats.Succeeded + stats.Failed + stats.Cancelled + stats.Dropped,
-            "statistics do not add up: submitted={0} succeeded={1} failed={2} cancelled={3} dropped={4}",
-            stats.Submitted, stats.Succeeded, stats.Failed, stats.Cancelled, stats.Dropped);
-        Specification.Assert(stats.Succeeded == succeeded, "succeeded={0} but {1} submitters got a result", stats.Succeeded, succeeded);
+            stats.Ledger.Submitted == stats.Ledger.Succeeded + stats.Ledger.Failed + stats.Ledger.Cancelled + stats.Ledger.Dropped + stats.Ledger.Rejected,
+            "statistics do not add up: submitted={0} succeeded={1} failed={2} cancelled={3} dropped={4} rejected={5}",
+            stats.Ledger.Submitted, stats.Ledger.Succeeded, stats.Ledger.Failed, stats.Ledger.Cancelled, stats.Ledger.Dropped, stats.Ledger.Rejected);
+        Specification.Assert(stats.Ledger.Succeeded == succeeded, "succeeded={0} but {1} submitters got a result", stats.Ledger.Succeeded, succeeded);
         Specification.Assert(
             stats.Batches == seen.Length && stats.HandlerCalls == seen.Length,
             "batches={0} handlerCalls={1} but the handler saw {2} batches (bySize={3} byTime={4} byRequest={5} onDispose={6})",

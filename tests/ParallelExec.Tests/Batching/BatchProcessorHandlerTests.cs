@@ -66,15 +66,15 @@ public class BatchProcessorHandlerTests
         var errors = new ConcurrentQueue<(int Item, string Message)>();
         await using var processor = Exec.Batch<int, int>((_, _) => throw new InvalidDataException("down"))
             .WithMaxDelay(TimeSpan.FromSeconds(30))
-            .OnError((item, error) => errors.Enqueue((item, error.Message)))
+            .OnError(failed => errors.Enqueue(((int)failed.Item!, failed.Exception.Message)))
             .Build();
 
-        Assert.True(processor.TryPost(1));
-        Assert.True(await processor.PostAsync(2));
+        Assert.Equal(PostResult.Accepted, processor.TryPost(1));
+        Assert.Equal(PostResult.Accepted, await processor.PostAsync(2));
         await processor.FlushAsync().AsTask().WithTimeout();
 
         Assert.Equal(new[] { (1, "down"), (2, "down") }, errors.OrderBy(e => e.Item));
-        Assert.Equal(2, processor.GetStatistics().Failed);
+        Assert.Equal(2, processor.GetStatistics().Ledger.Failed);
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public class BatchProcessorHandlerTests
 
         for (var i = 0; i < 3000; i++)
         {
-            Assert.True(await processor.PostAsync(i));
+            Assert.Equal(PostResult.Accepted, await processor.PostAsync(i));
         }
 
         await processor.FlushAsync().AsTask().WithTimeout();
@@ -172,14 +172,14 @@ public class BatchProcessorHandlerTests
                 QueueCapacity = 4,
                 FullMode = QueueFullMode.DropOldest,
                 MaxDelay = TimeSpan.FromMilliseconds(1),
-                OnDropped = (_, _) => Check(),
-                OnError = (_, _) => Check(),
+                OnDropped = _ => Check(),
+                OnError = _ => Check(),
             });
 
         var tasks = new List<Task>();
         for (var i = 0; i < 200; i++)
         {
-            Assert.True(processor.TryPost(i));
+            Assert.True(processor.TryPost(i) is PostResult.Accepted or PostResult.AcceptedAfterDrop);
             tasks.Add(processor.SubmitAsync(1000 + i).AsTask().ContinueWith(_ => Check(), TaskScheduler.Default));
         }
 
@@ -196,7 +196,7 @@ public class BatchProcessorHandlerTests
 
         Assert.Equal("orders", processor.Name);
         var error = Assert.Throws<InvalidOperationException>(() => builder.Build());
-        Assert.Equal("The batch processor builder has already built; create a new builder with Exec.Batch.", error.Message);
+        Assert.Equal("This BatchProcessorBuilder has already built its BatchProcessor: a builder is single use. Start a new one from Exec.", error.Message);
         Assert.Throws<InvalidOperationException>(() => builder.WithMaxBatchSize(3));
         Assert.Throws<ArgumentNullException>(() => Exec.Batch<int, int>(null!));
     }

@@ -55,11 +55,11 @@ public class BatchProcessorLedgerTests
                 MaxBatchSize = 16,
                 QueueCapacity = 64,
                 FullMode = QueueFullMode.DropOldest,
-                MaxConcurrentBatches = 2,
+                MaxDegreeOfParallelism = 2,
                 MaxDelay = TimeSpan.FromMilliseconds(1),
                 FailureMode = BatchFailureMode.Bisect,
-                OnDropped = (id, reason) => Record(id, "dropped"),
-                OnError = (id, error) => Record(id, "failed"),
+                OnDropped = dropped => Record((int)dropped.Item!, "dropped"),
+                OnError = failed => Record((int)failed.Item!, "failed"),
             });
 
         var producers = Enumerable.Range(0, Producers).Select(p => Task.Run(async () =>
@@ -71,7 +71,7 @@ public class BatchProcessorLedgerTests
                 if (id % 5 == 0)
                 {
                     posted[id] = true;
-                    Assert.True(processor.TryPost(id));
+                    Assert.True(processor.TryPost(id) is PostResult.Accepted or PostResult.AcceptedAfterDrop);
                     continue;
                 }
 
@@ -137,11 +137,11 @@ public class BatchProcessorLedgerTests
         }
 
         var stats = processor.GetStatistics();
-        Assert.Equal(allIds.Length, stats.Submitted);
-        Assert.Equal(outcomes.Count(o => o.Value == "succeeded"), stats.Succeeded);
-        Assert.Equal(outcomes.Count(o => o.Value == "failed"), stats.Failed);
-        Assert.Equal(outcomes.Count(o => o.Value == "cancelled"), stats.Cancelled);
-        Assert.Equal(outcomes.Count(o => o.Value == "dropped"), stats.Dropped);
-        Assert.Equal(0, stats.Pending);
+        Assert.Equal(allIds.Length, stats.Ledger.Submitted);
+        Assert.Equal(outcomes.Count(o => o.Value == "succeeded"), stats.Ledger.Succeeded);
+        Assert.Equal(outcomes.Count(o => o.Value == "failed"), stats.Ledger.Failed);
+        Assert.Equal(outcomes.Count(o => o.Value == "cancelled"), stats.Ledger.Cancelled);
+        Assert.Equal(outcomes.Count(o => o.Value == "dropped"), stats.Ledger.Dropped);
+        Assert.Equal(0, stats.Ledger.Queued);
     }
 }

@@ -41,17 +41,17 @@ public class BatchProcessorQueueTests
             QueueCapacity = 2,
             MaxDelay = Timeout.InfiniteTimeSpan,
             FullMode = mode,
-            OnDropped = (item, reason) =>
+            OnDropped = dropped =>
             {
                 lock (drops)
                 {
-                    drops.Add((item, reason));
+                    drops.Add(((int)dropped.Item!, dropped.Reason));
                 }
             },
         });
         var tasks = new[] { 1, 2, 3, 4 }.Select(i => processor.SubmitAsync(i).AsTask()).ToArray();
         await handler.Entered.Task.WithTimeout();
-        Assert.Equal(2, processor.GetStatistics().Pending);
+        Assert.Equal(2, processor.GetStatistics().Ledger.Queued);
         return (processor, tasks);
     }
 
@@ -64,7 +64,7 @@ public class BatchProcessorQueueTests
 
         var fifth = processor.SubmitAsync(5).AsTask();
         Assert.False(fifth.IsCompleted);
-        Assert.Equal(4, processor.GetStatistics().Submitted);
+        Assert.Equal(4, processor.GetStatistics().Ledger.Submitted);
 
         handler.Release();
         await Task.WhenAll(tasks).WithTimeout();
@@ -82,13 +82,14 @@ public class BatchProcessorQueueTests
 
         var error = await Assert.ThrowsAsync<ItemDroppedException>(() => processor.SubmitAsync(5).AsTask());
         Assert.Equal(DropReason.Rejected, error.Reason);
-        Assert.False(processor.TryPost(6));
+        Assert.Equal(PostResult.Rejected, processor.TryPost(6));
 
         handler.Release();
         Assert.Equal(new[] { 10, 20, 30, 40 }, await Task.WhenAll(tasks).WithTimeout());
         await processor.DisposeAsync();
         Assert.Equal(new[] { (5, DropReason.Rejected), (6, DropReason.Rejected) }, drops);
-        Assert.Equal(2, processor.GetStatistics().Dropped);
+        Assert.Equal(2, processor.GetStatistics().Ledger.Rejected);
+        Assert.Equal(0, processor.GetStatistics().Ledger.Dropped);
     }
 
     [Fact]
@@ -150,11 +151,11 @@ public class BatchProcessorQueueTests
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second.WithTimeout());
-        Assert.Equal(2, processor.GetStatistics().Pending);
+        Assert.Equal(2, processor.GetStatistics().Ledger.Queued);
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(new[] { 1, 3 }, await Task.WhenAll(first, third).WithTimeout());
         Assert.Equal(new[] { 1, 3 }, Assert.Single(seen));
-        Assert.Equal(1, processor.GetStatistics().Cancelled);
+        Assert.Equal(1, processor.GetStatistics().Ledger.Cancelled);
     }
 
     [Fact]
@@ -238,13 +239,13 @@ public class BatchProcessorQueueTests
             {
                 MaxBatchSize = 2,
                 MaxDelay = Timeout.InfiniteTimeSpan,
-                DisposeTimeout = TimeSpan.FromSeconds(5),
+                DrainTimeout = TimeSpan.FromSeconds(5),
                 TimeProvider = time,
-                OnDropped = (item, reason) =>
+                OnDropped = dropped =>
                 {
                     lock (drops)
                     {
-                        drops.Add((item, reason));
+                        drops.Add(((int)dropped.Item!, dropped.Reason));
                     }
                 },
             });
@@ -260,10 +261,12 @@ public class BatchProcessorQueueTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tasks[1]);
         Assert.Equal(DropReason.DrainTimeout, (await Assert.ThrowsAsync<ItemDroppedException>(() => tasks[2])).Reason);
         Assert.Equal(DropReason.DrainTimeout, (await Assert.ThrowsAsync<ItemDroppedException>(() => tasks[3])).Reason);
-        Assert.Equal(new[] { 3, 4 }, drops.Select(d => d.Item1).Order());
+        // Every item the drain timeout cut is reported, the running ones (1, 2) as well as the queued ones (3, 4).
+        Assert.Equal(new[] { 1, 2, 3, 4 }, drops.Select(d => d.Item1).Order());
+        Assert.All(drops, d => Assert.Equal(DropReason.DrainTimeout, d.Item2));
         var stats = processor.GetStatistics();
-        Assert.Equal(2, stats.Failed);
-        Assert.Equal(2, stats.Dropped);
+        Assert.Equal(0, stats.Ledger.Failed);
+        Assert.Equal(4, stats.Ledger.Dropped);
     }
 
     [Fact]
@@ -280,7 +283,7 @@ public class BatchProcessorQueueTests
         Assert.Equal(new[] { 10, 20, 30, 40 }, await Task.WhenAll(tasks));
     }
     [Fact]
-    public async Task MaxConcurrentBatchesBoundsTheHandlerCallsRunningAtOnce()
+    public async Task MaxDegreeOfParallelismBoundsTheHandlerCallsRunningAtOnce()
     {
         var running = 0;
         var peak = 0;
@@ -300,11 +303,11 @@ public class BatchProcessorQueueTests
                 Interlocked.Decrement(ref running);
                 return items;
             },
-            new BatchProcessorOptions<int> { MaxBatchSize = 1, MaxConcurrentBatches = 2 });
+            new BatchProcessorOptions<int> { MaxBatchSize = 1, MaxDegreeOfParallelism = 2 });
 
         var tasks = Enumerable.Range(0, 6).Select(i => processor.SubmitAsync(i).AsTask()).ToArray();
         await twoRunning.Task.WithTimeout();
-        Assert.Equal(4, processor.GetStatistics().Pending);
+        Assert.Equal(4, processor.GetStatistics().Ledger.Queued);
         Assert.Equal(2, processor.GetStatistics().RunningBatches);
         release.TrySetResult();
 
@@ -330,8 +333,8 @@ public class BatchProcessorQueueTests
         Assert.Equal(new[] { 10, 20, 30, 40 }, await Task.WhenAll(tasks));
         Assert.DoesNotContain(handler.Batches, b => b.Contains(5) || b.Contains(6));
         var stats = processor.GetStatistics();
-        Assert.Equal(4, stats.Submitted);
-        Assert.Equal(4, stats.Succeeded);
+        Assert.Equal(4, stats.Ledger.Submitted);
+        Assert.Equal(4, stats.Ledger.Succeeded);
     }
 
     private static void InterlockedMax(ref int target, int value)

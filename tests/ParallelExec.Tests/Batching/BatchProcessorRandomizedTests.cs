@@ -52,10 +52,10 @@ public class BatchProcessorRandomizedTests
                 Coalesce = coalesce,
                 MaxDelay = delay,
                 FailureMode = BatchFailureMode.Bisect,
-                MaxConcurrentBatches = random.Next(1, 3),
+                MaxDegreeOfParallelism = random.Next(1, 3),
                 TimeProvider = time,
-                OnDropped = (_, _) => Interlocked.Increment(ref dropped),
-                OnError = (_, _) => Interlocked.Increment(ref postFailures),
+                OnDropped = _ => Interlocked.Increment(ref dropped),
+                OnError = _ => Interlocked.Increment(ref postFailures),
             });
 
         var submissions = new List<(int Item, Task<int> Task, bool Cancellable)>();
@@ -76,15 +76,21 @@ public class BatchProcessorRandomizedTests
                     submissions.Add((item, processor.SubmitAsync(item, cts.Token).AsTask(), true));
                     break;
                 case 6:
-                    var droppedBefore = processor.GetStatistics().Dropped;
-                    if (processor.TryPost(item))
+                    var rejectedBefore = processor.GetStatistics().Ledger.Rejected;
+                    var posted = processor.TryPost(item);
+                    if (posted is PostResult.Accepted or PostResult.AcceptedAfterDrop)
                     {
                         posts++;
                     }
                     else if (mode == QueueFullMode.Reject)
                     {
-                        Assert.Equal(droppedBefore + 1, processor.GetStatistics().Dropped);
+                        Assert.Equal(PostResult.Rejected, posted);
+                        Assert.Equal(rejectedBefore + 1, processor.GetStatistics().Ledger.Rejected);
                         rejectedPosts++;
+                    }
+                    else
+                    {
+                        Assert.Equal((QueueFullMode.Wait, PostResult.QueueFull), (mode, posted));
                     }
 
                     break;
@@ -140,14 +146,15 @@ public class BatchProcessorRandomizedTests
 
         var stats = processor.GetStatistics();
         // A submitter cancelled while waiting for room (Wait mode) was never accepted: cancelled, but not in the ledger.
-        Assert.True(mode == QueueFullMode.Wait ? cancelled >= stats.Cancelled : cancelled == stats.Cancelled, $"{cancelled} cancelled, {stats.Cancelled} counted");
-        Assert.Equal(stats.Dropped, dropped);
-        Assert.Equal(stats.Failed, failed + postFailures);
-        Assert.Equal(stats.Submitted, stats.Succeeded + stats.Failed + stats.Cancelled + stats.Dropped);
-        Assert.Equal(stats.Submitted, succeeded + failed + stats.Cancelled + droppedCallers + posts + rejectedPosts);
-        Assert.Equal(0, stats.Pending);
-        Assert.True(succeeded <= stats.Succeeded);
-        Assert.True(droppedCallers <= stats.Dropped);
+        Assert.True(mode == QueueFullMode.Wait ? cancelled >= stats.Ledger.Cancelled : cancelled == stats.Ledger.Cancelled, $"{cancelled} cancelled, {stats.Ledger.Cancelled} counted");
+        Assert.Equal(stats.Ledger.Dropped + stats.Ledger.Rejected, dropped);
+        Assert.Equal(stats.Ledger.Failed, failed + postFailures);
+        Assert.True(stats.Ledger.IsBalanced, stats.ToString());
+        Assert.Equal(0, stats.Ledger.InFlight);
+        Assert.Equal(stats.Ledger.Submitted, succeeded + failed + stats.Ledger.Cancelled + droppedCallers + posts + rejectedPosts);
+        Assert.Equal(0, stats.Ledger.Queued);
+        Assert.True(succeeded <= stats.Ledger.Succeeded);
+        Assert.True(droppedCallers <= stats.Ledger.Dropped + stats.Ledger.Rejected);
         foreach (var cts in sources)
         {
             cts.Dispose();

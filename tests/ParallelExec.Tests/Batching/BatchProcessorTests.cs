@@ -71,7 +71,7 @@ public class BatchProcessorTests
         var stats = processor.GetStatistics();
         Assert.Equal(2, stats.FlushedBySize);
         Assert.Equal(0, stats.FlushedByTime);
-        Assert.Equal(2, stats.Pending);
+        Assert.Equal(2, stats.Ledger.Queued);
         Assert.False(tasks[10].IsCompleted);
         Assert.Equal(new[] { new[] { 0, 1, 2, 3, 4 }, new[] { 5, 6, 7, 8, 9 } }, handler.Batches.ToArray());
 
@@ -87,7 +87,7 @@ public class BatchProcessorTests
         {
             MaxBatchSize = 7,
             MaxDelay = TimeSpan.FromMilliseconds(1),
-            MaxConcurrentBatches = 3,
+            MaxDegreeOfParallelism = 3,
         });
 
         var producers = Enumerable.Range(0, 4).Select(p => Task.Run(async () =>
@@ -130,7 +130,7 @@ public class BatchProcessorTests
         Assert.Equal(new[] { 10, 3 }, handler.Batches.Select(b => b.Length));
         var stats = processor.GetStatistics();
         Assert.Equal(1, stats.FlushedOnDispose);
-        Assert.Equal(13, stats.Succeeded);
+        Assert.Equal(13, stats.Ledger.Succeeded);
         await processor.DisposeAsync(); // idempotent
         Assert.Throws<ObjectDisposedException>(() => processor.SubmitAsync(1));
         Assert.Throws<ObjectDisposedException>(() => processor.TryPost(1));
@@ -151,9 +151,9 @@ public class BatchProcessorTests
         Assert.Equal(new[] { 10, 20, 10, 30, 20, 10 }, await Task.WhenAll(tasks).WithTimeout());
         Assert.Equal(new[] { 1, 2, 3 }, Assert.Single(handler.Batches));
         var stats = processor.GetStatistics();
-        Assert.Equal(6, stats.Submitted);
+        Assert.Equal(6, stats.Ledger.Submitted);
         Assert.Equal(3, stats.Coalesced);
-        Assert.Equal(6, stats.Succeeded);
+        Assert.Equal(6, stats.Ledger.Succeeded);
     }
 
     [Fact]
@@ -192,8 +192,8 @@ public class BatchProcessorTests
         // One call for the whole batch, then two per level of a binary search down to the single item.
         Assert.InRange(calls, 2, 1 + (2 * 10));
         var stats = processor.GetStatistics();
-        Assert.Equal(999, stats.Succeeded);
-        Assert.Equal(1, stats.Failed);
+        Assert.Equal(999, stats.Ledger.Succeeded);
+        Assert.Equal(1, stats.Ledger.Failed);
         await processor.DisposeAsync();
     }
 
@@ -211,7 +211,7 @@ public class BatchProcessorTests
             await Assert.ThrowsAsync<InvalidDataException>(() => task.WithTimeout());
         }
 
-        Assert.Equal(3, processor.GetStatistics().Failed);
+        Assert.Equal(3, processor.GetStatistics().Ledger.Failed);
     }
 
     [Fact]
@@ -221,7 +221,7 @@ public class BatchProcessorTests
         {
             MaxBatchSize = 0,
             MaxDelay = TimeSpan.Zero,
-            MaxConcurrentBatches = -1,
+            MaxDegreeOfParallelism = -1,
             QueueCapacity = -5,
             FullMode = (QueueFullMode)9,
             MinBatchSize = 0,
@@ -231,14 +231,14 @@ public class BatchProcessorTests
         var error = Assert.Throws<ArgumentException>(() => new BatchProcessor<int, int>((i, _) => new ValueTask<IReadOnlyList<int>>(i), options));
 
         Assert.Equal(
-            "Invalid BatchProcessorOptions: MaxBatchSize = 0: must be greater than zero; "
+            "Invalid BatchProcessorOptions: TimeProvider = null: must not be null; "
+            + "MaxBatchSize = 0: must be greater than zero; "
             + "MaxDelay = 00:00:00: must be greater than zero or Timeout.InfiniteTimeSpan; "
-            + "MaxConcurrentBatches = -1: must be greater than zero; "
+            + "MaxDegreeOfParallelism = -1: must be greater than zero; "
             + "QueueCapacity = -5: must be at least MaxBatchSize (0); "
             + "FullMode = 9: must be a defined QueueFullMode value; "
-            + "MinBatchSize = 0: must be between 1 and MaxBatchSize (0); "
-            + "TimeProvider = null: must not be null. (Parameter 'MaxBatchSize')",
+            + "MinBatchSize = 0: must be between 1 and MaxBatchSize (0). (Parameter 'TimeProvider')",
             error.Message);
-        Assert.Equal("MaxBatchSize", error.ParamName);
+        Assert.Equal("TimeProvider", error.ParamName);
     }
 }

@@ -41,7 +41,7 @@ public sealed class BadInputTests
         // Batching
         Row("Batch null handler", () => Exec.Batch<int, int>(null!), nullArg, "handler");
         Row("Batch WithMaxBatchSize(0)", () => Exec.Batch<int, int>(Echo).WithMaxBatchSize(0).Build(), arg, "MaxBatchSize");
-        Row("Batch WithMaxConcurrentBatches(-1)", () => Exec.Batch<int, int>(Echo).WithMaxConcurrentBatches(-1).Build(), arg, "MaxConcurrentBatches");
+        Row("Batch WithMaxDegreeOfParallelism(-1)", () => Exec.Batch<int, int>(Echo).WithMaxDegreeOfParallelism(-1).Build(), arg, "MaxDegreeOfParallelism");
         Row("Batch WithMaxDelay(negative)", () => Exec.Batch<int, int>(Echo).WithMaxDelay(TimeSpan.FromSeconds(-1)).Build(), arg, "MaxDelay");
         Row("Batch WithQueue(0)", () => Exec.Batch<int, int>(Echo).WithQueue(0).Build(), arg, "QueueCapacity");
         Row("Batch options MaxBatchSize=0", () => _ = new BatchProcessor<int, int>(Echo, new BatchProcessorOptions<int> { MaxBatchSize = 0 }), arg, "MaxBatchSize");

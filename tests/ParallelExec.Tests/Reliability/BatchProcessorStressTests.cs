@@ -74,7 +74,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
             })
             .WithMaxBatchSize(16)
             .WithMaxDelay(TimeSpan.FromMilliseconds(2))
-            .WithMaxConcurrentBatches(3)
+            .WithMaxDegreeOfParallelism(3)
             .WithQueue(64, QueueFullMode.Wait)
             .Build();
         MemoryFigures figures = await MemoryProbe.MeasureAsync(id => processor.SubmitAsync(id));
@@ -121,7 +121,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
             })
             .WithMaxBatchSize(16)
             .WithMaxDelay(TimeSpan.FromMilliseconds(2))
-            .WithMaxConcurrentBatches(3)
+            .WithMaxDegreeOfParallelism(3)
             .WithQueue(Capacity, mode)
             .WithFailureMode(failureMode)
             .Build();
@@ -179,7 +179,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
         }
 
         BatchProcessorStatistics statistics = processor.GetStatistics();
-        Assert.True(statistics.Pending == 0 && statistics.RunningBatches == 0, $"{context}: pending={statistics.Pending} running={statistics.RunningBatches} after dispose");
+        Assert.True(statistics.Ledger.Queued == 0 && statistics.RunningBatches == 0, $"{context}: queued={statistics.Ledger.Queued} running={statistics.RunningBatches} after dispose");
         ledger.AssertConsistent(context);
         return ledger;
     }
