@@ -77,6 +77,10 @@ public sealed partial class WorkerPool
             }
 
             _lifecycle.TryBeginDispose();
+
+            // A zero drain timeout has passed the moment disposal begins: no queued item may start from here on, even
+            // before the cut (which runs off this stack, see Lifecycle.DrainAsync) drops them.
+            _drainTimedOut = _drainTimeout == TimeSpan.Zero;
             refused = RefuseWaitersLocked();
             CheckDrainedLocked();
 

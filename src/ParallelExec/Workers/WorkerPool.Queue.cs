@@ -120,11 +120,12 @@ public sealed partial class WorkerPool
 
     /// <summary>
     /// Takes the first runnable entry: the head when no queued node has a key, else the first entry whose key is free.
-    /// Returns <see langword="null"/> when nothing is runnable.
+    /// Returns <see langword="null"/> when nothing is runnable, and once the drain timeout has passed: what is still
+    /// queued then is the drain-timeout cut's to drop, never a worker's to start.
     /// </summary>
     private object? TakeFirstRunnableLocked()
     {
-        if (_queued == 0)
+        if (_queued == 0 || _drainTimedOut)
         {
             return null;
         }
