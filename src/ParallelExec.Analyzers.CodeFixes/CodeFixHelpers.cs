@@ -18,6 +18,13 @@ internal static class CodeFixHelpers
         return last.IsKind(SyntaxKind.WhitespaceTrivia) ? SyntaxFactory.TriviaList(last) : SyntaxFactory.TriviaList();
     }
 
+    /// <summary>The line break the file uses after <paramref name="node"/> (a line feed when none follows it).</summary>
+    public static string NewLine(SyntaxNode node)
+    {
+        var endOfLine = node.GetTrailingTrivia().FirstOrDefault(trivia => trivia.IsKind(SyntaxKind.EndOfLineTrivia));
+        return endOfLine.IsKind(SyntaxKind.EndOfLineTrivia) ? endOfLine.ToFullString() : "\n";
+    }
+
     /// <summary>
     /// The <see cref="System.Threading.CancellationToken"/> parameter of the function around <paramref name="node"/>,
     /// when it has exactly one.

@@ -9,7 +9,6 @@ using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
-using Microsoft.CodeAnalysis.Formatting;
 using ParallelExec.Analyzers.Internal;
 
 namespace ParallelExec.Analyzers.CodeFixes;
@@ -75,6 +74,10 @@ public sealed class ForEachAsyncCodeFixProvider : CodeFixProvider
             statements.RemoveAt(statements.Count - 1);
         }
 
+        // The lambda's braces take the loop's place and its statements keep their lines and indentation, one level in.
+        var newLine = CodeFixHelpers.NewLine(loop);
+        var loopIndent = CodeFixHelpers.Indentation(loop).ToFullString();
+        var bodyIndent = statements.Count > 0 ? CodeFixHelpers.Indentation(statements[0]).ToFullString() : loopIndent + "    ";
         var lambda = new StringBuilder("async (").Append(loop.Identifier.ValueText).Append(", _) =>");
         if (analysis.CollectValue is not null && statements.Count == 0)
         {
@@ -82,13 +85,14 @@ public sealed class ForEachAsyncCodeFixProvider : CodeFixProvider
         }
         else
         {
-            lambda.Append("\n{\n");
+            lambda.Append(newLine).Append(loopIndent).Append('{').Append(newLine);
             foreach (var statement in statements)
             {
                 lambda.Append(statement.ToFullString());
             }
 
-            lambda.Append("return ").Append(analysis.CollectValue?.WithoutTrivia().ToFullString() ?? "true").Append(";\n}");
+            lambda.Append(bodyIndent).Append("return ").Append(analysis.CollectValue?.WithoutTrivia().ToFullString() ?? "true").Append(';').Append(newLine)
+                .Append(loopIndent).Append('}');
         }
 
         var call = new StringBuilder("await ").Append(execName).Append(".ForEachAsync(")
@@ -109,8 +113,7 @@ public sealed class ForEachAsyncCodeFixProvider : CodeFixProvider
             : analysis.CollectTarget.WithoutTrivia().ToFullString() + ".AddRange(" + call + ");";
         var replacement = SyntaxFactory.ParseStatement(text)
             .WithLeadingTrivia(loop.GetLeadingTrivia())
-            .WithTrailingTrivia(loop.GetTrailingTrivia())
-            .WithAdditionalAnnotations(Formatter.Annotation);
+            .WithTrailingTrivia(loop.GetTrailingTrivia());
         var newRoot = root.ReplaceNode(loop, replacement);
         if (needsUsing && newRoot is CompilationUnitSyntax unit && !CodeFixHelpers.HasUsing(unit, model.Compilation, "ParallelExec"))
         {

@@ -199,6 +199,7 @@ internal static class LoopAnalysis
         var awaitedCalls = new HashSet<InvocationExpressionSyntax>();
         var perItem = false;
         var configureAwaitFalse = false;
+        var methodsByReceiver = new Dictionary<ISymbol, HashSet<string>>(SymbolEqualityComparer.Default);
         foreach (var awaitExpression in awaits)
         {
             var call = SyntaxShape.AwaitedCall(awaitExpression, out var configureAwait);
@@ -223,6 +224,16 @@ internal static class LoopAnalysis
                 }
             }
 
+            if (receiver is not null && FlowFacts.RootOf(receiver, model, cancellationToken) is { } receiverRoot && !declared.Contains(receiverRoot))
+            {
+                if (!methodsByReceiver.TryGetValue(receiverRoot, out var names))
+                {
+                    methodsByReceiver[receiverRoot] = names = new HashSet<string>();
+                }
+
+                names.Add(method.Name);
+            }
+
             perItem |= callFlow.Reads.Overlaps(declared);
             configureAwaitFalse |= configureAwait?.Expression is LiteralExpressionSyntax literal && literal.IsKind(SyntaxKind.FalseLiteralExpression);
             awaitedCalls.Add(call);
@@ -231,6 +242,11 @@ internal static class LoopAnalysis
         if (!perItem)
         {
             return null; // the awaited work does not depend on the item (a delay per item, a poll)
+        }
+
+        if (methodsByReceiver.Values.Any(names => names.Count > 1 && names.Any(IsMutatingName)))
+        {
+            return null; // read-modify-write on one shared object: two items with the same key would race
         }
 
         foreach (var call in body.DescendantNodesAndSelf().OfType<InvocationExpressionSyntax>())
@@ -294,7 +310,7 @@ internal static class LoopAnalysis
         var last = body is BlockSyntax block ? block.Statements.LastOrDefault() : body;
         if (last is not ExpressionStatementSyntax { Expression: InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Add" } member } call } statement
             || call.ArgumentList.Arguments.Count != 1
-            || call.ArgumentList.Arguments[0].RefKindKeyword.IsKind(SyntaxKind.None) is false
+            || !call.ArgumentList.Arguments[0].RefKindKeyword.IsKind(SyntaxKind.None)
             || model.GetSymbolInfo(member.Expression, cancellationToken).Symbol is not ILocalSymbol list
             || declared.Contains(list)
             || list.Type is not INamedTypeSymbol { TypeArguments.Length: 1 } listType
@@ -342,6 +358,11 @@ internal static class LoopAnalysis
 
         return true;
     }
+
+    private static bool IsMutatingName(string name) =>
+        MutatingVerbs.Any(verb => name.StartsWith(verb, System.StringComparison.Ordinal));
+
+    private static readonly string[] MutatingVerbs = { "Set", "Put", "Write", "Update", "Upsert", "Insert", "Delete", "Remove", "Save", "Add", "Append", "Increment", "Decrement" };
 
     private static StatementSyntax? BodyOf(StatementSyntax loop) => loop switch
     {
