@@ -116,8 +116,15 @@ public sealed class BulkStoreCallCodeFixProvider : CodeFixProvider
             var read = "var " + values + " = await " + receiver + ".GetManyAsync(" + Text(ns) + ", " + Text(loop.Expression)
                 + (token is null ? string.Empty : ", " + Text(token)) + ")"
                 + (configureAwait is null ? string.Empty : ".ConfigureAwait(" + Text(configureAwait.Expression) + ")") + ";";
+            var memory = model.Compilation.GetTypeByMetadataName("System.ReadOnlyMemory`1");
+            var memoryName = "global::System.ReadOnlyMemory";
+            if (memory is not null && CodeFixHelpers.NameOf(memory, model, loop.SpanStart, out var needsUsing) == memory.Name && !needsUsing)
+            {
+                memoryName = memory.Name; // System is imported
+            }
+
             var lookup = SyntaxFactory.ParseExpression(
-                    "(" + values + ".TryGetValue(" + item.Name + ", out var " + found + ") ? " + found + " : (global::System.ReadOnlyMemory<byte>?)null)")
+                    "(" + values + ".TryGetValue(" + item.Name + ", out var " + found + ") ? " + found + " : (" + memoryName + "<byte>?)null)")
                 .WithTriviaFrom(store.Await)
                 .WithAdditionalAnnotations(Simplifier.Annotation);
             var readStatement = SyntaxFactory.ParseStatement(read)
