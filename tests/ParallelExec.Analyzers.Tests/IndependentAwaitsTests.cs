@@ -5,8 +5,8 @@ namespace ParallelExec.Analyzers.Tests;
 public class IndependentAwaitsTests
 {
     private const string Services = """
-        public sealed class Users { public Task<string> GetAsync(int id) => Task.FromResult("u" + id); }
-        public sealed class Orders { public Task<int[]> ForUserAsync(int id) => Task.FromResult(new[] { id }); public Task<int> CountAsync(string user) => Task.FromResult(user.Length); }
+        public sealed class Users { public Task<string> GetAsync(int id) => Task.FromResult("u" + id); public Task<int> PublishAsync(string s) => Task.FromResult(1); }
+        public sealed class Orders { public Task<int[]> ForUserAsync(int id) => Task.FromResult(new[] { id }); public Task<int> CountAsync(string user) => Task.FromResult(user.Length); public Task<int> SaveAsync(string s) => Task.FromResult(1); }
         """;
 
     [Fact]
@@ -176,6 +176,15 @@ public class IndependentAwaitsTests
         var a = await Run(() => 1);
         var b = await Run(() => 2);
         """)]
+    [InlineData("names that say they change something are ordered on purpose (save, then announce)", """
+        var id = await orders.SaveAsync("x");
+        var r = await users.PublishAsync("saved");
+        """)]
+    [InlineData("one mutable object handed to both calls", """
+        var box = new System.Collections.Generic.List<int>();
+        var a = await Fill(box);
+        var b = await Sum(box);
+        """)]
     [InlineData("another await inside the arguments", """
         var a = await users.GetAsync(await Run(() => 1));
         var b = await orders.ForUserAsync(2);
@@ -197,6 +206,10 @@ public class IndependentAwaitsTests
                 }
 
                 private Task<int> Run(Func<int> f) => Task.FromResult(f());
+
+                private static Task<int> Fill(System.Collections.Generic.List<int> box) => Task.FromResult(box.Count);
+
+                private static Task<int> Sum(System.Collections.Generic.List<int> box) => Task.FromResult(box.Count);
             }
 
             """ + Services;

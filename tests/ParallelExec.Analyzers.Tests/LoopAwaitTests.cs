@@ -31,6 +31,8 @@ public class LoopAwaitTests
             }
 
             private void Note(string url) => _seen++;
+
+            private static IAsyncDisposable Open(string url) => throw new NotSupportedException();
         }
 
         """ + Client;
@@ -214,6 +216,12 @@ public class LoopAwaitTests
         }
         catch (InvalidOperationException)
         {
+        }
+        """)]
+    [InlineData("disposal (and other lifecycle calls) keep their order", """
+        foreach (var url in urls)
+        {
+            await Open(url).DisposeAsync();
         }
         """)]
     [InlineData("a continue", """

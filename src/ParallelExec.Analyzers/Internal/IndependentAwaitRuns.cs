@@ -16,8 +16,9 @@ internal static class IndependentAwaitRuns
     /// <summary>One statement of a run.</summary>
     internal sealed class Candidate
     {
-        public Candidate(LocalDeclarationStatementSyntax statement, VariableDeclaratorSyntax declarator, AwaitExpressionSyntax awaitExpression, InvocationExpressionSyntax call, ArgumentSyntax? configureAwait, FlowFacts flow, string receiverKey)
+        public Candidate(LocalDeclarationStatementSyntax statement, VariableDeclaratorSyntax declarator, AwaitExpressionSyntax awaitExpression, InvocationExpressionSyntax call, ArgumentSyntax? configureAwait, FlowFacts flow, string receiverKey, HashSet<ISymbol> sharedArguments)
         {
+            SharedArguments = sharedArguments;
             Statement = statement;
             Declarator = declarator;
             Await = awaitExpression;
@@ -44,6 +45,9 @@ internal static class IndependentAwaitRuns
         /// safe for concurrent calls; "this" for the containing instance; "?" when unknown; else the receiver variable.
         /// </summary>
         public string ReceiverKey { get; }
+
+        /// <summary>The mutable objects handed to the call as arguments (a variable of a reference type, passed as it is).</summary>
+        public HashSet<ISymbol> SharedArguments { get; }
     }
 
     public static List<List<Candidate>> Find(BlockSyntax block, SemanticModel model, KnownTypes types, CancellationToken cancellationToken)
@@ -94,6 +98,11 @@ internal static class IndependentAwaitRuns
             return false; // one uses the other's result
         }
 
+        if (a.SharedArguments.Overlaps(b.SharedArguments))
+        {
+            return false; // one object handed to both calls: both may act on it
+        }
+
         if (a.ReceiverKey.Length == 0 || b.ReceiverKey.Length == 0)
         {
             return a.ReceiverKey != "?" && b.ReceiverKey != "?";
@@ -122,9 +131,10 @@ internal static class IndependentAwaitRuns
         }
 
         var call = SyntaxShape.AwaitedCall(awaitExpression, out var configureAwait);
-        if (call is null || model.GetSymbolInfo(call, cancellationToken).Symbol is not IMethodSymbol method || !types.IsTaskLike(method.ReturnType))
+        if (call is null || model.GetSymbolInfo(call, cancellationToken).Symbol is not IMethodSymbol method || !types.IsTaskLike(method.ReturnType)
+            || KnownTypes.IsEffectName(method.Name))
         {
-            return null;
+            return null; // not a call, or a call whose name says it changes something (save, publish): ordered on purpose
         }
 
         var receiver = SyntaxShape.ReceiverOf(call);
@@ -152,7 +162,19 @@ internal static class IndependentAwaitRuns
             }
         }
 
-        return new Candidate(local, local.Declaration.Variables[0], awaitExpression, call, configureAwait, flow, ReceiverKey(call, method, receiver, receiverType, model, types, cancellationToken));
+        var shared = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
+        foreach (var argument in call.ArgumentList.Arguments)
+        {
+            if (argument.Expression is IdentifierNameSyntax or MemberAccessExpressionSyntax
+                && model.GetTypeInfo(argument.Expression, cancellationToken).Type is { IsReferenceType: true, SpecialType: not SpecialType.System_String, TypeKind: not TypeKind.Delegate } argumentType
+                && !types.IsSafeForConcurrentCalls(argumentType)
+                && model.GetSymbolInfo(argument.Expression, cancellationToken).Symbol is ILocalSymbol or IParameterSymbol or IFieldSymbol or IPropertySymbol)
+            {
+                shared.Add(model.GetSymbolInfo(argument.Expression, cancellationToken).Symbol!);
+            }
+        }
+
+        return new Candidate(local, local.Declaration.Variables[0], awaitExpression, call, configureAwait, flow, ReceiverKey(call, method, receiver, receiverType, model, types, cancellationToken), shared);
     }
 
     private static string ReceiverKey(InvocationExpressionSyntax call, IMethodSymbol method, ExpressionSyntax? receiver, ITypeSymbol? receiverType, SemanticModel model, KnownTypes types, CancellationToken cancellationToken)

@@ -1,3 +1,5 @@
+using System;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 
 namespace ParallelExec.Analyzers.Internal;
@@ -92,35 +94,46 @@ internal sealed class KnownTypes
     }
 
     /// <summary>
-    /// Whether one object of this type may serve several calls at once: <c>HttpClient</c> and ParallelExec's own types
-    /// (its stores, pools and files runner are documented as safe for concurrent use).
+    /// Whether one object of this type may serve several calls at once, in any order: <c>HttpClient</c> and
+    /// ParallelExec's <c>IMemoryStore</c>. (Being thread-safe is not enough: a bus is, but the order of its publishes shows.)
     /// </summary>
-    public bool IsSafeForConcurrentCalls(ITypeSymbol? type)
+    public bool IsSafeForConcurrentCalls(ITypeSymbol? type) =>
+        type is not null && (IsOrInherits(type, HttpClient) || IsOrInherits(type, MemoryStore));
+
+    /// <summary>
+    /// Whether a method's name says it changes something (<c>SaveAsync</c>, <c>PublishAsync</c>, <c>SetManyAsync</c>):
+    /// such calls are presumed ordered on purpose (save, then announce), whatever they return.
+    /// </summary>
+    public static bool IsEffectName(string name) =>
+        EffectVerbs.Any(verb => name.StartsWith(verb, StringComparison.Ordinal)
+            && (name.Length == verb.Length || char.IsUpper(name[verb.Length]) || char.IsDigit(name[verb.Length])));
+
+    private static readonly string[] EffectVerbs =
     {
-        if (type is null)
-        {
-            return false;
-        }
+        "Set", "Put", "Write", "Update", "Upsert", "Insert", "Delete", "Remove", "Save", "Add", "Append", "Increment",
+        "Decrement", "Publish", "Send", "Post", "Enqueue", "Push", "Submit", "Create", "Commit", "Acquire", "Release",
+        "Lock", "Unlock", "Clear", "Reset", "Flush",
+    };
 
-        if (IsOrInherits(type, HttpClient) || IsOrInherits(type, MemoryStore))
-        {
-            return true;
-        }
-
-        var ns = type.ContainingNamespace?.ToDisplayString() ?? string.Empty;
-        return ns == "ParallelExec" || ns.StartsWith("ParallelExec.", System.StringComparison.Ordinal);
-    }
+    /// <summary>Lifecycle calls, ordered on purpose (start this, then that; dispose the outer, then the inner).</summary>
+    private static readonly string[] LifecycleNames =
+    {
+        "Dispose", "DisposeAsync", "Close", "CloseAsync", "Start", "StartAsync", "Stop", "StopAsync", "Shutdown",
+        "ShutdownAsync", "Flush", "FlushAsync", "Complete", "CompleteAsync",
+    };
 
     /// <summary>
     /// Whether calls of this method are ordering-sensitive by nature, so that running two of them at once, or several of
     /// them for many items, could change what the program does: synchronization and timing (<c>System.Threading</c>,
     /// <c>Task.Delay</c>, semaphores, channels), streams, readers and writers, files and the console (<c>System.IO</c>,
     /// <c>System.Console</c>), sockets, database connections and commands (<c>System.Data</c>, <c>Microsoft.Data</c>)
-    /// and Entity Framework contexts, which allow one operation at a time.
+    /// and Entity Framework contexts, which allow one operation at a time; and lifecycle calls (start, stop, flush,
+    /// dispose), whose order is the point.
     /// </summary>
     public static bool IsOrderingSensitive(IMethodSymbol method, ITypeSymbol? receiverType)
     {
-        return IsOrderingSensitiveType(method.ContainingType) || IsOrderingSensitiveType(receiverType);
+        return System.Array.IndexOf(LifecycleNames, method.Name) >= 0
+            || IsOrderingSensitiveType(method.ContainingType) || IsOrderingSensitiveType(receiverType);
     }
 
     private static bool IsOrderingSensitiveType(ITypeSymbol? type)
@@ -140,7 +153,7 @@ internal sealed class KnownTypes
                 return true;
             }
 
-            if (current.Name.EndsWith("DbContext", System.StringComparison.Ordinal))
+            if (current.Name.EndsWith("DbContext", StringComparison.Ordinal))
             {
                 return true;
             }
@@ -150,7 +163,7 @@ internal sealed class KnownTypes
     }
 
     private static bool InNamespace(string ns, string root) =>
-        ns == root || ns.StartsWith(root + ".", System.StringComparison.Ordinal);
+        ns == root || ns.StartsWith(root + ".", StringComparison.Ordinal);
 
     private static bool Same(ISymbol? a, ISymbol? b) => b is not null && SymbolEqualityComparer.Default.Equals(a, b);
 }

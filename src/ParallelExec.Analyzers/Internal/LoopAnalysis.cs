@@ -244,7 +244,7 @@ internal static class LoopAnalysis
             return null; // the awaited work does not depend on the item (a delay per item, a poll)
         }
 
-        if (methodsByReceiver.Values.Any(names => names.Count > 1 && names.Any(IsMutatingName)))
+        if (methodsByReceiver.Values.Any(names => names.Count > 1 && names.Any(KnownTypes.IsEffectName)))
         {
             return null; // read-modify-write on one shared object: two items with the same key would race
         }
@@ -358,11 +358,6 @@ internal static class LoopAnalysis
 
         return true;
     }
-
-    private static bool IsMutatingName(string name) =>
-        MutatingVerbs.Any(verb => name.StartsWith(verb, System.StringComparison.Ordinal));
-
-    private static readonly string[] MutatingVerbs = { "Set", "Put", "Write", "Update", "Upsert", "Insert", "Delete", "Remove", "Save", "Add", "Append", "Increment", "Decrement" };
 
     private static StatementSyntax? BodyOf(StatementSyntax loop) => loop switch
     {
