@@ -158,6 +158,32 @@ public class StoreCallTests
     }
 
     [Fact]
+    public async Task A_call_in_nested_loops_is_reported_once_for_its_innermost_loop()
+    {
+        var source = """
+            using System.Collections.Generic;
+            using System.Threading.Tasks;
+            using ParallelExec.Memory;
+
+            public static class Remember
+            {
+                public static async Task SaveAsync(IMemoryStore store, List<string>[] shares)
+                {
+                    for (var m = 0; m < shares.Length; m++)
+                    {
+                        foreach (var path in shares[m])
+                        {
+                            await store.SetAsync("notes", path, new byte[] { 1 });
+                        }
+                    }
+                }
+            }
+            """;
+
+        Assert.Equal(new[] { "PEX003@13" }, await Harness.DiagnosticsAsync(source));
+    }
+
+    [Fact]
     public async Task A_GetAsync_loop_over_a_lazy_sequence_is_reported_but_not_fixed()
     {
         var source = """

@@ -87,6 +87,7 @@ internal static class LoopAnalysis
         foreach (var node in SyntaxShape.OwnNodes(body))
         {
             if (node is not InvocationExpressionSyntax call
+                || call.Ancestors().First(IsLoop) != loop
                 || SyntaxShape.ReceiverOf(call) is not { } receiver
                 || model.GetSymbolInfo(call, cancellationToken).Symbol is not IMethodSymbol method
                 || FlowFacts.RootOf(receiver, model, cancellationToken) is not { } root
@@ -358,6 +359,9 @@ internal static class LoopAnalysis
 
         return true;
     }
+
+    /// <summary>A call belongs to its innermost loop only, so nested loops report it once.</summary>
+    private static bool IsLoop(SyntaxNode node) => node is ForEachStatementSyntax or ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax;
 
     private static StatementSyntax? BodyOf(StatementSyntax loop) => loop switch
     {
