@@ -115,6 +115,75 @@ public class LoopAwaitTests
     }
 
     [Fact]
+    public async Task A_loop_in_top_level_statements_is_fixed_in_place()
+    {
+        var source = """
+            using System.Linq;
+            using System.Threading;
+            using System.Threading.Tasks;
+
+            static async ValueTask<string> AskAgentAsync(string task, CancellationToken cancellationToken)
+            {
+                await Task.Delay(50, cancellationToken);
+                return "done: " + task;
+            }
+
+            var tasks = Enumerable.Range(1, 40).Select(i => "task-" + i).ToArray();
+            foreach (var task in tasks.Take(10))
+            {
+                await AskAgentAsync(task, CancellationToken.None);
+            }
+
+            """;
+
+        Assert.Equal(new[] { "PEX002@12" }, await Harness.DiagnosticsAsync(source, executable: true));
+        var fixedSource = await Harness.FixAsync(source, "PEX002", executable: true);
+        Assert.Contains("""
+            var tasks = Enumerable.Range(1, 40).Select(i => "task-" + i).ToArray();
+            await Exec.ForEachAsync(tasks.Take(10), /* maxDegreeOfParallelism */ 8, async (task, _) =>
+            {
+                await AskAgentAsync(task, CancellationToken.None);
+                return true;
+            });
+            """, fixedSource);
+        Assert.Contains("using ParallelExec;", fixedSource);
+    }
+
+    [Fact]
+    public async Task A_loop_without_braces_inside_a_lambda_takes_the_lambdas_token()
+    {
+        var source = """
+            using System;
+            using System.Collections.Generic;
+            using System.Threading;
+            using System.Threading.Tasks;
+            using ParallelExec;
+
+            public sealed class Notifier
+            {
+                private readonly Client _client = new();
+
+                public Func<IReadOnlyList<string>, CancellationToken, Task> Notify => async (users, token) =>
+                {
+                    foreach (var user in users)
+                        await _client.SendAsync(user, token);
+                };
+            }
+
+            """ + Client;
+
+        Assert.Equal(new[] { "PEX002@13" }, await Harness.DiagnosticsAsync(source));
+        var fixedSource = await Harness.FixAsync(source, "PEX002");
+        Assert.Contains("""
+                    await Exec.ForEachAsync(users, /* maxDegreeOfParallelism */ 8, async (user, _) =>
+                    {
+                        await _client.SendAsync(user, token);
+                        return true;
+                    }, token);
+            """, fixedSource);
+    }
+
+    [Fact]
     public async Task Without_ParallelExec_the_loop_is_reported_but_no_fix_is_offered()
     {
         var source = InMethod("""

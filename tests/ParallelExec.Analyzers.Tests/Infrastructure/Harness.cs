@@ -25,9 +25,9 @@ internal static class Harness
         new IndependentAwaitsCodeFixProvider(), new ForEachAsyncCodeFixProvider(), new BulkStoreCallCodeFixProvider());
 
     /// <summary>The analyzers' diagnostics for <paramref name="source"/>, as "ID@line" (1-based), in source order.</summary>
-    public static async Task<string[]> DiagnosticsAsync(string source, bool withParallelExec = true)
+    public static async Task<string[]> DiagnosticsAsync(string source, bool withParallelExec = true, bool executable = false)
     {
-        var (document, _) = CreateDocument(source, withParallelExec);
+        var (document, _) = CreateDocument(source, withParallelExec, executable);
         var diagnostics = await AnalyzeAsync(document);
         return diagnostics.Select(Describe).ToArray();
     }
@@ -45,9 +45,9 @@ internal static class Harness
     /// that it compiles without errors and that the diagnostic is gone from where it was; <see langword="null"/> when no
     /// fix is offered.
     /// </summary>
-    public static async Task<string?> FixAsync(string source, string id, bool withParallelExec = true)
+    public static async Task<string?> FixAsync(string source, string id, bool withParallelExec = true, bool executable = false)
     {
-        var (document, workspace) = CreateDocument(source, withParallelExec);
+        var (document, workspace) = CreateDocument(source, withParallelExec, executable);
         using (workspace)
         {
             var diagnostic = (await AnalyzeAsync(document)).First(d => d.Id == id);
@@ -92,13 +92,13 @@ internal static class Harness
         return diagnostics.Where(d => d.Location.SourceTree?.FilePath == "Test.cs").OrderBy(d => d.Location.SourceSpan.Start).ToImmutableArray();
     }
 
-    private static (Document Document, AdhocWorkspace Workspace) CreateDocument(string source, bool withParallelExec)
+    private static (Document Document, AdhocWorkspace Workspace) CreateDocument(string source, bool withParallelExec, bool executable = false)
     {
         var workspace = new AdhocWorkspace();
         var projectId = ProjectId.CreateNewId();
         var solution = workspace.CurrentSolution
             .AddProject(ProjectInfo.Create(projectId, VersionStamp.Default, "Test", "Test", LanguageNames.CSharp,
-                compilationOptions: new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable),
+                compilationOptions: new CSharpCompilationOptions(executable ? OutputKind.ConsoleApplication : OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable),
                 parseOptions: new CSharpParseOptions(LanguageVersion.CSharp12),
                 metadataReferences: References));
         var documentId = DocumentId.CreateNewId(projectId);
