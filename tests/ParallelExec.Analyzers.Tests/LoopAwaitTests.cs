@@ -115,6 +115,23 @@ public class LoopAwaitTests
     }
 
     [Fact]
+    public async Task The_fix_compiles_whatever_the_bound_parameter_is_called()
+    {
+        var source = InMethod("""
+                    foreach (var url in urls)
+                    {
+                        await _client.SendAsync(url, cancellationToken);
+                    }
+            """).Replace("using System;", "using System;\nusing ParallelExec;");
+
+        // Today's library calls it maxParallel; the rename to maxDegreeOfParallelism is under way. The fix passes it by
+        // position, so the code compiles against both (FixAsync fails when the fixed code does not compile).
+        var oldName = ParallelExecApi.Source.Replace("maxDegreeOfParallelism", "maxParallel", StringComparison.Ordinal);
+        Assert.Contains("/* maxDegreeOfParallelism */ 8", await Harness.FixAsync(source, "PEX002", parallelExecApi: oldName));
+        Assert.Contains("/* maxDegreeOfParallelism */ 8", await Harness.FixAsync(source, "PEX002"));
+    }
+
+    [Fact]
     public async Task A_loop_in_top_level_statements_is_fixed_in_place()
     {
         var source = """
@@ -311,6 +328,7 @@ public class LoopAwaitTests
         var source = InMethod("""
                     foreach (var url in urls)
                     {
+                        var label = nameof(url) + url.Trim();
                         var parts = 0;
                         foreach (var c in url)
                         {
@@ -318,7 +336,7 @@ public class LoopAwaitTests
                             parts++;
                         }
 
-                        await _client.SendAsync(url + parts, cancellationToken);
+                        await _client.SendAsync(label + parts, cancellationToken);
                     }
             """);
 

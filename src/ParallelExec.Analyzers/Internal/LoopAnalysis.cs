@@ -277,7 +277,7 @@ internal static class LoopAnalysis
     {
         if (model.GetSymbolInfo(call, cancellationToken).Symbol is not IMethodSymbol method)
         {
-            return false;
+            return call.Expression is IdentifierNameSyntax { Identifier.ValueText: "nameof" }; // a constant; else unknown
         }
 
         var receiver = SyntaxShape.ReceiverOf(call);

@@ -45,9 +45,9 @@ internal static class Harness
     /// that it compiles without errors and that the diagnostic is gone from where it was; <see langword="null"/> when no
     /// fix is offered.
     /// </summary>
-    public static async Task<string?> FixAsync(string source, string id, bool withParallelExec = true, bool executable = false)
+    public static async Task<string?> FixAsync(string source, string id, bool withParallelExec = true, bool executable = false, string? parallelExecApi = null)
     {
-        var (document, workspace) = CreateDocument(source, withParallelExec, executable);
+        var (document, workspace) = CreateDocument(source, withParallelExec, executable, parallelExecApi);
         using (workspace)
         {
             var diagnostic = (await AnalyzeAsync(document)).First(d => d.Id == id);
@@ -92,7 +92,7 @@ internal static class Harness
         return diagnostics.Where(d => d.Location.SourceTree?.FilePath == "Test.cs").OrderBy(d => d.Location.SourceSpan.Start).ToImmutableArray();
     }
 
-    private static (Document Document, AdhocWorkspace Workspace) CreateDocument(string source, bool withParallelExec, bool executable = false)
+    private static (Document Document, AdhocWorkspace Workspace) CreateDocument(string source, bool withParallelExec, bool executable = false, string? parallelExecApi = null)
     {
         var workspace = new AdhocWorkspace();
         var projectId = ProjectId.CreateNewId();
@@ -105,7 +105,7 @@ internal static class Harness
         solution = solution.AddDocument(documentId, "Test.cs", SourceText.From(source), filePath: "Test.cs");
         if (withParallelExec)
         {
-            solution = solution.AddDocument(DocumentId.CreateNewId(projectId), "ParallelExecApi.cs", SourceText.From(ParallelExecApi.Source), filePath: "ParallelExecApi.cs");
+            solution = solution.AddDocument(DocumentId.CreateNewId(projectId), "ParallelExecApi.cs", SourceText.From(parallelExecApi ?? ParallelExecApi.Source), filePath: "ParallelExecApi.cs");
         }
 
         Assert.True(workspace.TryApplyChanges(solution));
