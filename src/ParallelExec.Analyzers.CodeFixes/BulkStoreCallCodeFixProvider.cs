@@ -129,7 +129,7 @@ public sealed class BulkStoreCallCodeFixProvider : CodeFixProvider
                 .WithAdditionalAnnotations(Simplifier.Annotation);
             var readStatement = SyntaxFactory.ParseStatement(read)
                 .WithLeadingTrivia(loop.GetLeadingTrivia())
-                .WithTrailingTrivia(SyntaxFactory.ElasticCarriageReturnLineFeed)
+                .WithTrailingTrivia(SyntaxFactory.EndOfLine(CodeFixHelpers.NewLine(loop)))
                 .WithAdditionalAnnotations(Formatter.Annotation);
             var newLoop = loop.ReplaceNode(store.Await, lookup).WithLeadingTrivia(CodeFixHelpers.Indentation(loop));
             var block = (BlockSyntax)loop.Parent!;

@@ -67,7 +67,7 @@ public sealed class IndependentAwaitsCodeFixProvider : CodeFixProvider
         var taken = new HashSet<string>();
         var first = run[0].Statement;
         var indentation = CodeFixHelpers.Indentation(first);
-        var newLine = first.GetTrailingTrivia();
+        var newLine = SyntaxFactory.EndOfLine(CodeFixHelpers.NewLine(first)); // not its trailing comment, which stays on its own line
         var starts = new List<StatementSyntax>();
         var awaits = new List<StatementSyntax>();
         foreach (var candidate in run)

@@ -55,7 +55,7 @@ public class IndependentAwaitsTests
             {
                 public static async Task<int> LoadAsync(Users users, Orders orders, Users archive)
                 {
-                    var a = await users.GetAsync(1).ConfigureAwait(false);
+                    var a = await users.GetAsync(1).ConfigureAwait(false); // the user
                     var b = await orders.ForUserAsync(2).ConfigureAwait(false);
                     var c = await archive.GetAsync(3).ConfigureAwait(false);
                     return a.Length + b.Length + c.Length;
@@ -70,7 +70,7 @@ public class IndependentAwaitsTests
                     var aTask = users.GetAsync(1);
                     var bTask = orders.ForUserAsync(2);
                     var cTask = archive.GetAsync(3);
-                    var a = await aTask.ConfigureAwait(false);
+                    var a = await aTask.ConfigureAwait(false); // the user
                     var b = await bTask.ConfigureAwait(false);
                     var c = await cTask.ConfigureAwait(false);
             """, fixedSource);

@@ -72,7 +72,7 @@ internal static class Harness
             var compilation = (await fixedDocument.Project.GetCompilationAsync())!;
             var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
             Assert.True(errors.Count == 0, "the fixed code does not compile:\n" + string.Join("\n", errors) + "\n" + text);
-            return text.ReplaceLineEndings("\n");
+            return text;
         }
     }
 
