@@ -51,7 +51,9 @@ public sealed class ForEachAsyncCodeFixProvider : CodeFixProvider
         foreach (var diagnostic in context.Diagnostics)
         {
             var loop = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true).FirstAncestorOrSelf<ForEachStatementSyntax>();
+            // In a struct, a lambda cannot use the instance (CS1673): no fix there.
             if (loop is null || loop.Identifier.ValueText == "_"
+                || model.GetEnclosingSymbol(loop.SpanStart, context.CancellationToken)?.ContainingType?.IsValueType == true
                 || LoopAnalysis.AnalyzeForEach(loop, model, types, context.CancellationToken) is not { } analysis)
             {
                 continue;

@@ -201,6 +201,35 @@ public class LoopAwaitTests
     }
 
     [Fact]
+    public async Task In_a_struct_the_loop_is_reported_without_a_fix()
+    {
+        var source = """
+            using System.Collections.Generic;
+            using System.Threading.Tasks;
+            using ParallelExec;
+
+            public struct Notifier
+            {
+                private readonly Client _client;
+
+                public Notifier(Client client) => _client = client;
+
+                public async Task NotifyAsync(IEnumerable<string> users)
+                {
+                    foreach (var user in users)
+                    {
+                        await _client.SendAsync(user);
+                    }
+                }
+            }
+
+            """ + Client.Replace("public sealed class Client", "public sealed class Client /* */").Replace("CancellationToken cancellationToken = default", "System.Threading.CancellationToken cancellationToken = default");
+
+        Assert.Equal(new[] { "PEX002@13" }, await Harness.DiagnosticsAsync(source));
+        Assert.Null(await Harness.FixAsync(source, "PEX002"));
+    }
+
+    [Fact]
     public async Task Without_ParallelExec_the_loop_is_reported_but_no_fix_is_offered()
     {
         var source = InMethod("""
@@ -308,6 +337,21 @@ public class LoopAwaitTests
         foreach (var url in urls)
         {
             await Open(url).DisposeAsync();
+        }
+        """)]
+    [InlineData("a result typed by its target (new()) that a lambda could not return", """
+        var pages = new List<Client>();
+        foreach (var url in urls)
+        {
+            await _client.SendAsync(url);
+            pages.Add(new());
+        }
+        """)]
+    [InlineData("a result whose nullability differs from the list's", """
+        var pages = new List<string>();
+        foreach (var url in urls)
+        {
+            pages.Add(url.Length > 3 ? await _client.FetchAsync(url) : null);
         }
         """)]
     [InlineData("a continue", """

@@ -321,9 +321,18 @@ internal static class LoopAnalysis
         }
 
         var value = call.ArgumentList.Arguments[0].Expression;
-        if (!SymbolEqualityComparer.Default.Equals(model.GetTypeInfo(value, cancellationToken).Type, listType.TypeArguments[0]))
+        if (value is ImplicitObjectCreationExpressionSyntax or CollectionExpressionSyntax or AnonymousFunctionExpressionSyntax
+                || value.IsKind(SyntaxKind.DefaultLiteralExpression) || value.IsKind(SyntaxKind.NullLiteralExpression)
+            || !SymbolEqualityComparer.IncludeNullability.Equals(model.GetTypeInfo(value, cancellationToken).Type, listType.TypeArguments[0]))
         {
-            return null; // the results would need a conversion the fix does not write
+            return null; // a value typed by its target, or one that needs a conversion: the lambda could not return it as is
+        }
+
+        var element = listType.TypeArguments[0];
+        if (element.IsReferenceType && element.NullableAnnotation == NullableAnnotation.NotAnnotated
+            && model.GetTypeInfo(value, cancellationToken).Nullability.FlowState == NullableFlowState.MaybeNull)
+        {
+            return null; // the lambda would return a maybe-null value into a list of non-null ones (a nullable warning)
         }
 
         // The list may appear nowhere else in the loop: each iteration only appends its own result.
