@@ -80,7 +80,12 @@ public sealed class ForEachAsyncCodeFixProvider : CodeFixProvider
         var newLine = CodeFixHelpers.NewLine(loop);
         var loopIndent = CodeFixHelpers.Indentation(loop).ToFullString();
         var bodyIndent = statements.Count > 0 ? CodeFixHelpers.Indentation(statements[0]).ToFullString() : loopIndent + "    ";
-        var lambda = new StringBuilder("async (").Append(loop.Identifier.ValueText).Append(", _) =>");
+        // The lambda's own token is not used (the body keeps the token it had); it is named `_` unless the body uses
+        // `_` itself (a discard assignment would then assign the parameter).
+        var tokenName = loop.Statement.DescendantTokens().Any(t => t.IsKind(SyntaxKind.IdentifierToken) && t.ValueText == "_")
+            ? SyntaxShape.UniqueName("itemCancellation", SyntaxShape.EnclosingFunction(loop) ?? loop, model, loop.SpanStart, new System.Collections.Generic.HashSet<string>())
+            : "_";
+        var lambda = new StringBuilder("async (").Append(loop.Identifier.ValueText).Append(", ").Append(tokenName).Append(") =>");
         if (analysis.CollectValue is not null && statements.Count == 0)
         {
             lambda.Append(' ').Append(analysis.CollectValue.WithoutTrivia().ToFullString());

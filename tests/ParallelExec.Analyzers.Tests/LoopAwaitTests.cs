@@ -201,6 +201,21 @@ public class LoopAwaitTests
     }
 
     [Fact]
+    public async Task A_discard_in_the_body_keeps_meaning_a_discard()
+    {
+        var source = InMethod("""
+                    foreach (var url in urls)
+                    {
+                        _ = await _client.FetchAsync(url, cancellationToken);
+                    }
+            """).Replace("using System;", "using System;\nusing ParallelExec;");
+
+        var fixedSource = await Harness.FixAsync(source, "PEX002");
+        Assert.Contains("async (url, itemCancellation) =>", fixedSource);
+        Assert.Contains("_ = await _client.FetchAsync(url, cancellationToken);", fixedSource);
+    }
+
+    [Fact]
     public async Task In_a_struct_the_loop_is_reported_without_a_fix()
     {
         var source = """

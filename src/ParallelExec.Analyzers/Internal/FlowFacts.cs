@@ -122,7 +122,7 @@ internal sealed class FlowFacts
                 return;
             case DeclarationExpressionSyntax:
                 return; // declares new variables; the designations are collected as declarations
-            case IdentifierNameSyntax { Identifier.ValueText: "_" } when model.GetSymbolInfo(target, cancellationToken).Symbol is null:
+            case IdentifierNameSyntax { Identifier.ValueText: "_" } when model.GetSymbolInfo(target, cancellationToken).Symbol is null or IDiscardSymbol:
                 return; // a discard
         }
 
