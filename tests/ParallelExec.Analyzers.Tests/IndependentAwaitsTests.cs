@@ -185,6 +185,12 @@ public class IndependentAwaitsTests
         var a = await Fill(box);
         var b = await Sum(box);
         """)]
+    [InlineData("a local function that changes captured state", """
+        var log = new System.Collections.Generic.List<int>();
+        async Task<int> LoadAsync(int id) { log.Add(id); return await Run(() => id); }
+        var a = await LoadAsync(1);
+        var b = await LoadAsync(2);
+        """)]
     [InlineData("another await inside the arguments", """
         var a = await users.GetAsync(await Run(() => 1));
         var b = await orders.ForUserAsync(2);

@@ -33,6 +33,8 @@ public class LoopAwaitTests
             private void Note(string url) => _seen++;
 
             private static IAsyncDisposable Open(string url) => throw new NotSupportedException();
+
+            private static class Registry { public static void Add(string url) { } }
         }
 
         """ + Client;
@@ -367,6 +369,21 @@ public class LoopAwaitTests
         foreach (var url in urls)
         {
             pages.Add(url.Length > 3 ? await _client.FetchAsync(url) : null);
+        }
+        """)]
+    [InlineData("a local function that changes captured state", """
+        var seen = 0;
+        async Task VisitAsync(string url) { seen++; await _client.SendAsync(url); }
+        foreach (var url in urls)
+        {
+            await VisitAsync(url);
+        }
+        """)]
+    [InlineData("a static call whose name says it changes shared state", """
+        foreach (var url in urls)
+        {
+            Registry.Add(url);
+            await _client.SendAsync(url);
         }
         """)]
     [InlineData("a continue", """

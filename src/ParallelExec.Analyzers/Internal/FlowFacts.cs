@@ -19,7 +19,10 @@ internal sealed class FlowFacts
     /// <summary>Every local, parameter, field, property and event the syntax mentions.</summary>
     public HashSet<ISymbol> Reads { get; } = new(SymbolEqualityComparer.Default);
 
-    /// <summary>Every variable or member assigned, incremented or passed by <c>ref</c>/<c>out</c>, and the root it belongs to.</summary>
+    /// <summary>
+    /// Every variable or member assigned, incremented, passed by <c>ref</c>/<c>out</c> or called with a method whose name
+    /// says it changes its receiver (<c>list.Add</c>), and the root it belongs to.
+    /// </summary>
     public HashSet<ISymbol> Writes { get; } = new(SymbolEqualityComparer.Default);
 
     /// <summary>The root variable of each write (the <c>a</c> of <c>a.b[i] = x</c>); <see langword="null"/> when unknown.</summary>
@@ -52,6 +55,12 @@ internal sealed class FlowFacts
                     break;
                 case PostfixUnaryExpressionSyntax postfix when postfix.IsKind(SyntaxKind.PostIncrementExpression) || postfix.IsKind(SyntaxKind.PostDecrementExpression):
                     facts.AddWrite(postfix.Operand, model, cancellationToken);
+                    break;
+                case InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax member } call
+                    when KnownTypes.IsEffectName(member.Name.Identifier.ValueText) && !IsAwaited(call):
+                    // `list.Add(x)`, `cache.Set(k, v)`: a call whose name says it changes its receiver writes it. (An
+                    // awaited call is the operation the analyzers judge, on its own terms.)
+                    facts.AddWrite(member.Expression, model, cancellationToken);
                     break;
                 case ArgumentSyntax argument when argument.RefKindKeyword.IsKind(SyntaxKind.RefKeyword) || argument.RefKindKeyword.IsKind(SyntaxKind.OutKeyword):
                     facts.AddWrite(argument.Expression, model, cancellationToken);
@@ -108,6 +117,10 @@ internal sealed class FlowFacts
             }
         }
     }
+
+    private static bool IsAwaited(InvocationExpressionSyntax call) =>
+        call.Parent is AwaitExpressionSyntax
+        || (call.Parent is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "ConfigureAwait" } && call.Parent.Parent?.Parent is AwaitExpressionSyntax);
 
     private void AddWrite(ExpressionSyntax target, SemanticModel model, CancellationToken cancellationToken)
     {

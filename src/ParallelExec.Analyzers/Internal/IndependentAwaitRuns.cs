@@ -179,6 +179,11 @@ internal static class IndependentAwaitRuns
 
     private static string ReceiverKey(InvocationExpressionSyntax call, IMethodSymbol method, ExpressionSyntax? receiver, ITypeSymbol? receiverType, SemanticModel model, KnownTypes types, CancellationToken cancellationToken)
     {
+        if (SyntaxShape.LocalFunctionWritesOuterState(method, model, cancellationToken))
+        {
+            return "?"; // a local function that changes captured state: as unknown as a call on an unknown object
+        }
+
         if (method.IsStatic || method.MethodKind == MethodKind.LocalFunction || method.IsExtensionMethod && method.ReducedFrom is null)
         {
             return string.Empty;

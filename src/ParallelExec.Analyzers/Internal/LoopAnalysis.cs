@@ -176,9 +176,12 @@ internal static class LoopAnalysis
         var body = loop.Statement;
         var flow = FlowFacts.Of(body, model, cancellationToken);
         var declared = new HashSet<ISymbol>(flow.Declared, SymbolEqualityComparer.Default) { item };
+        var collect = FindCollect(body, model, types, declared, cancellationToken);
+        var collectList = collect is null ? null : model.GetSymbolInfo(((MemberAccessExpressionSyntax)((InvocationExpressionSyntax)collect.Expression).Expression).Expression, cancellationToken).Symbol;
         foreach (var root in flow.WriteRoots)
         {
-            if (root is null || !declared.Contains(root))
+            // The collecting Add is the one write of its list (FindCollect checked the list appears nowhere else).
+            if (root is null || (!declared.Contains(root) && !SymbolEqualityComparer.Default.Equals(root, collectList)))
             {
                 return null; // loop-carried state: a variable or member outside the iteration is written
             }
@@ -189,7 +192,6 @@ internal static class LoopAnalysis
             return null;
         }
 
-        var collect = FindCollect(body, model, types, declared, cancellationToken);
         var awaits = SyntaxShape.OwnNodes(body).OfType<AwaitExpressionSyntax>().ToList();
         if (awaits.Count == 0)
         {
@@ -211,9 +213,9 @@ internal static class LoopAnalysis
 
             var receiver = SyntaxShape.ReceiverOf(call);
             var receiverType = receiver is null ? null : model.GetTypeInfo(receiver, cancellationToken).Type;
-            if (KnownTypes.IsOrderingSensitive(method, receiverType))
+            if (KnownTypes.IsOrderingSensitive(method, receiverType) || SyntaxShape.LocalFunctionWritesOuterState(method, model, cancellationToken))
             {
-                return null; // a delay, a lock, a stream, a connection: one at a time on purpose
+                return null; // a delay, a lock, a stream, a connection, a local function that changes captured state
             }
 
             var callFlow = FlowFacts.Of(call, model, cancellationToken);
@@ -287,9 +289,17 @@ internal static class LoopAnalysis
             return false; // the console, files, locks, timing: their order shows
         }
 
-        if (method.IsStatic || method.MethodKind == MethodKind.LocalFunction)
+        if (method.MethodKind == MethodKind.LocalFunction)
         {
-            return true;
+            return !SyntaxShape.LocalFunctionWritesOuterState(method, model, cancellationToken);
+        }
+
+        if (method.IsStatic || method.ReducedFrom is not null)
+        {
+            // A static call may change static state, an extension call its receiver: a name that says so is an effect,
+            // unless it acts on something of the iteration.
+            var targetRoot = method.ReducedFrom is not null && receiver is not null ? FlowFacts.RootOf(receiver, model, cancellationToken) : null;
+            return !KnownTypes.IsEffectName(method.Name) || (targetRoot is not null && declared.Contains(targetRoot));
         }
 
         if (SyntaxShape.IsCallOnThis(call, method))

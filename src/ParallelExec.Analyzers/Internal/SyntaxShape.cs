@@ -68,6 +68,35 @@ internal static class SyntaxShape
         && (call.Expression is SimpleNameSyntax || ReceiverOf(call) is ThisExpressionSyntax or BaseExpressionSyntax);
 
     /// <summary>
+    /// Whether a local function writes state outside itself (a captured variable, a field): calling it is then an effect
+    /// that the caller's own syntax does not show.
+    /// </summary>
+    public static bool LocalFunctionWritesOuterState(IMethodSymbol method, SemanticModel model, CancellationToken cancellationToken)
+    {
+        if (method.MethodKind != MethodKind.LocalFunction)
+        {
+            return false;
+        }
+
+        foreach (var reference in method.DeclaringSyntaxReferences)
+        {
+            var declaration = reference.GetSyntax(cancellationToken);
+            if (declaration.SyntaxTree != model.SyntaxTree)
+            {
+                return true;
+            }
+
+            var flow = FlowFacts.Of(declaration, model, cancellationToken);
+            if (flow.WriteRoots.Any(root => root is null || !flow.Declared.Contains(root)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// The locals declared by <c>using</c> (statement or declaration) that are in scope at <paramref name="node"/>,
     /// within its own function.
     /// </summary>
