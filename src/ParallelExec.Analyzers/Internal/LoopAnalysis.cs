@@ -7,64 +7,6 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace ParallelExec.Analyzers.Internal;
 
-/// <summary>A <c>foreach</c> loop whose iterations await per-item work and carry no state to each other (PEX002).</summary>
-internal sealed class IndependentLoop
-{
-    public IndependentLoop(ForEachStatementSyntax loop, ILocalSymbol item, bool configureAwaitFalse, ExpressionStatementSyntax? collect, ExpressionSyntax? collectTarget, ExpressionSyntax? collectValue)
-    {
-        Loop = loop;
-        Item = item;
-        ConfigureAwaitFalse = configureAwaitFalse;
-        Collect = collect;
-        CollectTarget = collectTarget;
-        CollectValue = collectValue;
-    }
-
-    public ForEachStatementSyntax Loop { get; }
-
-    public ILocalSymbol Item { get; }
-
-    /// <summary>Whether the loop's awaits use <c>ConfigureAwait(false)</c>.</summary>
-    public bool ConfigureAwaitFalse { get; }
-
-    /// <summary>The last statement <c>list.Add(value)</c> that collects one result per item, if the loop has one.</summary>
-    public ExpressionStatementSyntax? Collect { get; }
-
-    public ExpressionSyntax? CollectTarget { get; }
-
-    public ExpressionSyntax? CollectValue { get; }
-}
-
-/// <summary>A single-item call awaited in a loop, of a type that has a bulk sibling (PEX003).</summary>
-internal sealed class StoreCallInLoop
-{
-    public StoreCallInLoop(StatementSyntax loop, AwaitExpressionSyntax awaitExpression, InvocationExpressionSyntax call, IMethodSymbol method, ITypeSymbol receiverType, string bulkName, bool isMemoryStore)
-    {
-        Loop = loop;
-        Await = awaitExpression;
-        Call = call;
-        Method = method;
-        ReceiverType = receiverType;
-        BulkName = bulkName;
-        IsMemoryStore = isMemoryStore;
-    }
-
-    public StatementSyntax Loop { get; }
-
-    public AwaitExpressionSyntax Await { get; }
-
-    public InvocationExpressionSyntax Call { get; }
-
-    public IMethodSymbol Method { get; }
-
-    public ITypeSymbol ReceiverType { get; }
-
-    public string BulkName { get; }
-
-    /// <summary>Whether the receiver is a ParallelExec <c>IMemoryStore</c>, whose bulk calls the fix knows.</summary>
-    public bool IsMemoryStore { get; }
-}
-
 /// <summary>The loop checks behind PEX002 and PEX003, shared by the analyzer and the fixes.</summary>
 internal static class LoopAnalysis
 {
