@@ -36,15 +36,7 @@ public static partial class Exec
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tasks);
-        var builder = CreateIndependentTasksBuilder(maxDegreeOfParallelism, failurePolicy);
-        var index = 0;
-        foreach (var task in tasks)
-        {
-            ArgumentNullException.ThrowIfNull(task, nameof(tasks));
-            builder.AddTask(IdOf(index++), (_, ct) => task(ct));
-        }
-
-        return RunOnWorkerPoolAsync(builder, maxDegreeOfParallelism, cancellationToken);
+        return RunIndependentAsync(tasks, maxDegreeOfParallelism, failurePolicy, static (builder, id, task) => builder.AddTask(id, (_, ct) => task(ct)), cancellationToken);
     }
 
     /// <summary>
@@ -65,12 +57,21 @@ public static partial class Exec
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tasks);
+        return RunIndependentAsync(tasks, maxDegreeOfParallelism, failurePolicy, static (builder, id, task) => builder.AddTask(id, (_, ct) => task(ct)), cancellationToken);
+    }
+
+    /// <summary>One engine for both overloads: tasks without dependencies, ids "0", "1", ..., added by <paramref name="add"/>.</summary>
+    private static Task<TaskGraphResult> RunIndependentAsync<TTask>(
+        IEnumerable<TTask> tasks, int maxDegreeOfParallelism, FailurePolicy failurePolicy, Action<TaskGraphBuilder, string, TTask> add,
+        CancellationToken cancellationToken)
+        where TTask : Delegate
+    {
         var builder = CreateIndependentTasksBuilder(maxDegreeOfParallelism, failurePolicy);
         var index = 0;
         foreach (var task in tasks)
         {
             ArgumentNullException.ThrowIfNull(task, nameof(tasks));
-            builder.AddTask(IdOf(index++), (_, ct) => task(ct));
+            add(builder, IdOf(index++), task);
         }
 
         return RunOnWorkerPoolAsync(builder, maxDegreeOfParallelism, cancellationToken);

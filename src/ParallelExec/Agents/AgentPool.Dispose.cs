@@ -62,18 +62,12 @@ public sealed partial class AgentPool<TAgent>
     {
         var fromSpawn = AmbientComponent<SpawnScope>.IsInside(_spawnScope);
         var fromInside = !fromSpawn && AmbientComponent<AgentPool<TAgent>>.IsInside(this);
-        TaskCompletionSource? started = null;
+        TaskCompletionSource? started;
         Task disposal;
         Task? othersDrained = null;
         lock (_gate)
         {
-            if (_lifecycle.TryBeginDispose())
-            {
-                started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _lifecycle.DisposeTask = started.Task;
-            }
-
-            disposal = _lifecycle.DisposeTask!;
+            disposal = _lifecycle.BeginDisposal(out started);
             if (fromInside)
             {
                 _selfDisposers++;

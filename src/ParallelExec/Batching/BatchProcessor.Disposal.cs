@@ -53,20 +53,18 @@ public sealed partial class BatchProcessor<TItem, TResult>
     {
         var fromInside = AmbientComponent<BatchProcessor<TItem, TResult>>.IsInside(this);
         var effects = default(Effects);
-        TaskCompletionSource? started = null;
+        TaskCompletionSource? started;
         Task disposal;
         Task? othersDrained = null;
         lock (_gate)
         {
-            if (_lifecycle.TryBeginDispose())
+            // The source FinishDisposalAsync completes, set under the lock so a concurrent second call finds it.
+            disposal = _lifecycle.BeginDisposal(out started);
+            if (started is not null)
             {
-                // A task completed by FinishDisposalAsync, set here so a concurrent second call finds it.
-                started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _lifecycle.DisposeTask = started.Task;
                 StopIntakeLocked(ref effects);
             }
 
-            disposal = _lifecycle.DisposeTask!;
             if (fromInside)
             {
                 othersDrained = AddSelfDisposerLocked();

@@ -28,24 +28,19 @@ public sealed partial class CoordinationBus
     {
         var handler = AmbientComponent<Subscription>.Current;
         var fromHandler = handler is not null && ReferenceEquals(handler.Bus, this);
-        TaskCompletionSource? created = null;
+        TaskCompletionSource? created;
         Subscription[] all;
         Task task;
         lock (_registryLock)
         {
-            if (_lifecycle.TryBeginDispose())
-            {
-                created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _lifecycle.DisposeTask = created.Task;
+            task = _lifecycle.BeginDisposal(out created);
 
-                // Under the lock, with the snapshot, so that a subscription cannot slip in after it (Add checks under the lock).
-                if (_draining is null)
-                {
-                    StopIntakeLocked();
-                }
+            // Under the lock, with the snapshot, so that a subscription cannot slip in after it (Add checks under the lock).
+            if (created is not null && _draining is null)
+            {
+                StopIntakeLocked();
             }
 
-            task = _lifecycle.DisposeTask!;
             all = _draining!;
             if (fromHandler && (_selfDisposers ??= []).Add(handler!))
             {

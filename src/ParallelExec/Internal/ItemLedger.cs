@@ -79,6 +79,14 @@ internal sealed class ItemLedger
         CountDrop(reason);
     }
 
+    /// <summary>Ends an item in flight as dropped (a running item cut by a passed drain timeout, for example).</summary>
+    /// <param name="reason">Why it did not run to an outcome of its own.</param>
+    public void EndInFlight(DropReason reason)
+    {
+        InFlight--;
+        CountDrop(reason);
+    }
+
     /// <summary>Counts an end of an item by its drop reason (the caller has already taken it out of the queue or flight).</summary>
     /// <param name="reason">Why it did not run to an outcome of its own.</param>
     public void CountDrop(DropReason reason)

@@ -56,6 +56,24 @@ internal sealed class Lifecycle
         return true;
     }
 
+    /// <summary>
+    /// Begins an idempotent disposal: the first call stops intake and gets the source to complete (outside the owner's
+    /// lock) when the disposal has ended; every call returns the same task.
+    /// </summary>
+    /// <param name="first">On the first call, the source the owner completes; otherwise <see langword="null"/>.</param>
+    /// <returns>The disposal every call returns.</returns>
+    public Task BeginDisposal(out TaskCompletionSource? first)
+    {
+        first = null;
+        if (TryBeginDispose())
+        {
+            first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            DisposeTask = first.Task;
+        }
+
+        return DisposeTask!;
+    }
+
     /// <summary>Marks the component completed: intake has stopped and nothing accepted is left. Idempotent.</summary>
     public void SetCompleted() => _completion.TrySetResult();
 

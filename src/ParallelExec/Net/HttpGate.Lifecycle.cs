@@ -52,18 +52,16 @@ public sealed partial class HttpGate
     public ValueTask DisposeAsync()
     {
         var fromInside = AmbientComponent<HttpGate>.IsInside(this);
-        TaskCompletionSource? started = null;
+        TaskCompletionSource? started;
         Task disposal;
         lock (_lock)
         {
-            if (_lifecycle.TryBeginDispose())
+            disposal = _lifecycle.BeginDisposal(out started);
+            if (started is not null)
             {
-                started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _lifecycle.DisposeTask = started.Task;
                 SignalIfDrainedLocked();
             }
 
-            disposal = _lifecycle.DisposeTask!;
             if (fromInside)
             {
                 _selfDisposers++;
