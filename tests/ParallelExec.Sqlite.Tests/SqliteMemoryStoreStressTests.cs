@@ -50,9 +50,9 @@ public sealed class SqliteMemoryStoreStressTests(ITestOutputHelper output) : IDi
     public sealed record Schedule(Operation[] Operations, byte[] LockHoldsMs);
 
     private static readonly Gen<Operation> OperationGen =
-        from op in Gen.Frequency((35, Op.Set), (20, Op.SetMany), (15, Op.Delete), (15, Op.Get), (15, Op.GetMany))
+        from op in StressGen.Frequency((35, Op.Set), (20, Op.SetMany), (15, Op.Delete), (15, Op.Get), (15, Op.GetMany))
         from keys in Gen.Byte[0, KeysPerWriter - 1].Array[2, 4].Select(k => k.Distinct().ToArray())
-        from cancel in Gen.Frequency((88, CancelKind.None), (5, CancelKind.Before), (7, CancelKind.AfterDelay))
+        from cancel in StressGen.Frequency((88, CancelKind.None), (5, CancelKind.Before), (7, CancelKind.AfterDelay))
         from delay in Gen.Byte[0, 2]
         from fail in Gen.Int[0, 99].Select(i => i < 8)
         select new Operation(op, keys, cancel, delay, op == Op.SetMany && fail ? (sbyte)(keys.Length / 2) : (sbyte)-1);

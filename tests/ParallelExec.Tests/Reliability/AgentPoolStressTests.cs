@@ -25,7 +25,7 @@ public sealed class AgentPoolStressTests(ITestOutputHelper output)
     private static readonly Gen<Item> ItemGen =
         from fault in Gen.Int[0, 10].Select(i => i == 0)
         from unhealthy in Gen.Int[0, 96].Select(i => i == 0)
-        from yields in Gen.Frequency((90, true), (10, false))
+        from yields in StressGen.Frequency((90, true), (10, false))
         from cancel in StressGen.Cancellation
         from yieldAfter in StressGen.ProducerYield
         select new Item(fault, unhealthy, yields, cancel.Kind, cancel.DelayMs, yieldAfter);

@@ -29,7 +29,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
 
     private static readonly Gen<Schedule> ScheduleGen =
         from mode in StressGen.QueueMode
-        from failureMode in Gen.OneOf(BatchFailureMode.Bisect, BatchFailureMode.FailAll)
+        from failureMode in StressGen.OneOf(BatchFailureMode.Bisect, BatchFailureMode.FailAll)
         from items in ItemGen.Array[StressProfile.Items]
         // About one handler call in ten fails transiently (FailAll only: under Bisect a transient fault would be retried on halves).
         from transient in Gen.Int[0, 9].Select(i => i == 0).Array[StressProfile.Items]

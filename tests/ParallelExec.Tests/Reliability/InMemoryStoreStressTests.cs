@@ -38,7 +38,7 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
     private const int KeysPerWriter = 32;
 
     private static readonly Gen<Operation> OperationGen =
-        from op in Gen.Frequency((45, Op.Set), (15, Op.SetMany), (15, Op.Delete), (25, Op.Get))
+        from op in StressGen.Frequency((45, Op.Set), (15, Op.SetMany), (15, Op.Delete), (25, Op.Get))
         from key in Gen.Byte[0, KeysPerWriter - 1]
         from other in Gen.Byte[0, KeysPerWriter - 1]
         from cancelled in Gen.Int[0, 19].Select(i => i == 0)

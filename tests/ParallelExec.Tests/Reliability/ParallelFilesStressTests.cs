@@ -39,7 +39,7 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
 
     private static readonly Gen<Call> CallGen =
         from writes in WriteGen.Array[1, 3].Select(w => w.DistinctBy(x => x.File).ToArray())
-        from cancel in Gen.Frequency((90, CancelKind.None), (4, CancelKind.Before), (6, CancelKind.AfterDelay))
+        from cancel in StressGen.Frequency((90, CancelKind.None), (4, CancelKind.Before), (6, CancelKind.AfterDelay))
         from delay in Gen.Byte[0, 2]
         select new Call(writes, cancel, delay);
 

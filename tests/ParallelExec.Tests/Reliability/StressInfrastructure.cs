@@ -312,13 +312,33 @@ public static class StressGen
 
     /// <summary>About 3% pre-cancelled, 3% cancelled within 0-2 ms, the rest never (the mix of the original suite).</summary>
     public static readonly Gen<(CancelKind Kind, byte DelayMs)> Cancellation =
-        Gen.Select(Gen.Frequency((94, CancelKind.None), (3, CancelKind.Before), (3, CancelKind.AfterDelay)), Gen.Byte[0, 2]);
+        Gen.Select(Frequency((94, CancelKind.None), (3, CancelKind.Before), (3, CancelKind.AfterDelay)), Gen.Byte[0, 2]);
 
     /// <summary>A producer yields after about one submission in eight.</summary>
     public static readonly Gen<bool> ProducerYield = Gen.Int[0, 7].Select(i => i == 0);
 
     /// <summary>The fraction of items that must have ended before the round disposes its component (0.5-0.9).</summary>
     public static readonly Gen<double> DisposePoint = Gen.Int[50, 90].Select(p => p / 100.0);
+
+    // CsCheck 5 (net9.0+) takes constant values in Gen.Frequency and Gen.OneOf; CsCheck 4.9, the last line for net8.0,
+    // names those overloads FrequencyConst and OneOfConst (its Frequency and OneOf take generators only). One spelling
+    // for both targets; net10.0 draws exactly what it drew before.
+
+    /// <summary>One of the constant values, each drawn with its relative frequency.</summary>
+    public static Gen<T> Frequency<T>(params (int Frequency, T Value)[] choices) =>
+#if NET9_0_OR_GREATER
+        Gen.Frequency(choices);
+#else
+        Gen.FrequencyConst(choices);
+#endif
+
+    /// <summary>One of the constant values, all equally likely.</summary>
+    public static Gen<T> OneOf<T>(params T[] values) =>
+#if NET9_0_OR_GREATER
+        Gen.OneOf(values);
+#else
+        Gen.OneOfConst(values);
+#endif
 
     /// <summary>Makes the token of a drawn cancellation; the source goes to <paramref name="sources"/> to be disposed at the end.</summary>
     public static CancellationToken Token(CancelKind kind, int delayMs, ConcurrentBag<CancellationTokenSource> sources)

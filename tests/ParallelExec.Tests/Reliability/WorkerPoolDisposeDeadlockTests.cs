@@ -31,14 +31,22 @@ public sealed class WorkerPoolDisposeDeadlockTests
         // Queued behind the blocker, with a token whose callback we fire while the pool's lock is held.
         using var cts = new CancellationTokenSource();
         ValueTask<int> queued = pool.RunAsync(_ => new ValueTask<int>(1), cts.Token);
+        object lockField = typeof(WorkerPool).GetField("_lock", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(pool)!;
+#if NET9_0_OR_GREATER
         // On net9+ the pool's lock is a System.Threading.Lock (a Monitor on it would not exclude the pool).
-        var poolLock = (Lock)typeof(WorkerPool).GetField("_lock", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(pool)!;
+        var poolLock = (Lock)lockField;
+        Action enterLock = poolLock.Enter, exitLock = poolLock.Exit;
+#else
+        // On net8.0 the pool locks a plain object (the lock statement, a Monitor): the same Monitor excludes it.
+        Assert.IsType<object>(lockField);
+        Action enterLock = () => Monitor.Enter(lockField), exitLock = () => Monitor.Exit(lockField);
+#endif
 
         var disposeReturned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var disposer = new Thread(() =>
         {
             // Stands for DisposeAsync having taken _lock (line "lock (_lock)" in DisposeAsync) when the token fires.
-            poolLock.Enter();
+            enterLock();
             try
             {
                 var canceller = new Thread(() => cts.Cancel()) { IsBackground = true };
@@ -50,7 +58,7 @@ public sealed class WorkerPoolDisposeDeadlockTests
             }
             finally
             {
-                poolLock.Exit();
+                exitLock();
             }
         })
         { IsBackground = true };

@@ -42,8 +42,8 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
     public sealed record Schedule(QueueFullMode Mode, Item[] Items, double DisposeAt, int DrainDeadlineMs);
 
     private static readonly Gen<Item> ItemGen =
-        from work in Gen.Frequency((80, Work.Run), (6, Work.YieldThenRun), (7, Work.Fault), (3, Work.YieldThenFault), (4, Work.Hang))
-        from cancel in Gen.Frequency((92, CancelKind.None), (4, CancelKind.AfterSubmit), (4, CancelKind.AfterDelay))
+        from work in StressGen.Frequency((80, Work.Run), (6, Work.YieldThenRun), (7, Work.Fault), (3, Work.YieldThenFault), (4, Work.Hang))
+        from cancel in StressGen.Frequency((92, CancelKind.None), (4, CancelKind.AfterSubmit), (4, CancelKind.AfterDelay))
         from delay in Gen.Byte[0, 2]
         from key in Gen.Frequency((80, Gen.Const((sbyte)-1)), (20, Gen.SByte[0, 3]))
         from resize in Gen.Frequency((97, Gen.Const((byte)0)), (3, Gen.Byte[1, 6]))
@@ -55,7 +55,7 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
         from mode in StressGen.QueueMode
         from items in ItemGen.Array[StressProfile.Items]
         from disposeAt in StressGen.DisposePoint
-        from deadline in Gen.OneOf(0, 5, 50)
+        from deadline in StressGen.OneOf(0, 5, 50)
         select new Schedule(mode, items, disposeAt, deadline);
 
     private static string Describe(Schedule s) =>
