@@ -36,14 +36,13 @@ public sealed class BulkStoreCallCodeFixProvider : CodeFixProvider
     /// <inheritdoc/>
     public override async Task RegisterCodeFixesAsync(CodeFixContext context)
     {
-        var root = await context.Document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
-        var model = await context.Document.GetSemanticModelAsync(context.CancellationToken).ConfigureAwait(false);
-        if (root is null || model is null)
+        if (await CodeFixHelpers.LoadAsync(context).ConfigureAwait(false) is not { } loaded)
         {
             return;
         }
 
-        var types = KnownTypes.From(model.Compilation);
+        var (root, model, types) = loaded;
+
         if (types.MemoryStore is null)
         {
             return;

@@ -1,16 +1,27 @@
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
+using System.Threading.Tasks;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Formatting;
+using ParallelExec.Analyzers.Internal;
 
 namespace ParallelExec.Analyzers.CodeFixes;
 
 /// <summary>Pieces the fixes share.</summary>
 internal static class CodeFixHelpers
 {
+    /// <summary>What every fix reads first: the document's syntax root, its semantic model and the known types; <see langword="null"/> when either is unavailable.</summary>
+    public static async Task<(SyntaxNode Root, SemanticModel Model, KnownTypes Types)?> LoadAsync(CodeFixContext context)
+    {
+        var root = await context.Document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
+        var model = await context.Document.GetSemanticModelAsync(context.CancellationToken).ConfigureAwait(false);
+        return root is null || model is null ? null : (root, model, KnownTypes.From(model.Compilation));
+    }
+
     /// <summary>The whitespace that indents <paramref name="statement"/>.</summary>
     public static SyntaxTriviaList Indentation(SyntaxNode statement)
     {

@@ -31,12 +31,12 @@ public sealed class IndependentAwaitsCodeFixProvider : CodeFixProvider
     /// <inheritdoc/>
     public override async Task RegisterCodeFixesAsync(CodeFixContext context)
     {
-        var root = await context.Document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
-        var model = await context.Document.GetSemanticModelAsync(context.CancellationToken).ConfigureAwait(false);
-        if (root is null || model is null)
+        if (await CodeFixHelpers.LoadAsync(context).ConfigureAwait(false) is not { } loaded)
         {
             return;
         }
+
+        var (root, model, types) = loaded;
 
         foreach (var diagnostic in context.Diagnostics)
         {
@@ -46,8 +46,7 @@ public sealed class IndependentAwaitsCodeFixProvider : CodeFixProvider
                 continue;
             }
 
-            var types = KnownTypes.From(model.Compilation);
-            var run = IndependentAwaitRuns.Find(block, model, types, context.CancellationToken)
+                var run = IndependentAwaitRuns.Find(block, model, types, context.CancellationToken)
                 .FirstOrDefault(candidates => candidates[0].Await.Span == awaitExpression.Span);
             if (run is null)
             {
