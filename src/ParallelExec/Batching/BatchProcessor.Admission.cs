@@ -56,7 +56,8 @@ public sealed partial class BatchProcessor<TItem, TResult>
                 return EnqueueResult.Accepted;
             }
 
-            var admission = AdmissionPolicy.Decide(_pending, _options.QueueCapacity, _options.FullMode);
+            // The decision is AdmissionPolicy's; the common case (room) is settled here without calling it.
+            var admission = _pending < _queueCapacity ? Admission.Accept : AdmissionPolicy.Decide(_pending, _queueCapacity, _options.FullMode);
             switch (admission)
             {
                 case Admission.Wait:
@@ -80,7 +81,11 @@ public sealed partial class BatchProcessor<TItem, TResult>
             }
 
             open.Add(item, caller);
-            CaptureLinkLocked(open, open.Count - 1);
+            if (Telemetry.ActivitySource.HasListeners())
+            {
+                CaptureLinkLocked(open, open.Count - 1);
+            }
+
             _pending++;
             _ledger.Accept(queued: true);
             if (open.Count == 1)
@@ -223,7 +228,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
     /// <summary>Runs what an admission decided, outside the lock.</summary>
     private void Apply(in Effects effects)
     {
-        if (effects.Submitted && _instruments.Submitted.Enabled)
+        if (effects.Submitted && _submittedCounter.Enabled)
         {
             _reporter.Submitted();
         }

@@ -60,6 +60,10 @@ public sealed partial class BatchProcessor<TItem, TResult> : IExecComponent, IIn
     private readonly ItemLedger _ledger = new();
     private readonly ItemReporter _reporter;
     private readonly ComponentInstruments _instruments;
+
+    // Read on every submission: kept in fields rather than reached through the options and instruments objects.
+    private readonly int _queueCapacity;
+    private readonly System.Diagnostics.Metrics.Counter<long> _submittedCounter;
     private readonly BatchInstruments _batchInstruments;
     private readonly Action<object?, CancellationToken> _onCancel;
     private readonly ContextCallback _runWorkerCallback;
@@ -119,6 +123,8 @@ public sealed partial class BatchProcessor<TItem, TResult> : IExecComponent, IIn
         _time = _options.TimeProvider;
         _batchSize = _options.MaxBatchSize;
         _instruments = ComponentInstruments.Get("batch", _options.MeterFactory);
+        _submittedCounter = _instruments.Submitted;
+        _queueCapacity = _options.QueueCapacity;
         _batchInstruments = BatchInstruments.For(_instruments);
         _reporter = new ItemReporter(_options.Name, _time, _instruments, _options.OnDropped, _options.OnError);
         _onCancel = OnCancelled;
