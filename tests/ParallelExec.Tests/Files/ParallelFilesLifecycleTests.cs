@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Microsoft.Extensions.Time.Testing;
 using ParallelExec.Files;
 using ParallelExec.Tests.Infrastructure;
-using ParallelExec.Tests.Scheduling;
 
 namespace ParallelExec.Tests.Files;
 

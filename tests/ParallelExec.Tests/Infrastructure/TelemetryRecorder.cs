@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-namespace ParallelExec.Tests.Scheduling;
+namespace ParallelExec.Tests.Infrastructure;
 
 /// <summary>
 /// Records the ParallelExec measurements and spans of one component instance, told apart from every other test's by its
