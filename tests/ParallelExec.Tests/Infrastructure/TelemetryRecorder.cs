@@ -14,7 +14,10 @@ internal sealed class TelemetryRecorder : IDisposable
     private readonly MeterListener _meters = new();
     private readonly ActivityListener _spans;
 
-    public TelemetryRecorder(string componentName, string instrumentPrefix)
+    /// <param name="componentName">The component's name tag: only its measurements and spans are kept.</param>
+    /// <param name="instrumentPrefix">The instruments to listen to, for example <c>parallelexec.memory.</c>.</param>
+    /// <param name="recordSpans">Whether to listen to spans too (a listener makes every component in the process create spans).</param>
+    public TelemetryRecorder(string componentName, string instrumentPrefix, bool recordSpans = true)
     {
         _name = componentName;
         _meters.InstrumentPublished = (instrument, listener) =>
@@ -39,7 +42,10 @@ internal sealed class TelemetryRecorder : IDisposable
                 }
             },
         };
-        ActivitySource.AddActivityListener(_spans);
+        if (recordSpans)
+        {
+            ActivitySource.AddActivityListener(_spans);
+        }
     }
 
     public ConcurrentQueue<(string Instrument, double Value, Dictionary<string, object?> Tags)> Measurements { get; } = new();

@@ -82,7 +82,7 @@ public sealed class BatchingMemoryStoreTests
     {
         var inner = new RecordingMemoryStore(new InMemoryStore()) { FailNamespace = "bad" };
         var name = "failing-" + Guid.NewGuid().ToString("N");
-        using var meters = new MemoryMeterProbe(name);
+        using var meters = new TelemetryRecorder(name, "parallelexec.memory.", recordSpans: false);
         await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 4, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time, Name = name });
 
         var good1 = store.SetAsync("good", "a", Bytes("1")).AsTask();
@@ -97,7 +97,7 @@ public sealed class BatchingMemoryStoreTests
         Assert.Empty(await inner.Inner.ListKeysAsync("bad"));
         Assert.Equal(2, inner.SetManyCalls.Count);
         Assert.Equal(new LedgerSnapshot { Submitted = 4, Succeeded = 2, Failed = 2 }, store.GetStatistics().Ledger);
-        Assert.Equal(2, meters.Sum("parallelexec.memory.items.failed", TelemetryTagNames.Operation, "set"));
+        Assert.Equal(2, meters.Sum("parallelexec.memory.items.failed", (TelemetryTagNames.Operation, "set")));
     }
 
     [Fact]
@@ -252,7 +252,7 @@ public sealed class BatchingMemoryStoreTests
         var inner = new RecordingMemoryStore(new InMemoryStore()) { Hold = new TaskCompletionSource().Task };
         var name = "cut-" + Guid.NewGuid().ToString("N");
         var dropped = new ConcurrentQueue<DroppedItem>();
-        using var meters = new MemoryMeterProbe(name);
+        using var meters = new TelemetryRecorder(name, "parallelexec.memory.", recordSpans: false);
         var store = Exec.BatchingMemoryStore(inner)
             .WithBatching(1, TimeSpan.FromHours(1))
             .WithMaxDegreeOfParallelism(1)
@@ -272,7 +272,7 @@ public sealed class BatchingMemoryStoreTests
         var disposal = store.DisposeAsync().AsTask();
         Assert.False(disposal.IsCompleted);
         Assert.Equal(new LedgerSnapshot { Submitted = 3, Queued = 3 }, store.GetStatistics().Ledger);
-        meters.Observe();
+        meters.RecordObservables();
         Assert.Equal(3, meters.Last("parallelexec.memory.queue.length"));
         _time.Advance(TimeSpan.FromSeconds(5));
 
@@ -289,7 +289,7 @@ public sealed class BatchingMemoryStoreTests
         });
         Assert.Empty(await inner.Inner.ListKeysAsync("ns"));
         Assert.Equal(new LedgerSnapshot { Submitted = 3, Dropped = 3 }, store.GetStatistics().Ledger);
-        Assert.Equal(3, meters.Sum("parallelexec.memory.items.dropped", TelemetryTagNames.DropReason, "drain_timeout"));
+        Assert.Equal(3, meters.Sum("parallelexec.memory.items.dropped", (TelemetryTagNames.DropReason, "drain_timeout")));
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.GetAsync("ns", "running"));
     }
 

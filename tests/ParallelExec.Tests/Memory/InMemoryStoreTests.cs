@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using ParallelExec.Memory;
+using ParallelExec.Tests.Infrastructure;
 
 namespace ParallelExec.Tests.Memory;
 
@@ -45,20 +46,20 @@ public sealed class InMemoryStoreTests : MemoryStoreContractTests
     [Fact]
     public async Task Telemetry_counts_expired_entries_and_reports_empty_gauges_while_live()
     {
-        using var meters = new MemoryMeterProbe(StoreName);
+        using var meters = new TelemetryRecorder(StoreName, "parallelexec.memory.", recordSpans: false);
         var store = Exec.MemoryStore().WithTimeProvider(Time).WithName(StoreName).Build();
         await store.SetManyAsync("ns", [new("a", Bytes("a")), new("b", Bytes("b"))], TimeSpan.FromSeconds(1));
         Time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(2, store.RemoveExpired());
 
-        meters.Observe();
+        meters.RecordObservables();
         Assert.Equal(2, meters.Sum("parallelexec.memory.expired"));
         Assert.Equal(0, meters.Last("parallelexec.memory.queue.length"));
         Assert.Equal(0, meters.Last("parallelexec.memory.in_flight"));
 
         await store.DisposeAsync();
         var before = meters.Count("parallelexec.memory.in_flight");
-        meters.Observe();
+        meters.RecordObservables();
         Assert.Equal(before, meters.Count("parallelexec.memory.in_flight"));
     }
 
