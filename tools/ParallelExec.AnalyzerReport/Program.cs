@@ -6,13 +6,14 @@ using ParallelExec.AnalyzerReport;
 //   dotnet run --project tools/ParallelExec.AnalyzerReport -- <path.sln|path.csproj|folder>... [--format text|md|sarif]
 //       [--output <file>] [--top <n>] [--exclude <substring>]... [--baseline <report.md>]
 // With --baseline, exits 1 when a finding is not in that earlier Markdown report (same id and file; lines may move).
-const string Usage = "usage: ParallelExec.AnalyzerReport <solution.sln|project.csproj|folder>... [--format text|md|sarif] [--output <file>] [--top <n>] [--exclude <path substring>]... [--baseline <report.md>]";
+const string Usage = "usage: ParallelExec.AnalyzerReport <solution.sln|project.csproj|folder>... [--format text|md|sarif] [--output <file>] [--top <n>] [--exclude <path substring>]... [--baseline <report.md>] [--verbose]";
 
 var inputs = new List<string>();
 var excludes = new List<string>();
 var format = "text";
 string? output = null;
 string? baseline = null;
+var verbose = false;
 var top = 15;
 for (var i = 0; i < args.Length; i++)
 {
@@ -24,6 +25,7 @@ for (var i = 0; i < args.Length; i++)
         case "--top": top = int.TryParse(Next(), out var n) && n > 0 ? n : throw new ArgumentException($"--top must be a positive number, was '{args[i]}'."); break;
         case "--exclude": excludes.Add(Next()); break;
         case "--baseline": baseline = Next(); break;
+        case "--verbose": verbose = true; break;
         case "-h" or "--help": Console.WriteLine(Usage); return 0;
         default: inputs.Add(args[i]); break;
     }
@@ -69,10 +71,10 @@ var results = new List<ProjectResult>();
 foreach (var path in projects)
 {
     var project = ProjectFile.Load(path);
-    results.Add(await Scanner.ScanAsync(project, compiler.Compile(project), root, CancellationToken.None).ConfigureAwait(false));
+    results.Add(await Scanner.ScanAsync(project, compiler.Compile(project), root, verbose, CancellationToken.None).ConfigureAwait(false));
 }
 
-var report = new Report(root, results, Scanner.Rules);
+var report = new Report(root, string.Join(", ", inputs) + (excludes.Count > 0 ? " (excluding " + string.Join(", ", excludes) + ")" : ""), results, Scanner.Rules);
 var text = format switch
 {
     "sarif" => SarifReport.Write(report),

@@ -1,7 +1,10 @@
+using System.Collections.Immutable;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace ParallelExec.AnalyzerReport;
 
@@ -33,10 +36,19 @@ internal sealed class ProjectCompiler
         var references = new List<MetadataReference>();
         references.AddRange(FrameworkReferences(project));
         references.AddRange(PackageReferences(project));
+        // MSBuild flows project references transitively: a project sees what its references reference.
+        var projectReferences = new Dictionary<string, MetadataReference>(StringComparer.Ordinal);
         foreach (var referenced in project.ProjectReferences.Where(File.Exists).Where(path => !inProgress.Contains(path)))
         {
-            references.Add(Compile(ProjectFile.Load(referenced)).ToMetadataReference());
+            var compilation = Compile(ProjectFile.Load(referenced));
+            projectReferences.TryAdd(compilation.AssemblyName!, compilation.ToMetadataReference());
+            foreach (var transitive in compilation.References.OfType<CompilationReference>())
+            {
+                projectReferences.TryAdd(transitive.Compilation.AssemblyName!, transitive);
+            }
         }
+
+        references.AddRange(projectReferences.Values);
 
         var version = project.TargetFramework.Replace("net", "", StringComparison.Ordinal).Replace('.', '_');
         var symbols = new List<string> { "NET", "NETCOREAPP", "RELEASE", "NET" + version.ToUpperInvariant() };
@@ -55,57 +67,123 @@ internal sealed class ProjectCompiler
             trees.Add(CSharpSyntaxTree.ParseText(string.Concat(usings.Select(name => $"global using global::{name};\n")), options, Path.Combine(project.Directory, "obj", "GlobalUsings.g.cs")));
         }
 
-        var compilation = CSharpCompilation.Create(
-            project.Name,
+        if (project.InternalsVisibleTo.Count > 0)
+        {
+            // What MSBuild generates from <InternalsVisibleTo> items.
+            trees.Add(CSharpSyntaxTree.ParseText(
+                string.Concat(project.InternalsVisibleTo.Select(name => $"[assembly: System.Runtime.CompilerServices.InternalsVisibleTo(\"{name}\")]\n")),
+                options,
+                Path.Combine(project.Directory, "obj", "AssemblyInfo.g.cs")));
+        }
+
+        CSharpCompilation result = CSharpCompilation.Create(
+            project.AssemblyName,
             trees,
             references,
             new CSharpCompilationOptions(project.IsExe ? OutputKind.ConsoleApplication : OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: true));
-        compiled[project.Path] = compilation;
+        var generators = SourceGenerators(project);
+        if (generators.Length > 0)
+        {
+            CSharpGeneratorDriver.Create(generators, parseOptions: options).RunGeneratorsAndUpdateCompilation(result, out var generated, out _);
+            result = (CSharpCompilation)generated;
+        }
+
+        compiled[project.Path] = result;
         inProgress.Remove(project.Path);
-        return compilation;
+        return result;
     }
 
     private static IEnumerable<MetadataReference> FrameworkReferences(ProjectFile project)
     {
-        var packs = new List<string> { "Microsoft.NETCore.App.Ref" };
+        var packs = ReferencePacks(project);
+        var dlls = packs.Count > 0
+            ? packs.SelectMany(pack => Directory.GetFiles(pack, "*.dll"))
+            // No reference pack at all: the running runtime's own assemblies stand in.
+            : ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
+        return dlls.Select(dll => (MetadataReference)MetadataReference.CreateFromFile(dll));
+    }
+
+    // <pack>/<version>/ref/<framework>: the pack for the project's framework, else the SDK's newest (netstandard2.0, or an
+    // older framework than the SDK carries): one consistent set of reference assemblies for a project and its references.
+    private static List<string> ReferencePacks(ProjectFile project)
+    {
+        var names = new List<string> { "Microsoft.NETCore.App.Ref" };
         if (project.UsesAspNetCore)
         {
-            packs.Add("Microsoft.AspNetCore.App.Ref");
+            names.Add("Microsoft.AspNetCore.App.Ref");
         }
 
-        // <dotnet root>/shared/Microsoft.NETCore.App/<version>/ is the running runtime; <dotnet root>/packs has the SDK's reference packs.
+        // <dotnet root>/shared/Microsoft.NETCore.App/<version>/ is the running runtime; <dotnet root>/packs has the SDK's packs.
         var dotnetRoot = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
-        var found = false;
-        foreach (var pack in packs)
+        var found = new List<string>();
+        foreach (var name in names)
         {
-            var folder = Path.Combine(dotnetRoot, "packs", pack);
-            var reference = Directory.Exists(folder)
-                ? Directory.GetDirectories(folder)
-                    .Select(version => Path.Combine(version, "ref", project.TargetFramework))
-                    .Where(Directory.Exists)
-                    .OrderByDescending(path => path, StringComparer.Ordinal)
-                    .FirstOrDefault()
-                : null;
-            if (reference is null)
+            var folder = Path.Combine(dotnetRoot, "packs", name);
+            var candidates = Directory.Exists(folder)
+                ? Directory.GetDirectories(folder).SelectMany(version => Directory.Exists(Path.Combine(version, "ref")) ? Directory.GetDirectories(Path.Combine(version, "ref")) : []).ToList()
+                : [];
+            var reference = candidates.Where(path => Path.GetFileName(path) == project.TargetFramework).OrderByDescending(path => path, StringComparer.Ordinal).FirstOrDefault()
+                ?? candidates.OrderByDescending(path => path, StringComparer.Ordinal).FirstOrDefault();
+            if (reference is not null)
+            {
+                found.Add(reference);
+            }
+        }
+
+        return found;
+    }
+
+    // The source generators the SDK runs for every project (System.Text.Json, Regex, LibraryImport, logging...): without
+    // them a [GeneratedRegex] or a JsonSerializerContext is a compile error that hides the code around it.
+    private static ImmutableArray<ISourceGenerator> SourceGenerators(ProjectFile project)
+    {
+        var generators = ImmutableArray.CreateBuilder<ISourceGenerator>();
+        foreach (var pack in ReferencePacks(project))
+        {
+            var folder = Path.GetFullPath(Path.Combine(pack, "..", "..", "analyzers", "dotnet", "cs"));
+            if (!Directory.Exists(folder))
             {
                 continue;
             }
 
-            found = true;
-            foreach (var dll in Directory.GetFiles(reference, "*.dll"))
+            lock (LoadedGenerators)
             {
-                yield return MetadataReference.CreateFromFile(dll);
+                if (!LoadedGenerators.TryGetValue(folder, out var loaded))
+                {
+                    // The request delegate generator needs the interceptors feature only the web SDK turns on.
+                    loaded = [.. Directory.GetFiles(folder, "*.dll").Where(dll => !dll.Contains("RequestDelegateGenerator", StringComparison.Ordinal)).SelectMany(dll =>
+                    {
+                        try
+                        {
+                            return new AnalyzerFileReference(dll, GeneratorLoader.Instance).GetGenerators(LanguageNames.CSharp);
+                        }
+                        catch (Exception exception) when (exception is IOException or BadImageFormatException or TypeLoadException or ReflectionTypeLoadException)
+                        {
+                            return [];
+                        }
+                    })];
+                    LoadedGenerators[folder] = loaded;
+                }
+
+                generators.AddRange(loaded);
             }
         }
 
-        if (!found)
+        return generators.ToImmutable();
+    }
+
+    private static readonly Dictionary<string, ImmutableArray<ISourceGenerator>> LoadedGenerators = new(StringComparer.Ordinal);
+
+    /// <summary>Loads a generator assembly into the default context (the tool runs once and exits).</summary>
+    private sealed class GeneratorLoader : IAnalyzerAssemblyLoader
+    {
+        public static readonly GeneratorLoader Instance = new();
+
+        public void AddDependencyLocation(string fullPath)
         {
-            // No reference pack for that framework: the running runtime's own assemblies stand in.
-            foreach (var dll in ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator))
-            {
-                yield return MetadataReference.CreateFromFile(dll);
-            }
         }
+
+        public Assembly LoadFromPath(string fullPath) => Assembly.LoadFrom(fullPath);
     }
 
     private static IEnumerable<MetadataReference> PackageReferences(ProjectFile project)

@@ -19,11 +19,13 @@ internal sealed partial class ProjectFile
         var all = imports.Prepend(xml).ToList();
         TargetFramework = (Property(all, "TargetFramework") ?? Property(all, "TargetFrameworks") ?? "net10.0")
             .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .OrderByDescending(framework => framework, StringComparer.Ordinal).First();
+            .OrderByDescending(FrameworkVersion).First();
         IsExe = string.Equals(Property(all, "OutputType"), "Exe", StringComparison.OrdinalIgnoreCase);
         ImplicitUsings = Property(all, "ImplicitUsings") is "enable" or "true";
         UsesAspNetCore = xml.Root?.Attribute("Sdk")?.Value.Contains("Web", StringComparison.Ordinal) == true
             || Items(all, "FrameworkReference").Any(item => item.Include.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal));
+        AssemblyName = Property([xml], "AssemblyName") ?? Name;
+        InternalsVisibleTo = Items([xml], "InternalsVisibleTo").Select(item => item.Include).Where(name => name.Length > 0).ToList();
         Usings = Items(all, "Using").Select(item => item.Include).Distinct(StringComparer.Ordinal).ToList();
         ProjectReferences = Items([xml], "ProjectReference")
             .Where(item => item.Element.Attribute("ReferenceOutputAssembly")?.Value != "false")
@@ -39,6 +41,12 @@ internal sealed partial class ProjectFile
 
     /// <summary>Its name (the file name without extension).</summary>
     public string Name { get; }
+
+    /// <summary>The assembly's name (the project's, unless AssemblyName says otherwise).</summary>
+    public string AssemblyName { get; }
+
+    /// <summary>The assemblies its <c>&lt;InternalsVisibleTo&gt;</c> items name.</summary>
+    public IReadOnlyList<string> InternalsVisibleTo { get; }
 
     /// <summary>The framework analysed: the highest of TargetFrameworks (the one with the most API).</summary>
     public string TargetFramework { get; }
@@ -147,6 +155,10 @@ internal sealed partial class ProjectFile
             }
         }
     }
+
+    // "net10.0" -> 10.0, so net10.0 sorts above net8.0 (as strings it would not); anything else (netstandard2.0) -> 0.
+    private static double FrameworkVersion(string framework) =>
+        framework.StartsWith("net", StringComparison.Ordinal) && double.TryParse(framework[3..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var version) ? version : 0;
 
     private string Resolve(string relative) =>
         System.IO.Path.GetFullPath(System.IO.Path.Combine(Directory, relative.Replace('\\', '/')));

@@ -26,8 +26,8 @@ internal static class Scanner
         .GroupBy(descriptor => descriptor.Id)
         .ToDictionary(group => group.Key, group => new RuleInfo(group.Key, group.First().Title.ToString(System.Globalization.CultureInfo.InvariantCulture), group.First().HelpLinkUri), StringComparer.Ordinal);
 
-    /// <summary>Analyses one project.</summary>
-    public static async Task<ProjectResult> ScanAsync(ProjectFile project, Compilation compilation, string root, CancellationToken cancellationToken)
+    /// <summary>Analyses one project; <paramref name="verbose"/> prints its first compile errors to standard error.</summary>
+    public static async Task<ProjectResult> ScanAsync(ProjectFile project, Compilation compilation, string root, bool verbose, CancellationToken cancellationToken)
     {
         // Every diagnostic reported as a warning, whatever the default severity or the project's editorconfig.
         var options = compilation.Options.WithSpecificDiagnosticOptions(Rules.Keys.ToDictionary(id => id, _ => ReportDiagnostic.Warn));
@@ -35,28 +35,37 @@ internal static class Scanner
             new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty), onAnalyzerException: null, concurrentAnalysis: true, logAnalyzerExecutionTime: false, reportSuppressedDiagnostics: false));
         // Compiler and analyzer diagnostics in one pass: the compiler's errors tell how well the project was loaded.
         var all = await withAnalyzers.GetAllDiagnosticsAsync(cancellationToken).ConfigureAwait(false);
-        var compileErrors = all.Count(diagnostic => diagnostic.Severity == DiagnosticSeverity.Error && !Rules.ContainsKey(diagnostic.Id));
+        var errors = all.Where(diagnostic => diagnostic.Severity == DiagnosticSeverity.Error && !Rules.ContainsKey(diagnostic.Id)).ToList();
+        var compileErrors = errors.Count;
+        if (verbose)
+        {
+            foreach (var error in errors.Take(20))
+            {
+                Console.Error.WriteLine($"{project.Name}: {error}");
+            }
+        }
         var diagnostics = all
             .Where(diagnostic => Rules.ContainsKey(diagnostic.Id) && diagnostic.Location.IsInSource)
             .OrderBy(diagnostic => diagnostic.Location.SourceTree!.FilePath, StringComparer.Ordinal)
             .ThenBy(diagnostic => diagnostic.Location.SourceSpan.Start)
             .ToList();
 
-        var awaits = 0;
+        // An await is known by file and position, so a file compiled into two projects counts once in the totals.
+        var awaits = new HashSet<string>(StringComparer.Ordinal);
         foreach (var tree in compilation.SyntaxTrees.Where(tree => !IsGenerated(tree)))
         {
             var rootNode = await tree.GetRootAsync(cancellationToken).ConfigureAwait(false);
-            awaits += rootNode.DescendantNodes().Count(node => node is AwaitExpressionSyntax);
+            awaits.UnionWith(rootNode.DescendantNodes().OfType<AwaitExpressionSyntax>().Select(Key));
         }
 
-        var covered = new HashSet<(SyntaxTree, int)>();
+        var covered = new HashSet<string>(StringComparer.Ordinal);
         var findings = new List<Finding>();
         foreach (var diagnostic in diagnostics)
         {
             var coveredHere = CoveredAwaits(diagnostic, cancellationToken).ToList();
             foreach (var node in coveredHere)
             {
-                covered.Add((node.SyntaxTree, node.SpanStart));
+                covered.Add(Key(node));
             }
 
             var span = diagnostic.Location.GetLineSpan();
@@ -70,7 +79,7 @@ internal static class Scanner
                 coveredHere.Count));
         }
 
-        return new ProjectResult(project.Name, Path.GetRelativePath(root, project.Path).Replace('\\', '/'), awaits, covered.Count, compileErrors, findings);
+        return new ProjectResult(project.Name, Path.GetRelativePath(root, project.Path).Replace('\\', '/'), awaits, covered, compileErrors, findings);
     }
 
     private static IEnumerable<AwaitExpressionSyntax> CoveredAwaits(Diagnostic diagnostic, CancellationToken cancellationToken)
@@ -97,6 +106,8 @@ internal static class Scanner
     private static IEnumerable<AwaitExpressionSyntax> AwaitsOutsideNestedFunctions(SyntaxNode loop) =>
         loop.DescendantNodes(descend => descend == loop || descend is not (AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax))
             .OfType<AwaitExpressionSyntax>();
+
+    private static string Key(SyntaxNode node) => node.SyntaxTree.FilePath + "@" + node.SpanStart.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static bool IsGenerated(SyntaxTree tree) =>
         tree.FilePath.EndsWith(".g.cs", StringComparison.OrdinalIgnoreCase) || tree.FilePath.EndsWith(".Designer.cs", StringComparison.OrdinalIgnoreCase);

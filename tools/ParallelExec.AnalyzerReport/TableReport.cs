@@ -14,12 +14,12 @@ internal static class TableReport
 
         Line(markdown ? "# Sequential awaits: ParallelExec.Analyzers report" : "Sequential awaits: ParallelExec.Analyzers report");
         Line();
-        Line(Invariant($"Scanned {report.Projects.Count} project(s) under {report.Root}: {report.Awaits} awaits, {report.SequentialAwaits} of them ({Report.Share(report.SequentialAwaits, report.Awaits)}) in sequential patterns the analyzers report; {report.Projects.Sum(p => p.Findings.Count)} finding(s)."));
+        Line(Invariant($"Scanned {report.Projects.Count} project(s) of {report.Scope}: {report.Awaits} awaits, {report.SequentialAwaits} of them ({Report.Share(report.SequentialAwaits, report.Awaits)}) in sequential patterns the analyzers report; {report.Ranked.Count()} finding(s) (a file compiled into several projects counts once here, and in each of its projects below)."));
         Line();
 
         var kinds = report.Rules.Values.OrderBy(rule => rule.Id, StringComparer.Ordinal).Select(rule =>
         {
-            var findings = report.Projects.SelectMany(project => project.Findings).Where(finding => finding.Id == rule.Id).ToList();
+            var findings = report.Ranked.Where(finding => finding.Id == rule.Id).ToList();
             return new[] { rule.Id, rule.Title, Invariant($"{findings.Count}"), Invariant($"{findings.Sum(f => f.Awaits)}"), Report.Share(findings.Sum(f => f.Awaits), report.Awaits) };
         });
         Table(text, markdown, "Per kind", ["Id", "Pattern", "Findings", "Awaits covered", "Share of all awaits"], kinds);
@@ -35,7 +35,7 @@ internal static class TableReport
         {
             Invariant($"{index + 1}"), finding.Id, Invariant($"{finding.File}:{finding.Line}"), Invariant($"{finding.Awaits}"), finding.Message,
         });
-        Table(text, markdown, Invariant($"Top places to fix (of {report.Projects.Sum(p => p.Findings.Count)})"), ["#", "Id", "Where", "Awaits", "Message"], places);
+        Table(text, markdown, Invariant($"Top places to fix (of {report.Ranked.Count()})"), ["#", "Id", "Where", "Awaits", "Message"], places);
 
         Line("Awaits: every await expression in the projects' own source files. An await is in a sequential pattern when a");
         Line("PEX001 diagnostic names it, or it sits in the body of a loop that PEX002 or PEX003 reports. PEX004 (synchronous");

@@ -164,4 +164,50 @@ public class LoopAwaitVerifierTests
             }
             """ + Client);
     }
+    [Fact]
+    public async Task Publishing_each_item_to_one_bus_is_silent_because_subscribers_see_the_order()
+    {
+        // Found on this repository (tests/ParallelExec.Tests/Coordination/CoordinationBusTests.cs): a false positive
+        // until publishes to one shared bus counted as ordered.
+        await Verifier.AnalyzerAsync<LoopAwaitAnalyzer>("""
+            using System.Collections.Generic;
+            using System.Threading.Tasks;
+
+            public sealed class Bus { public Task PublishAsync(string topic, int payload) => Task.CompletedTask; }
+
+            public static class Load
+            {
+                public static async Task PublishAllAsync(Bus bus, IEnumerable<string> modes, int payload)
+                {
+                    foreach (var mode in modes)
+                    {
+                        await bus.PublishAsync("load." + mode, payload);
+                    }
+                }
+            }
+            """);
+    }
+
+    [Fact]
+    public async Task Publishing_through_a_bus_declared_in_the_iteration_is_still_reported()
+    {
+        await Verifier.AnalyzerAsync<LoopAwaitAnalyzer>("""
+            using System.Collections.Generic;
+            using System.Threading.Tasks;
+
+            public sealed class Bus { public static Bus For(string tenant) => new(); public Task PublishAsync(string topic) => Task.CompletedTask; }
+
+            public static class Fan
+            {
+                public static async Task NotifyAsync(IEnumerable<string> tenants)
+                {
+                    {|PEX002:foreach (var tenant in tenants)|}
+                    {
+                        var bus = Bus.For(tenant);
+                        await bus.PublishAsync("hello " + tenant);
+                    }
+                }
+            }
+            """);
+    }
 }
