@@ -10,42 +10,6 @@ public class IndependentAwaitsTests
         """;
 
     [Fact]
-    public async Task Two_independent_awaits_are_reported_and_fixed_to_start_both_then_await_both()
-    {
-        var source = """
-            using System.Threading.Tasks;
-
-            public sealed class Page
-            {
-                private readonly Users _users = new();
-                private readonly Orders _orders = new();
-
-                public async Task<string> LoadAsync(int id)
-                {
-                    // load the page's parts
-                    var user = await _users.GetAsync(id);
-                    var orders = await _orders.ForUserAsync(id);
-                    return user + orders.Length;
-                }
-            }
-
-            """ + Services;
-
-        Assert.Equal(new[] { "PEX001@11" }, await Harness.DiagnosticsAsync(source));
-        Assert.Equal("These 2 awaits do not use each other's results but run one after another; start them all, then await each", await Harness.MessageAsync(source));
-        var fixedSource = await Harness.FixAsync(source, "PEX001");
-        Assert.Contains("""
-                    // load the page's parts
-                    var userTask = _users.GetAsync(id);
-                    var ordersTask = _orders.ForUserAsync(id);
-                    var user = await userTask;
-                    var orders = await ordersTask;
-                    return user + orders.Length;
-            """, fixedSource);
-        Assert.Empty(await Harness.DiagnosticsAsync(fixedSource!));
-    }
-
-    [Fact]
     public async Task Three_awaits_with_ConfigureAwait_keep_it_on_the_await()
     {
         var source = """
@@ -221,35 +185,6 @@ public class IndependentAwaitsTests
             """ + Services;
 
         Assert.True((await Harness.DiagnosticsAsync(source)).Length == 0, why);
-    }
-
-    [Fact]
-    public async Task Awaits_inside_a_try_are_not_reported()
-    {
-        var source = """
-            using System;
-            using System.Threading.Tasks;
-
-            public static class Feed
-            {
-                public static async Task<int> LoadAsync(Users users, Orders orders)
-                {
-                    try
-                    {
-                        var a = await users.GetAsync(1);
-                        var b = await orders.ForUserAsync(2);
-                        return a.Length + b.Length;
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        return 0;
-                    }
-                }
-            }
-
-            """ + Services;
-
-        Assert.Empty(await Harness.DiagnosticsAsync(source));
     }
 
     [Fact]

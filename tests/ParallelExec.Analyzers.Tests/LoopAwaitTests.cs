@@ -40,47 +40,6 @@ public class LoopAwaitTests
         """ + Client;
 
     [Fact]
-    public async Task A_loop_of_independent_sends_is_reported_and_fixed_to_ForEachAsync()
-    {
-        var source = """
-            using System.Collections.Generic;
-            using System.Threading;
-            using System.Threading.Tasks;
-
-            public sealed class Notifier
-            {
-                private readonly Client _client = new();
-
-                public async Task NotifyAsync(IEnumerable<string> users, CancellationToken cancellationToken)
-                {
-                    foreach (var user in users)
-                    {
-                        var message = "hello " + user;
-                        await _client.SendAsync(message, cancellationToken);
-                    }
-                }
-            }
-
-            """ + Client;
-
-        Assert.Equal(new[] { "PEX002@11" }, await Harness.DiagnosticsAsync(source));
-        var fixedSource = await Harness.FixAsync(source, "PEX002");
-        Assert.Contains("""
-                public async Task NotifyAsync(IEnumerable<string> users, CancellationToken cancellationToken)
-                {
-                    await Exec.ForEachAsync(users, /* maxDegreeOfParallelism */ 8, async (user, _) =>
-                    {
-                        var message = "hello " + user;
-                        await _client.SendAsync(message, cancellationToken);
-                        return true;
-                    }, cancellationToken);
-                }
-            """, fixedSource);
-        Assert.StartsWith("using System.Collections.Generic;\nusing System.Threading;\nusing System.Threading.Tasks;\nusing ParallelExec;\n", fixedSource);
-        Assert.Empty(await Harness.DiagnosticsAsync(fixedSource!));
-    }
-
-    [Fact]
     public async Task A_loop_that_collects_one_result_per_item_keeps_them_in_input_order_with_AddRange()
     {
         var source = """

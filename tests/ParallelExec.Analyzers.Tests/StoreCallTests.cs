@@ -5,47 +5,6 @@ namespace ParallelExec.Analyzers.Tests;
 public class StoreCallTests
 {
     [Fact]
-    public async Task GetAsync_per_key_is_reported_as_PEX003_only_and_fixed_to_one_GetManyAsync()
-    {
-        var source = """
-            using System;
-            using System.Collections.Generic;
-            using System.Threading;
-            using System.Threading.Tasks;
-            using ParallelExec.Memory;
-
-            public static class Recall
-            {
-                public static async Task<int> TotalAsync(IMemoryStore store, List<string> keys, CancellationToken cancellationToken)
-                {
-                    var total = 0;
-                    foreach (var key in keys)
-                    {
-                        var value = await store.GetAsync("notes", key, cancellationToken);
-                        total += value?.Length ?? 0;
-                    }
-
-                    return total;
-                }
-            }
-            """;
-
-        Assert.Equal(new[] { "PEX003@14" }, await Harness.DiagnosticsAsync(source));
-        Assert.Equal("'GetAsync' is awaited once per item of this loop, and 'IMemoryStore' offers 'GetManyAsync' that takes them all in one call", await Harness.MessageAsync(source));
-        var fixedSource = await Harness.FixAsync(source, "PEX003");
-        Assert.Contains("""
-                    var total = 0;
-                    var values = await store.GetManyAsync("notes", keys, cancellationToken);
-                    foreach (var key in keys)
-                    {
-                        var value = values.TryGetValue(key, out var found) ? found : (ReadOnlyMemory<byte>?)null;
-                        total += value?.Length ?? 0;
-                    }
-            """, fixedSource);
-        Assert.Empty(await Harness.DiagnosticsAsync(fixedSource!));
-    }
-
-    [Fact]
     public async Task SetAsync_per_entry_is_fixed_to_one_SetManyAsync_with_the_same_arguments()
     {
         var source = """

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the ParallelExec analyzers over projects of this repository that do not reference them, and lists what they
-# report (how docs/analyzers/README.md's precision table was made).
+# Runs the ParallelExec analyzers inside the compiler, over projects of this repository that do not reference them, and
+# lists what they report. A cross-check of tools/ParallelExec.AnalyzerReport (which CI runs, and which compiles the
+# projects itself, without MSBuild): on 2026-12-05 both listed the same diagnostics.
 #   tools/analyzers/scan.sh [project ...]     default: the tests and samples of the solution
 # Builds in Debug (so a Release build is left alone); prints one line per diagnostic: id, file:line, message.
 set -euo pipefail

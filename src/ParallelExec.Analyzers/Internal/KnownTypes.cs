@@ -108,6 +108,17 @@ internal sealed class KnownTypes
         EffectVerbs.Any(verb => name.StartsWith(verb, StringComparison.Ordinal)
             && (name.Length == verb.Length || char.IsUpper(name[verb.Length]) || char.IsDigit(name[verb.Length])));
 
+    /// <summary>
+    /// Whether a method's name says it puts something into an ordered sink (<c>PublishAsync</c> on a bus,
+    /// <c>EnqueueAsync</c>, <c>AppendAsync</c> to a log, <c>PostAsync</c> to a queue): called for each item on one shared
+    /// object, the order of the items is what the sink's readers see.
+    /// </summary>
+    public static bool IsOrderedSinkName(string name) =>
+        OrderedSinkVerbs.Any(verb => name.StartsWith(verb, StringComparison.Ordinal)
+            && (name.Length == verb.Length || char.IsUpper(name[verb.Length]) || char.IsDigit(name[verb.Length])));
+
+    private static readonly string[] OrderedSinkVerbs = { "Publish", "Enqueue", "Push", "Append", "Write", "Post", "Produce", "Emit", "Broadcast" };
+
     private static readonly string[] EffectVerbs =
     {
         "Set", "Put", "Write", "Update", "Upsert", "Insert", "Delete", "Remove", "Save", "Add", "Append", "Increment",

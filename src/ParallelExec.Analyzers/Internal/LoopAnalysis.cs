@@ -171,6 +171,11 @@ internal static class LoopAnalysis
 
             if (receiver is not null && FlowFacts.RootOf(receiver, model, cancellationToken) is { } receiverRoot && !declared.Contains(receiverRoot))
             {
+                if (KnownTypes.IsOrderedSinkName(method.Name))
+                {
+                    return null; // each item published or appended to one shared bus, queue or log: their order is what readers see
+                }
+
                 if (!methodsByReceiver.TryGetValue(receiverRoot, out var names))
                 {
                     methodsByReceiver[receiverRoot] = names = new HashSet<string>();
