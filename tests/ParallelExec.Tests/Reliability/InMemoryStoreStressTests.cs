@@ -61,7 +61,7 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
             totals.Add(ledger, $"seed={seed} {ledger.Summary()}");
         }, Describe, retained: retained);
 
-        totals.WriteTotal();
+        totals.WriteTotal(StressProfile.Million);
         await retained.AssertBoundedAsync(output, "InMemoryStore", WorkerPoolStressTests.RetainedBound);
     }
 
@@ -104,8 +104,8 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
         // Per writer: key -> (value, hasTtl). Only its writer touches a key, so the model is exact.
         var models = Enumerable.Range(0, Writers).Select(_ => new Dictionary<string, (int Value, bool Ttl)>()).ToArray();
         var problems = new ConcurrentQueue<string>();
-        using var cancelled = new CancellationTokenSource();
-        cancelled.Cancel();
+        // The keys are made once per round: no per-operation strings besides the values, which are the caller's data.
+        string[][] keyNames = Enumerable.Range(0, Writers).Select(w => Enumerable.Range(0, KeysPerWriter).Select(k => $"w{w}-{k}").ToArray()).ToArray();
         using var stop = new CancellationTokenSource();
 
         async Task WriteAsync(int writer)
@@ -114,9 +114,9 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
             for (int op = writer; op < operations; op += Writers)
             {
                 Operation operation = schedule[op];
-                string key = $"w{writer}-{operation.Key}";
+                string key = keyNames[writer][operation.Key];
                 bool cancel = operation.Cancelled;
-                CancellationToken token = cancel ? cancelled.Token : default;
+                CancellationToken token = ledger.Token(op, cancel ? CancelKind.Before : CancelKind.None, 0);
                 bool ttl = operation.Ttl;
                 try
                 {
@@ -127,7 +127,7 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
                     }
                     else if (operation.Op == Op.SetMany)
                     {
-                        string other = $"w{writer}-{operation.OtherKey}";
+                        string other = keyNames[writer][operation.OtherKey];
                         var entries = new[] { KeyValuePair.Create(key, (ReadOnlyMemory<byte>)BitConverter.GetBytes(op)), KeyValuePair.Create(other, (ReadOnlyMemory<byte>)BitConverter.GetBytes(op)) };
                         await store.SetManyAsync(Namespace, entries, null, token);
                         model[key] = (op, false);
@@ -205,6 +205,7 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
         CheckContents(afterExpiry: true);
         Assert.True(problems.IsEmpty, $"{context}: {string.Join("; ", problems.Take(5))}");
         ledger.AssertConsistent(context);
+        ledger.DisposeSources();
         return ledger;
     }
 }

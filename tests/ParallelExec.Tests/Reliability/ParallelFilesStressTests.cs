@@ -17,7 +17,7 @@ namespace ParallelExec.Tests.Reliability;
 [Trait("Category", "Stress")]
 public sealed class ParallelFilesStressTests(ITestOutputHelper output)
 {
-    private const int Writers = 6;
+    private const int Writers = 8;
     private const int Files = 8;
     private const int HeaderSize = 16;
 
@@ -32,7 +32,7 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
 
     private static readonly Gen<FileWrite> WriteGen =
         from file in Gen.Byte[0, Files - 1]
-        from size in Gen.Frequency((60, Gen.Int[HeaderSize, 512]), (40, Gen.Int[513, 4096]))
+        from size in Gen.Frequency((85, Gen.Int[HeaderSize, 512]), (15, Gen.Int[513, 2048]))
         from fault in Gen.Int[0, 99].Select(i => i < 8)
         from at in Gen.Double[0, 1]
         select new FileWrite(file, size, fault ? (int)(at * (size - 1)) : -1);
@@ -43,7 +43,8 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
         from delay in Gen.Byte[0, 2]
         select new Call(writes, cancel, delay);
 
-    private static readonly Gen<Call[]> ScheduleGen = CallGen.Array[StressProfile.Items / 32];
+    // About 1.96 distinct files per call: 1.8 keeps every run above StressProfile.Operations writes.
+    private static readonly Gen<Call[]> ScheduleGen = CallGen.Array[(int)(StressProfile.Operations / StressProfile.Rounds / 1.8)];
 
     private static string Describe(Call[] calls) =>
         $"calls={calls.Length} writes={calls.Sum(c => c.Writes.Length)} faults={calls.Sum(c => c.Writes.Count(w => w.FailAfterBytes >= 0))} " +
@@ -59,7 +60,7 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
             totals.Add(ledger, $"seed={seed} {ledger.Summary()}");
         }, Describe);
 
-        totals.WriteTotal();
+        totals.WriteTotal(StressProfile.Operations);
     }
 
     private static async Task<Ledger> RunRoundAsync(Call[] calls, string seed)
@@ -93,14 +94,13 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
             string[] paths = Enumerable.Range(0, Files).Select(f => Path.Combine(directory, $"file{f}.bin")).ToArray();
             var files = new ParallelFiles(new ParallelFilesOptions
             {
-                MaxDegreeOfParallelism = 2,
+                MaxDegreeOfParallelism = 4,
                 StreamingThreshold = 512,
                 BufferSize = 64,
                 WriteStreamWrapper = inner => new FaultingStream(inner, ledger, failAfter),
             });
             var succeeded = new ConcurrentDictionary<int, byte>();
             var maybe = new ConcurrentDictionary<int, byte>();
-            var sources = new ConcurrentBag<CancellationTokenSource>();
 
             async Task WriterAsync(int writer)
             {
@@ -109,9 +109,11 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
                     Call call = calls[c];
                     var batch = call.Writes.Select((w, i) => (paths[w.File], (ReadOnlyMemory<byte>)Content(firstId[c] + i, w.Size))).ToArray();
                     var reported = new HashSet<int>();
+                    CancellationToken token = ledger.Token(firstId[c], call.Cancel, call.CancelDelayMs);
+                    ledger.ShareToken(firstId[c], batch.Length - 1);
                     try
                     {
-                        await foreach (FileResult result in files.WriteAllAsync(batch, StressGen.Token(call.Cancel, call.CancelDelayMs, sources)))
+                        await foreach (FileResult result in files.WriteAllAsync(batch, token))
                         {
                             int slot = Array.FindIndex(batch, b => b.Item1 == result.Path);
                             int id = firstId[c] + slot;
@@ -144,11 +146,6 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
             }
 
             await Task.WhenAll(Enumerable.Range(0, Writers).Select(w => Task.Run(() => WriterAsync(w)))).WaitAsync(Infrastructure.TestTimeout.Unexpected);
-            foreach (CancellationTokenSource source in sources)
-            {
-                source.Dispose();
-            }
-
             var problems = new List<string>();
             for (int f = 0; f < Files; f++)
             {
@@ -186,6 +183,7 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
 
             Assert.True(problems.Count == 0, $"{context}: {string.Join("; ", problems)}");
             ledger.AssertConsistent(context);
+            ledger.DisposeSources();
             return ledger;
         }
         finally
