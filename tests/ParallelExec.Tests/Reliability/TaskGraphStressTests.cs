@@ -204,7 +204,6 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
         }
 
         ledger.AssertConsistent(context);
-        Assert.True(result.Ledger.Cancelled == ledger.Count(Outcome.Cancelled), $"{context}: the run counted {result.Ledger.Cancelled} cancelled, the results show {ledger.Count(Outcome.Cancelled)}");
         return ledger;
     }
 
