@@ -43,12 +43,23 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
         from delay in Gen.Byte[0, 2]
         select new Call(writes, cancel, delay);
 
-    // About 1.96 distinct files per call: 1.8 keeps every run above StressProfile.Operations writes.
-    private static readonly Gen<Call[]> ScheduleGen = CallGen.Array[(int)(StressProfile.Operations / StressProfile.Rounds / 1.8)];
+    /// <summary>One round: the calls, and when the component is disposed under the writers (0: not disposed).</summary>
+    public sealed record Schedule(Call[] Calls, double DisposeAt);
 
-    private static string Describe(Call[] calls) =>
-        $"calls={calls.Length} writes={calls.Sum(c => c.Writes.Length)} faults={calls.Sum(c => c.Writes.Count(w => w.FailAfterBytes >= 0))} " +
-        $"streamed={calls.Sum(c => c.Writes.Count(w => w.Size > 512))} cancel[{StressGen.Histogram(calls.Select(c => c.Cancel))}]";
+    // About 1.96 distinct files per call: 1.65 keeps every run above StressProfile.Operations real writes after the
+    // writes refused in the two rounds that dispose mid-flight.
+    private static readonly Gen<Schedule> ScheduleGen =
+        from calls in CallGen.Array[(int)(StressProfile.Operations / StressProfile.Rounds / 1.65)]
+        from dispose in Gen.Int[0, 3].Select(i => i == 0)
+        from at in StressGen.DisposePoint
+        select new Schedule(calls, dispose ? at : 0);
+
+    private static string Describe(Schedule schedule)
+    {
+        Call[] calls = schedule.Calls;
+        return $"calls={calls.Length} disposeAt={schedule.DisposeAt:P0} writes={calls.Sum(c => c.Writes.Length)} faults={calls.Sum(c => c.Writes.Count(w => w.FailAfterBytes >= 0))} " +
+            $"streamed={calls.Sum(c => c.Writes.Count(w => w.Size > 512))} cancel[{StressGen.Histogram(calls.Select(c => c.Cancel))}]";
+    }
 
     [Fact]
     public async Task Every_file_ends_with_one_complete_version_and_no_temporary_file()
@@ -57,14 +68,20 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
         await StressRun.RoundsAsync("ParallelFiles", ScheduleGen, async (schedule, seed) =>
         {
             Ledger ledger = await RunRoundAsync(schedule, seed);
-            totals.Add(ledger, $"seed={seed} {ledger.Summary()}");
-        }, Describe);
+            totals.Cover(schedule.DisposeAt > 0);
+            totals.Add(ledger, $"seed={seed} disposeAt={schedule.DisposeAt:P0} {ledger.Summary()}");
+        }, Describe, (s, r) => s.DisposeAt > 0 == (r % 4 == 3));
 
-        totals.WriteTotal(StressProfile.Operations);
+        // The CI size counts real writes: a refused write never touched the disk.
+        totals.WriteTotal(StressProfile.Operations, countRefused: false);
+        totals.AssertCoveredEvery(2, "round kind (disposed mid-flight or not)");
     }
 
-    private static async Task<Ledger> RunRoundAsync(Call[] calls, string seed)
+    private static async Task<Ledger> RunRoundAsync(Schedule schedule, string seed)
     {
+        Call[] calls = schedule.Calls;
+        int disposeAfter = schedule.DisposeAt > 0 ? (int)(calls.Length * schedule.DisposeAt) : -1;
+        int endedCalls = 0;
         string context = $"ParallelFiles seed={seed} (replay with PARALLELEXEC_SEED={seed})";
         // Each (call, file) is one ledger item; its id is also the version number written into the content.
         int[] firstId = new int[calls.Length];
@@ -141,6 +158,24 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
                                 ledger.End(firstId[c] + i, Outcome.Cancelled);
                             }
                         }
+                    }
+                    catch (ObjectDisposedException) when (disposeAfter >= 0)
+                    {
+                        // Refused: the ledger checks that none of these writes started, and the final contents that
+                        // none landed.
+                        for (int i = 0; i < batch.Length; i++)
+                        {
+                            if (reported.Add(firstId[c] + i))
+                            {
+                                ledger.End(firstId[c] + i, Outcome.Refused);
+                            }
+                        }
+                    }
+
+                    if (Interlocked.Increment(ref endedCalls) == disposeAfter)
+                    {
+                        // Disposed mid-flight from a writer: the others are inside their calls, which drain.
+                        await files.DisposeAsync().AsTask().WaitAsync(Infrastructure.TestTimeout.Unexpected);
                     }
                 }
             }
