@@ -51,10 +51,14 @@ public sealed class SqliteMemoryStoreOptions : ComponentOptions
     {
         base.AddErrors(validator);
         validator
-            .Require(!string.IsNullOrEmpty(DataSource), nameof(DataSource), DataSource, "must be a file path or :memory:")
+            .Require(!string.IsNullOrWhiteSpace(DataSource), nameof(DataSource), DataSource, "must be a file path or :memory:")
             .RequirePositive(BusyTimeout, nameof(BusyTimeout))
             .Require(MaxBusyRetries >= 0, nameof(MaxBusyRetries), MaxBusyRetries, "must be zero or greater")
-            .RequirePositive(BusyRetryDelay, nameof(BusyRetryDelay));
+            .RequirePositive(BusyRetryDelay, nameof(BusyRetryDelay))
+            // SQLite takes its busy timeout in int milliseconds, and the retry delay is a timer: longer spans would
+            // fail on the first operation instead of here.
+            .Require(BusyTimeout <= TimeSpan.FromMilliseconds(int.MaxValue), nameof(BusyTimeout), BusyTimeout, "must be at most 24.20:31:23.6470000")
+            .Require(BusyRetryDelay <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(BusyRetryDelay), BusyRetryDelay, "must be at most 49.17:02:47.2940000 (the longest timer)");
     }
 
     internal SqliteMemoryStoreOptions Clone() => (SqliteMemoryStoreOptions)MemberwiseClone();

@@ -65,6 +65,8 @@ public abstract class ComponentOptions
             .Require(!string.IsNullOrWhiteSpace(Name), nameof(Name), _name, "must not be empty or white space")
             .RequireNotNull(TimeProvider, nameof(TimeProvider))
             .Require(DrainTimeout >= TimeSpan.Zero || DrainTimeout == Timeout.InfiniteTimeSpan, nameof(DrainTimeout), DrainTimeout,
-                "must be zero or greater, or Timeout.InfiniteTimeSpan");
+                "must be zero or greater, or Timeout.InfiniteTimeSpan")
+            // Longer spans overflow the timer that waits for the drain (an exception from deep inside DisposeAsync).
+            .Require(DrainTimeout == Timeout.InfiniteTimeSpan || DrainTimeout <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(DrainTimeout), DrainTimeout, "must be at most 49.17:02:47.2940000 (the longest timer)");
     }
 }

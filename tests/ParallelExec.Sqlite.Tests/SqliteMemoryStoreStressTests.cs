@@ -58,7 +58,7 @@ public sealed class SqliteMemoryStoreStressTests(ITestOutputHelper output) : IDi
         select new Operation(op, keys, cancel, delay, op == Op.SetMany && fail ? (sbyte)(keys.Length / 2) : (sbyte)-1);
 
     private static readonly Gen<Schedule> ScheduleGen =
-        from operations in OperationGen.Array[StressProfile.Items / 8]
+        from operations in OperationGen.Array[StressProfile.Operations / StressProfile.Rounds]
         from holds in Gen.Byte[1, 8].Array[64]
         select new Schedule(operations, holds);
 
@@ -72,15 +72,16 @@ public sealed class SqliteMemoryStoreStressTests(ITestOutputHelper output) : IDi
     public async Task Concurrent_operations_leave_exactly_the_modelled_contents()
     {
         var totals = new StressTotals(output, "SqliteMemoryStore");
-        long totalLocks = 0;
+        long totalLocks = 0, totalBusyRetries = 0;
         await StressRun.RoundsAsync("SqliteMemoryStore", ScheduleGen, async (schedule, seed) =>
         {
             (Ledger ledger, int locks, long busyRetries) = await RunRoundAsync(schedule, seed);
             totalLocks += locks;
+            totalBusyRetries += busyRetries;
             totals.Add(ledger, $"seed={seed} {ledger.Summary()} lockWindowsTaken={locks} busyRetries={busyRetries}");
         }, Describe);
 
-        totals.WriteTotal($"lockWindowsTaken={totalLocks}");
+        totals.WriteTotal(StressProfile.Operations, $"lockWindowsTaken={totalLocks} busyRetries={totalBusyRetries}");
     }
 
     private async Task<(Ledger Ledger, int Locks, long BusyRetries)> RunRoundAsync(Schedule schedule, string seed)
@@ -91,7 +92,6 @@ public sealed class SqliteMemoryStoreStressTests(ITestOutputHelper output) : IDi
         var ledger = new Ledger(operations.Length);
         var models = Enumerable.Range(0, Writers).Select(_ => new Dictionary<string, int>(StringComparer.Ordinal)).ToArray();
         var problems = new ConcurrentQueue<string>();
-        var sources = new ConcurrentBag<CancellationTokenSource>();
         var store = new SqliteMemoryStore(new SqliteMemoryStoreOptions { DataSource = path, MaxBusyRetries = 20, BusyRetryDelay = TimeSpan.FromMilliseconds(2) });
         await store.SetAsync(Namespace, "schema", new byte[] { 1 });
 
@@ -115,7 +115,7 @@ public sealed class SqliteMemoryStoreStressTests(ITestOutputHelper output) : IDi
             {
                 Operation operation = operations[id];
                 string Key(int index) => $"w{writer}-{operation.Keys[index]}";
-                CancellationToken token = StressGen.Token(operation.Cancel, operation.CancelDelayMs, sources);
+                CancellationToken token = ledger.Token(id, operation.Cancel, operation.CancelDelayMs);
                 try
                 {
                     ledger.Started(id);
@@ -225,11 +225,6 @@ public sealed class SqliteMemoryStoreStressTests(ITestOutputHelper output) : IDi
         await Task.WhenAll(Enumerable.Range(0, Writers).Select(w => Task.Run(() => WriteAsync(w)))).WithTimeout(TimeSpan.FromSeconds(120));
         await stop.CancelAsync();
         await locker.WithTimeout();
-        foreach (CancellationTokenSource source in sources)
-        {
-            source.Dispose();
-        }
-
         Assert.True(problems.IsEmpty, $"{context}: {string.Join("; ", problems.Take(5))}");
         var expected = models.SelectMany(m => m).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         await CheckContentsAsync(store, expected, context + " (live store)");
@@ -240,6 +235,7 @@ public sealed class SqliteMemoryStoreStressTests(ITestOutputHelper output) : IDi
         }
 
         ledger.AssertConsistent(context);
+        ledger.DisposeSources();
         return (ledger, locksTaken, store.BusyRetries);
     }
 

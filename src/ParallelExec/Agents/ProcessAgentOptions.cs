@@ -70,6 +70,8 @@ public sealed class ProcessAgentOptions
             .Require(!string.IsNullOrWhiteSpace(FileName), nameof(FileName), FileName, "must name an executable")
             .Require(Arguments.All(static a => a is not null), nameof(Arguments), "[..]", "must not contain null")
             .RequirePositiveOrInfinite(StartupTimeout, nameof(StartupTimeout))
+            // The startup timeout is a timer: longer spans would fail when the agent starts.
+            .Require(StartupTimeout == Timeout.InfiniteTimeSpan || StartupTimeout <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(StartupTimeout), StartupTimeout, "must be at most 49.17:02:47.2940000 (the longest timer)")
             .Require(MaxStandardErrorLength >= 0, nameof(MaxStandardErrorLength), MaxStandardErrorLength, "must be zero or greater")
             .RequireNotNull(TimeProvider, nameof(TimeProvider))
             .ThrowIfInvalid();

@@ -59,6 +59,8 @@ public sealed class ParallelFilesOptions : ComponentOptions
         validator
             .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
             .Require(StreamingThreshold >= 0, nameof(StreamingThreshold), StreamingThreshold, "must be zero or greater")
-            .RequirePositive(BufferSize, nameof(BufferSize));
+            .RequirePositive(BufferSize, nameof(BufferSize))
+            // Every operation rents a buffer of this size: a larger one would exhaust memory on the first operation.
+            .Require(BufferSize <= 64 * 1024 * 1024, nameof(BufferSize), BufferSize, "must be at most 67108864 (64 MiB)");
     }
 }

@@ -64,7 +64,10 @@ public sealed class BatchingMemoryStoreOptions : ComponentOptions
             .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
             .Require(QueueCapacity >= MaxBatchSize, nameof(QueueCapacity), QueueCapacity, "must be at least MaxBatchSize")
             .Require(ReadCacheTimeToLive is null || ReadCacheTimeToLive > TimeSpan.Zero, nameof(ReadCacheTimeToLive), ReadCacheTimeToLive, "must be greater than zero or null")
-            .RequirePositive(ReadCacheCapacity, nameof(ReadCacheCapacity));
+            .RequirePositive(ReadCacheCapacity, nameof(ReadCacheCapacity))
+            // Spans beyond a timer's range fail here rather than later, deep inside a flush or a cache lookup.
+            .Require(MaxDelay <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(MaxDelay), MaxDelay, "must be at most 49.17:02:47.2940000 (the longest timer)")
+            .Require(ReadCacheTimeToLive is null || ReadCacheTimeToLive <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(ReadCacheTimeToLive), ReadCacheTimeToLive, "must be at most 49.17:02:47.2940000 (the longest timer)");
     }
 
     internal BatchingMemoryStoreOptions Clone() => (BatchingMemoryStoreOptions)MemberwiseClone();

@@ -1,7 +1,9 @@
 using ParallelExec.Agents;
 using ParallelExec.Batching;
 using ParallelExec.Coordination;
+using ParallelExec.Files;
 using ParallelExec.Memory;
+using ParallelExec.Net;
 using ParallelExec.Scheduling;
 using ParallelExec.Workers;
 
@@ -9,7 +11,8 @@ namespace ParallelExec.Tests.Reliability;
 
 /// <summary>
 /// One table of bad input across every component: each row calls a public constructor, builder or method with a null,
-/// empty, zero, negative or huge value and names the exception type and the parameter it must name.
+/// empty, zero, negative or huge value and names the exception type and the parameter it must name. The options types'
+/// bad values are in <see cref="OptionsBadValueTests"/> (read by reflection); SQLite's rows are in the SQLite tests.
 /// </summary>
 public sealed class BadInputTests
 {
@@ -81,8 +84,37 @@ public sealed class BadInputTests
         Row("Store SetAsync(empty key)", () => new InMemoryStore().SetAsync("ns", "", new byte[1]).AsTask().GetAwaiter().GetResult(), arg, "key");
         Row("Store SetAsync(negative TTL)", () => new InMemoryStore().SetAsync("ns", "k", new byte[1], TimeSpan.FromSeconds(-1)).AsTask().GetAwaiter().GetResult(), range, "timeToLive");
 
-        // Files and Net builders
+        Row("BatchingMemoryStore null inner", () => _ = new BatchingMemoryStore(null!), nullArg, "inner");
+        Row("BatchingMemoryStore SetAsync(empty namespace)", () => new BatchingMemoryStore(new InMemoryStore()).SetAsync("", "k", new byte[1]).AsTask().GetAwaiter().GetResult(), arg, "namespaceName");
+
+        // Files
         Row("Files WithMaxDegreeOfParallelism(0)", () => Exec.Files().WithMaxDegreeOfParallelism(0).Build(), arg, "MaxDegreeOfParallelism");
+        Row("Files ctor BufferSize huge", () => _ = new ParallelFiles(new ParallelFilesOptions { BufferSize = int.MaxValue }), arg, "BufferSize");
+        Row("Files ReadAllAsync(null)", () => new ParallelFiles().ReadAllAsync(null!).GetAsyncEnumerator().MoveNextAsync().AsTask().GetAwaiter().GetResult(), nullArg, "paths");
+        Row("Files WriteAllAsync(null)", () => new ParallelFiles().WriteAllAsync(null!).GetAsyncEnumerator().MoveNextAsync().AsTask().GetAwaiter().GetResult(), nullArg, "files");
+
+        // The network gate
+        Row("Gate ctor null options", () => _ = new HttpGate(null!), nullArg, "options");
+        Row("Gate AddProvider(null name)", () => Exec.Http().AddProvider(null!, new ProviderLimits()), nullArg, "name");
+        Row("Gate AddProvider(null limits)", () => Exec.Http().AddProvider("a", null!), nullArg, "limits");
+        Row("Gate AddProvider(RequestLimit=0)", () => Exec.Http().AddProvider("a", new ProviderLimits { RequestLimit = 0 }).Build(), arg, "Providers[\"a\"].RequestLimit");
+        Row("Gate WithHttpClient(null)", () => Exec.Http().WithHttpClient(null!), nullArg, "client");
+        Row("Gate WithMaxDegreeOfParallelism(0)", () => Exec.Http().WithMaxDegreeOfParallelism(0).Build(), arg, "MaxDegreeOfParallelism");
+        Row("Gate WithQueue(-1)", () => Exec.Http().WithQueue(-1).Build(), arg, "QueueCapacity");
+        Row("Gate RunAsync(null provider)", () => WithGate(g => g.RunAsync<int>(null!, _ => ValueTask.FromResult(1)).GetAwaiter().GetResult()), nullArg, "provider");
+        Row("Gate RunAsync(null call)", () => WithGate(g => g.RunAsync<int>("a", null!).GetAwaiter().GetResult()), nullArg, "call");
+        Row("Gate RunAsync(weight -1)", () => WithGate(g => g.RunAsync("a", _ => ValueTask.FromResult(1), weight: -1).GetAwaiter().GetResult()), range, "weight");
+        Row("Gate RunAsync(weight above the limit)", () => WithGate(g => g.RunAsync("w", _ => ValueTask.FromResult(1), weight: int.MaxValue).GetAwaiter().GetResult()), range, "weight");
+        Row("Gate SendAsync(null factory)", () => WithGate(g => g.SendAsync("a", null!).GetAwaiter().GetResult()), nullArg, "requestFactory");
+        Row("Gate Pause(null provider)", () => WithGate(g => g.Pause(null!, TimeSpan.FromSeconds(1))), nullArg, "provider");
+        Row("Gate Pause(negative)", () => WithGate(g => g.Pause("a", TimeSpan.FromSeconds(-1))), range, "duration");
+        Row("PooledHttpClient MaxConnectionsPerServer=0", () => PooledHttpClient.Create(new PooledHttpClientOptions { MaxConnectionsPerServer = 0 }), arg, "MaxConnectionsPerServer");
+
+        // Process agents
+        Row("ProcessAgentFactory null options", () => _ = new ProcessAgentFactory(null!), nullArg, "options");
+        Row("ProcessAgentFactory empty FileName", () => _ = new ProcessAgentFactory(new ProcessAgentOptions()), arg, "FileName");
+        Row("ProcessAgent.StartAsync(null options)", () => ProcessAgent.StartAsync(null!).GetAwaiter().GetResult(), nullArg, "options");
+        Row("ProcessAgentFactory CreateAsync(null spec)", () => new ProcessAgentFactory(new ProcessAgentOptions { FileName = "dotnet" }).CreateAsync(null!, default).AsTask().GetAwaiter().GetResult(), nullArg, "spec");
         return rows;
     }
 
@@ -103,7 +135,7 @@ public sealed class BadInputTests
 
     private static ValueTask<IReadOnlyList<int>> Echo(IReadOnlyList<int> items, CancellationToken cancellationToken) => ValueTask.FromResult(items);
 
-    private static ValueTask<DelegateAgent> CreateAgent(AgentSpec spec, CancellationToken cancellationToken) =>
+    internal static ValueTask<DelegateAgent> CreateAgent(AgentSpec spec, CancellationToken cancellationToken) =>
         ValueTask.FromResult(new DelegateAgent("a", (r, _) => ValueTask.FromResult(r)));
 
     private static void WithPool(Action<WorkerPool> use)
@@ -122,6 +154,12 @@ public sealed class BadInputTests
     {
         var bus = Exec.Bus().Build();
         try { use(bus); } finally { bus.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+    }
+
+    private static void WithGate(Action<HttpGate> use)
+    {
+        var gate = Exec.Http().AddProvider("w", new ProviderLimits { WeightLimit = 10 }).Build();
+        try { use(gate); } finally { gate.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
     }
 
     private static void WithAgents(Action<AgentPool<DelegateAgent>> use)

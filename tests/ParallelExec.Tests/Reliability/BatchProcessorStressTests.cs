@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using CsCheck;
 using ParallelExec.Batching;
 using ParallelExec.Tests.Infrastructure;
@@ -54,7 +53,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
         }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4] && s.FailureMode == (r / 4 % 2 == 0 ? BatchFailureMode.Bisect : BatchFailureMode.FailAll), retained);
 
         monitor.CollectAndAssertNone("BatchProcessor");
-        totals.WriteTotal("unobserved=0");
+        totals.WriteTotal(StressProfile.Million, "unobserved=0");
         await retained.AssertBoundedAsync(output, "BatchProcessor", WorkerPoolStressTests.RetainedBound);
         totals.AssertCoveredEvery(4 + 2, "queue mode and failure mode");
     }
@@ -130,7 +129,6 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
         int ended = 0;
         int disposeAfter = (int)(items * schedule.DisposeAt);
         var disposeStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var sources = new ConcurrentBag<CancellationTokenSource>();
 
         async Task SubmitAsync(int id, CancellationToken cancellationToken)
         {
@@ -159,7 +157,7 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
             for (int id = producer; id < items; id += Producers)
             {
                 Item item = schedule.Items[id];
-                calls.Add(SubmitAsync(id, StressGen.Token(item.Cancel, item.CancelDelayMs, sources)));
+                calls.Add(SubmitAsync(id, ledger.Token(id, item.Cancel, item.CancelDelayMs)));
                 if (item.YieldAfter)
                 {
                     await Task.Yield();
@@ -173,14 +171,10 @@ public sealed class BatchProcessorStressTests(ITestOutputHelper output)
         await disposeStarted.Task.WithTimeout();
         await StressDraw.DisposeBoundedAsync(() => processor.DisposeAsync());
         await producers.WithTimeout();
-        foreach (CancellationTokenSource source in sources)
-        {
-            source.Dispose();
-        }
-
         BatchProcessorStatistics statistics = processor.GetStatistics();
         Assert.True(statistics.Ledger.Queued == 0 && statistics.RunningBatches == 0, $"{context}: queued={statistics.Ledger.Queued} running={statistics.RunningBatches} after dispose");
         ledger.AssertConsistent(context);
+        ledger.DisposeSources();
         return ledger;
     }
 }

@@ -1,11 +1,17 @@
 using CsCheck;
 using ParallelExec.Net;
+using ParallelExec.Tests.Net;
 using ParallelExec.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace ParallelExec.Tests.Reliability;
 
-/// <summary>HttpGate (RunAsync, no network) under many producers on two providers, faults, priorities, cancellations and a dispose mid-flight.</summary>
+/// <summary>
+/// HttpGate over loopback HTTP (a real Kestrel server, <see cref="LoopbackServer"/>) under many producers on two
+/// providers, faults, priorities, cancellations and a dispose mid-flight: every call is a real GET (SendAsync, or
+/// RunAsync whose call sends a GET and then fails), its body checked against the item id, and the server measures the
+/// concurrency the gate let through.
+/// </summary>
 [Collection(StressCollection.Name)]
 [Trait("Category", "Stress")]
 public sealed class HttpGateStressTests(ITestOutputHelper output)
@@ -36,6 +42,13 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
         from disposeAt in StressGen.DisposePoint
         select new Schedule(mode, items, disposeAt);
 
+    // The statistics-peak regression needs many admissions racing, not a million items.
+    private static readonly Gen<Schedule> SmallScheduleGen =
+        from mode in StressGen.QueueMode
+        from items in ItemGen.Array[8_000]
+        from disposeAt in StressGen.DisposePoint
+        select new Schedule(mode, items, disposeAt);
+
     private static string Describe(Schedule s) =>
         $"mode={s.Mode} items={s.Items.Length} disposeAt={s.DisposeAt:P0} faults={s.Items.Count(i => i.Fault)} priorities[{StressGen.Histogram(s.Items.Select(i => i.Priority))}] " +
         $"cancel[{StressGen.Histogram(s.Items.Select(i => i.Cancel))}]";
@@ -43,20 +56,21 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
     [Fact]
     public async Task Every_call_ends_exactly_once_within_the_concurrency_bound()
     {
+        await using LoopbackServer server = await LoopbackServer.StartAsync();
         using var monitor = new UnobservedExceptionMonitor();
         var retained = new RetainedAcrossRounds();
         var totals = new StressTotals(output, "HttpGate");
         int peak = 0;
         await StressRun.RoundsAsync("HttpGate", ScheduleGen, async (schedule, seed) =>
         {
-            (Ledger ledger, int roundPeak) = await RunRoundAsync(schedule, seed);
+            (Ledger ledger, int roundPeak) = await RunRoundAsync(server, schedule, seed);
             peak = Math.Max(peak, roundPeak);
             totals.Cover(schedule.Mode);
             totals.Add(ledger, $"seed={seed} mode={schedule.Mode} {ledger.Summary()} peakInFlight={roundPeak}");
         }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4], retained);
 
         monitor.CollectAndAssertNone("HttpGate");
-        totals.WriteTotal($"peakInFlight={peak} unobserved=0");
+        totals.WriteTotal(StressProfile.Million, $"peakInFlight={peak} serverPeakInFlight={server.PeakInFlight} httpRequests={server.RequestsFor("a") + server.RequestsFor("b")} unobserved=0");
         await retained.AssertBoundedAsync(output, "HttpGate", WorkerPoolStressTests.RetainedBound);
         totals.AssertCoveredEvery(4, "queue mode");
     }
@@ -83,10 +97,11 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
     [Fact]
     public async Task Statistics_peak_in_flight_never_exceeds_max_concurrency()
     {
-        await StressRun.RoundsAsync("HttpGate.PeakInFlight", ScheduleGen, (schedule, seed) => RunRoundAsync(schedule, seed, checkStatisticsPeak: true), Describe, (s, r) => s.Mode == StressGen.Modes[r % 4]);
+        await using LoopbackServer server = await LoopbackServer.StartAsync();
+        await StressRun.RoundsAsync("HttpGate.PeakInFlight", SmallScheduleGen, (schedule, seed) => RunRoundAsync(server, schedule, seed, checkStatisticsPeak: true), Describe, (s, r) => s.Mode == StressGen.Modes[r % 4]);
     }
 
-    private static async Task<(Ledger, int)> RunRoundAsync(Schedule schedule, string seed, bool checkStatisticsPeak = false)
+    private static async Task<(Ledger, int)> RunRoundAsync(LoopbackServer server, Schedule schedule, string seed, bool checkStatisticsPeak = false)
     {
         QueueFullMode mode = schedule.Mode;
         int items = schedule.Items.Length;
@@ -105,41 +120,62 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
         int ended = 0, running = 0, observedPeak = 0;
         int disposeAfter = (int)(items * schedule.DisposeAt);
         var disposeStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var sources = new System.Collections.Concurrent.ConcurrentBag<CancellationTokenSource>();
 
         async Task SubmitAsync(int id, int priority, CancellationToken cancellationToken)
         {
+            string provider = schedule.Items[id].Provider ? "a" : "b";
             try
             {
-                int result = await gate.RunAsync(
-                    schedule.Items[id].Provider ? "a" : "b",
-                    async ct =>
-                    {
-                        ledger.Started(id);
-                        int now = Interlocked.Increment(ref running);
-                        StressDraw.InterlockedMax(ref observedPeak, now);
-
-                        try
+                bool fault = schedule.Items[id].Fault;
+                if (fault || id % 2 == 1)
+                {
+                    // RunAsync: the call sends the GET itself (and fails after it when scheduled to); its concurrency
+                    // is counted inside the call, before the gate releases the permit.
+                    string body = await gate.RunAsync(
+                        provider,
+                        async ct =>
                         {
-                            await Task.Yield();
-                        }
-                        finally
-                        {
-                            Interlocked.Decrement(ref running);
-                        }
+                            ledger.Started(id);
+                            StressDraw.InterlockedMax(ref observedPeak, Interlocked.Increment(ref running));
+                            try
+                            {
+                                using HttpResponseMessage response = await gate.Client.GetAsync(server.Url(provider, id), ct);
+                                string text = await response.Content.ReadAsStringAsync(ct);
+                                if (fault)
+                                {
+                                    throw ledger.Fault(id);
+                                }
 
-                        if (schedule.Items[id].Fault)
+                                return text;
+                            }
+                            finally
+                            {
+                                Interlocked.Decrement(ref running);
+                            }
+                        },
+                        weight: 1,
+                        priority: priority,
+                        cancellationToken: cancellationToken);
+                    Assert.True(body == $"{provider}:{id}", $"item {id}: '{body}'");
+                }
+                else
+                {
+                    // SendAsync: the gate sends the request on its own client and buffers the content.
+                    using HttpResponseMessage reply = await gate.SendAsync(
+                        provider,
+                        () =>
                         {
-                            throw ledger.Fault(id);
-                        }
+                            ledger.Started(id);
+                            return new HttpRequestMessage(HttpMethod.Get, server.Url(provider, id));
+                        },
+                        weight: 1,
+                        priority: priority,
+                        cancellationToken: cancellationToken);
+                    string body = await reply.Content.ReadAsStringAsync(CancellationToken.None);
+                    Assert.True(reply.IsSuccessStatusCode && body == $"{provider}:{id}", $"item {id}: {(int)reply.StatusCode} '{body}'");
+                }
 
-                        ledger.Completed(id);
-                        return id;
-                    },
-                    weight: 1,
-                    priority: priority,
-                    cancellationToken: cancellationToken);
-                Assert.Equal(id, result);
+                ledger.Completed(id);
                 ledger.End(id, Outcome.Succeeded);
             }
             catch (Exception exception)
@@ -161,7 +197,7 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
             for (int id = producer; id < items; id += Producers)
             {
                 Item item = schedule.Items[id];
-                calls.Add(SubmitAsync(id, item.Priority, StressGen.Token(item.Cancel, item.CancelDelayMs, sources)));
+                calls.Add(SubmitAsync(id, item.Priority, ledger.Token(id, item.Cancel, item.CancelDelayMs)));
                 if (item.YieldAfter)
                 {
                     await Task.Yield();
@@ -175,11 +211,6 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
         await disposeStarted.Task.WithTimeout();
         await StressDraw.DisposeBoundedAsync(() => gate.DisposeAsync());
         await producers.WithTimeout();
-        foreach (CancellationTokenSource source in sources)
-        {
-            source.Dispose();
-        }
-
         HttpGateStatistics statistics = gate.GetStatistics();
         Assert.True(observedPeak <= MaxDegreeOfParallelism, $"{context}: {observedPeak} calls ran at once (measured in the calls), bound {MaxDegreeOfParallelism}");
         if (checkStatisticsPeak)
@@ -189,6 +220,8 @@ public sealed class HttpGateStressTests(ITestOutputHelper output)
 
         Assert.True(statistics.Ledger.InFlight == 0 && statistics.Ledger.Queued == 0 && statistics.Ledger.IsBalanced, $"{context}: {statistics.Ledger} after dispose");
         ledger.AssertConsistent(context);
+        Assert.True(statistics.Ledger.Cancelled == ledger.Count(Outcome.Cancelled), $"{context}: the gate counted {statistics.Ledger.Cancelled} cancelled, the callers saw {ledger.Count(Outcome.Cancelled)}");
+        ledger.DisposeSources();
         return (ledger, observedPeak);
     }
 }

@@ -45,10 +45,20 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
         from ttl in Gen.Int[0, 3].Select(i => i == 0)
         select new Operation(op, key, other, cancelled, ttl);
 
-    private static readonly Gen<Operation[]> ScheduleGen = OperationGen.Array[StressProfile.Items];
+    /// <summary>One round: the operations, and when the store is disposed under the writers (0: not disposed; the contents are then checked against the model).</summary>
+    public sealed record Schedule(Operation[] Operations, double DisposeAt);
 
-    private static string Describe(Operation[] s) =>
-        $"operations={s.Length} ops[{StressGen.Histogram(s.Select(o => o.Op))}] cancelled={s.Count(o => o.Cancelled)} ttl={s.Count(o => o.Ttl)}";
+    private static readonly Gen<Schedule> ScheduleGen =
+        from operations in OperationGen.Array[StressProfile.Items]
+        from dispose in Gen.Bool
+        from at in StressGen.DisposePoint
+        select new Schedule(operations, dispose ? at : 0);
+
+    private static string Describe(Schedule schedule)
+    {
+        Operation[] s = schedule.Operations;
+        return $"operations={s.Length} disposeAt={schedule.DisposeAt:P0} ops[{StressGen.Histogram(s.Select(o => o.Op))}] cancelled={s.Count(o => o.Cancelled)} ttl={s.Count(o => o.Ttl)}";
+    }
 
     [Fact]
     public async Task Concurrent_writers_leave_exactly_the_modelled_contents()
@@ -58,10 +68,12 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
         await StressRun.RoundsAsync("InMemoryStore", ScheduleGen, async (schedule, seed) =>
         {
             Ledger ledger = await RunRoundAsync(schedule, seed);
-            totals.Add(ledger, $"seed={seed} {ledger.Summary()}");
-        }, Describe, retained: retained);
+            totals.Cover(schedule.DisposeAt > 0);
+            totals.Add(ledger, $"seed={seed} disposeAt={schedule.DisposeAt:P0} {ledger.Summary()}");
+        }, Describe, (s, r) => s.DisposeAt > 0 == (r % 2 == 1), retained);
 
-        totals.WriteTotal();
+        totals.WriteTotal(StressProfile.Million);
+        totals.AssertCoveredEvery(2, "round kind (disposed mid-flight or not)");
         await retained.AssertBoundedAsync(output, "InMemoryStore", WorkerPoolStressTests.RetainedBound);
     }
 
@@ -91,8 +103,12 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
         MemoryProbe.AssertBounded(output, "InMemoryStore", figures, maxBytesPerItem: 128, maxRetainedGrowth: MemoryProbe.RetainedGrowthBound);
     }
 
-    private static async Task<Ledger> RunRoundAsync(Operation[] schedule, string seed)
+    private static async Task<Ledger> RunRoundAsync(Schedule round, string seed)
     {
+        Operation[] schedule = round.Operations;
+        int disposeAfter = round.DisposeAt > 0 ? (int)(schedule.Length * round.DisposeAt) : -1;
+        int ended = 0;
+        bool disposing = false;
         const int Writers = 8;
         int operations = schedule.Length;
         const string Namespace = "stress";
@@ -104,8 +120,8 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
         // Per writer: key -> (value, hasTtl). Only its writer touches a key, so the model is exact.
         var models = Enumerable.Range(0, Writers).Select(_ => new Dictionary<string, (int Value, bool Ttl)>()).ToArray();
         var problems = new ConcurrentQueue<string>();
-        using var cancelled = new CancellationTokenSource();
-        cancelled.Cancel();
+        // The keys are made once per round: no per-operation strings besides the values, which are the caller's data.
+        string[][] keyNames = Enumerable.Range(0, Writers).Select(w => Enumerable.Range(0, KeysPerWriter).Select(k => $"w{w}-{k}").ToArray()).ToArray();
         using var stop = new CancellationTokenSource();
 
         async Task WriteAsync(int writer)
@@ -114,9 +130,9 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
             for (int op = writer; op < operations; op += Writers)
             {
                 Operation operation = schedule[op];
-                string key = $"w{writer}-{operation.Key}";
+                string key = keyNames[writer][operation.Key];
                 bool cancel = operation.Cancelled;
-                CancellationToken token = cancel ? cancelled.Token : default;
+                CancellationToken token = ledger.Token(op, cancel ? CancelKind.Before : CancelKind.None, 0);
                 bool ttl = operation.Ttl;
                 try
                 {
@@ -127,7 +143,7 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
                     }
                     else if (operation.Op == Op.SetMany)
                     {
-                        string other = $"w{writer}-{operation.OtherKey}";
+                        string other = keyNames[writer][operation.OtherKey];
                         var entries = new[] { KeyValuePair.Create(key, (ReadOnlyMemory<byte>)BitConverter.GetBytes(op)), KeyValuePair.Create(other, (ReadOnlyMemory<byte>)BitConverter.GetBytes(op)) };
                         await store.SetManyAsync(Namespace, entries, null, token);
                         model[key] = (op, false);
@@ -136,7 +152,9 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
                     else if (operation.Op == Op.Delete)
                     {
                         bool existed = await store.DeleteAsync(Namespace, key, token);
-                        if (existed != model.Remove(key))
+                        // Once disposal began the store may have dropped its entries under a call in progress: only
+                        // a call that completed before it is held to the model.
+                        if (existed != model.Remove(key) && !Volatile.Read(ref disposing))
                         {
                             problems.Enqueue($"op {op}: DeleteAsync({key}) returned {existed}, model disagrees");
                         }
@@ -145,7 +163,7 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
                     {
                         ReadOnlyMemory<byte>? value = await store.GetAsync(Namespace, key, token);
                         bool expected = model.TryGetValue(key, out var entry);
-                        if (value.HasValue != expected || (expected && BitConverter.ToInt32(value!.Value.Span) != entry.Value))
+                        if ((value.HasValue != expected || (expected && BitConverter.ToInt32(value!.Value.Span) != entry.Value)) && !Volatile.Read(ref disposing))
                         {
                             problems.Enqueue($"op {op}: GetAsync({key}) = {(value.HasValue ? BitConverter.ToInt32(value.Value.Span) : "missing")}, model {(expected ? entry.Value : "missing")}");
                         }
@@ -159,20 +177,40 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
                     // Cancelled before it started: the model is unchanged, the final check proves nothing was applied.
                     ledger.End(op, Outcome.Cancelled);
                 }
+                catch (ObjectDisposedException) when (disposeAfter >= 0)
+                {
+                    ledger.End(op, Outcome.Refused);
+                }
+
+                if (Interlocked.Increment(ref ended) == disposeAfter)
+                {
+                    // Disposed mid-flight, from a writer: the other writers are inside their calls.
+                    Volatile.Write(ref disposing, true);
+                    await store.DisposeAsync();
+                }
             }
         }
 
         async Task ListAndSweepAsync()
         {
-            while (!stop.IsCancellationRequested)
+            while (!stop.IsCancellationRequested && !Volatile.Read(ref disposing))
             {
-                IReadOnlyList<string> keys = await store.ListKeysAsync(Namespace, "w");
+                IReadOnlyList<string> keys;
+                try
+                {
+                    keys = await store.ListKeysAsync(Namespace, "w");
+                    store.RemoveExpired();
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+
                 if (keys.Count > Writers * KeysPerWriter || keys.Distinct().Count() != keys.Count)
                 {
                     problems.Enqueue($"ListKeysAsync returned {keys.Count} keys ({keys.Distinct().Count()} distinct)");
                 }
 
-                store.RemoveExpired();
                 await Task.Yield();
             }
         }
@@ -183,9 +221,27 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
         await sweeper;
 
         // The store's own ledger counts every key of every operation once, by outcome (listings carry no key).
+        // A refused operation (after disposal) never reached it.
         long keysOf(Operation o) => o.Op == Op.SetMany ? 2 : 1;
-        long submitted = schedule.Sum(keysOf), cancelledKeys = schedule.Where(o => o.Cancelled).Sum(keysOf);
-        Assert.Equal(new LedgerSnapshot { Submitted = submitted, Succeeded = submitted - cancelledKeys, Cancelled = cancelledKeys }, store.GetStatistics().Ledger);
+        long succeededKeys = 0, cancelledKeys = 0;
+        for (int op = 0; op < operations; op++)
+        {
+            Outcome? outcome = ledger.OutcomeOf(op);
+            succeededKeys += outcome == Outcome.Succeeded ? keysOf(schedule[op]) : 0;
+            cancelledKeys += outcome == Outcome.Cancelled ? keysOf(schedule[op]) : 0;
+        }
+
+        Assert.Equal(new LedgerSnapshot { Submitted = succeededKeys + cancelledKeys, Succeeded = succeededKeys, Cancelled = cancelledKeys }, store.GetStatistics().Ledger);
+        if (disposeAfter >= 0)
+        {
+            // Disposed: its entries are gone; what is checked is that every operation ended once (below) and the
+            // operations that completed before the disposal agreed with the model (above).
+            Assert.True(problems.IsEmpty, $"{context}: {string.Join("; ", problems.Take(5))}");
+            Assert.True(ledger.Count(Outcome.Refused) > 0, $"{context}: disposed at {round.DisposeAt:P0} but no operation was refused");
+            ledger.AssertConsistent(context);
+            ledger.DisposeSources();
+            return ledger;
+        }
 
         void CheckContents(bool afterExpiry)
         {
@@ -205,6 +261,7 @@ public sealed class InMemoryStoreStressTests(ITestOutputHelper output)
         CheckContents(afterExpiry: true);
         Assert.True(problems.IsEmpty, $"{context}: {string.Join("; ", problems.Take(5))}");
         ledger.AssertConsistent(context);
+        ledger.DisposeSources();
         return ledger;
     }
 }

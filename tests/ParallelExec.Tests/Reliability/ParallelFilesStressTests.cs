@@ -17,7 +17,7 @@ namespace ParallelExec.Tests.Reliability;
 [Trait("Category", "Stress")]
 public sealed class ParallelFilesStressTests(ITestOutputHelper output)
 {
-    private const int Writers = 6;
+    private const int Writers = 8;
     private const int Files = 8;
     private const int HeaderSize = 16;
 
@@ -32,7 +32,7 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
 
     private static readonly Gen<FileWrite> WriteGen =
         from file in Gen.Byte[0, Files - 1]
-        from size in Gen.Frequency((60, Gen.Int[HeaderSize, 512]), (40, Gen.Int[513, 4096]))
+        from size in Gen.Frequency((85, Gen.Int[HeaderSize, 512]), (15, Gen.Int[513, 2048]))
         from fault in Gen.Int[0, 99].Select(i => i < 8)
         from at in Gen.Double[0, 1]
         select new FileWrite(file, size, fault ? (int)(at * (size - 1)) : -1);
@@ -43,11 +43,23 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
         from delay in Gen.Byte[0, 2]
         select new Call(writes, cancel, delay);
 
-    private static readonly Gen<Call[]> ScheduleGen = CallGen.Array[StressProfile.Items / 32];
+    /// <summary>One round: the calls, and when the component is disposed under the writers (0: not disposed).</summary>
+    public sealed record Schedule(Call[] Calls, double DisposeAt);
 
-    private static string Describe(Call[] calls) =>
-        $"calls={calls.Length} writes={calls.Sum(c => c.Writes.Length)} faults={calls.Sum(c => c.Writes.Count(w => w.FailAfterBytes >= 0))} " +
-        $"streamed={calls.Sum(c => c.Writes.Count(w => w.Size > 512))} cancel[{StressGen.Histogram(calls.Select(c => c.Cancel))}]";
+    // About 1.96 distinct files per call: 1.65 keeps every run above StressProfile.Operations real writes after the
+    // writes refused in the two rounds that dispose mid-flight.
+    private static readonly Gen<Schedule> ScheduleGen =
+        from calls in CallGen.Array[(int)(StressProfile.Operations / StressProfile.Rounds / 1.65)]
+        from dispose in Gen.Int[0, 3].Select(i => i == 0)
+        from at in StressGen.DisposePoint
+        select new Schedule(calls, dispose ? at : 0);
+
+    private static string Describe(Schedule schedule)
+    {
+        Call[] calls = schedule.Calls;
+        return $"calls={calls.Length} disposeAt={schedule.DisposeAt:P0} writes={calls.Sum(c => c.Writes.Length)} faults={calls.Sum(c => c.Writes.Count(w => w.FailAfterBytes >= 0))} " +
+            $"streamed={calls.Sum(c => c.Writes.Count(w => w.Size > 512))} cancel[{StressGen.Histogram(calls.Select(c => c.Cancel))}]";
+    }
 
     [Fact]
     public async Task Every_file_ends_with_one_complete_version_and_no_temporary_file()
@@ -56,14 +68,20 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
         await StressRun.RoundsAsync("ParallelFiles", ScheduleGen, async (schedule, seed) =>
         {
             Ledger ledger = await RunRoundAsync(schedule, seed);
-            totals.Add(ledger, $"seed={seed} {ledger.Summary()}");
-        }, Describe);
+            totals.Cover(schedule.DisposeAt > 0);
+            totals.Add(ledger, $"seed={seed} disposeAt={schedule.DisposeAt:P0} {ledger.Summary()}");
+        }, Describe, (s, r) => s.DisposeAt > 0 == (r % 4 == 3));
 
-        totals.WriteTotal();
+        // The CI size counts real writes: a refused write never touched the disk.
+        totals.WriteTotal(StressProfile.Operations, countRefused: false);
+        totals.AssertCoveredEvery(2, "round kind (disposed mid-flight or not)");
     }
 
-    private static async Task<Ledger> RunRoundAsync(Call[] calls, string seed)
+    private static async Task<Ledger> RunRoundAsync(Schedule schedule, string seed)
     {
+        Call[] calls = schedule.Calls;
+        int disposeAfter = schedule.DisposeAt > 0 ? (int)(calls.Length * schedule.DisposeAt) : -1;
+        int endedCalls = 0;
         string context = $"ParallelFiles seed={seed} (replay with PARALLELEXEC_SEED={seed})";
         // Each (call, file) is one ledger item; its id is also the version number written into the content.
         int[] firstId = new int[calls.Length];
@@ -93,14 +111,13 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
             string[] paths = Enumerable.Range(0, Files).Select(f => Path.Combine(directory, $"file{f}.bin")).ToArray();
             var files = new ParallelFiles(new ParallelFilesOptions
             {
-                MaxDegreeOfParallelism = 2,
+                MaxDegreeOfParallelism = 4,
                 StreamingThreshold = 512,
                 BufferSize = 64,
                 WriteStreamWrapper = inner => new FaultingStream(inner, ledger, failAfter),
             });
             var succeeded = new ConcurrentDictionary<int, byte>();
             var maybe = new ConcurrentDictionary<int, byte>();
-            var sources = new ConcurrentBag<CancellationTokenSource>();
 
             async Task WriterAsync(int writer)
             {
@@ -109,9 +126,11 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
                     Call call = calls[c];
                     var batch = call.Writes.Select((w, i) => (paths[w.File], (ReadOnlyMemory<byte>)Content(firstId[c] + i, w.Size))).ToArray();
                     var reported = new HashSet<int>();
+                    CancellationToken token = ledger.Token(firstId[c], call.Cancel, call.CancelDelayMs);
+                    ledger.ShareToken(firstId[c], batch.Length - 1);
                     try
                     {
-                        await foreach (FileResult result in files.WriteAllAsync(batch, StressGen.Token(call.Cancel, call.CancelDelayMs, sources)))
+                        await foreach (FileResult result in files.WriteAllAsync(batch, token))
                         {
                             int slot = Array.FindIndex(batch, b => b.Item1 == result.Path);
                             int id = firstId[c] + slot;
@@ -140,15 +159,28 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
                             }
                         }
                     }
+                    catch (ObjectDisposedException) when (disposeAfter >= 0)
+                    {
+                        // Refused: the ledger checks that none of these writes started, and the final contents that
+                        // none landed.
+                        for (int i = 0; i < batch.Length; i++)
+                        {
+                            if (reported.Add(firstId[c] + i))
+                            {
+                                ledger.End(firstId[c] + i, Outcome.Refused);
+                            }
+                        }
+                    }
+
+                    if (Interlocked.Increment(ref endedCalls) == disposeAfter)
+                    {
+                        // Disposed mid-flight from a writer: the others are inside their calls, which drain.
+                        await files.DisposeAsync().AsTask().WaitAsync(Infrastructure.TestTimeout.Unexpected);
+                    }
                 }
             }
 
             await Task.WhenAll(Enumerable.Range(0, Writers).Select(w => Task.Run(() => WriterAsync(w)))).WaitAsync(Infrastructure.TestTimeout.Unexpected);
-            foreach (CancellationTokenSource source in sources)
-            {
-                source.Dispose();
-            }
-
             var problems = new List<string>();
             for (int f = 0; f < Files; f++)
             {
@@ -186,6 +218,7 @@ public sealed class ParallelFilesStressTests(ITestOutputHelper output)
 
             Assert.True(problems.Count == 0, $"{context}: {string.Join("; ", problems)}");
             ledger.AssertConsistent(context);
+            ledger.DisposeSources();
             return ledger;
         }
         finally

@@ -26,164 +26,30 @@ public sealed class InjectedFaultException(int itemId) : Exception($"{Marker} in
     public int ItemId { get; } = itemId;
 }
 
-/// <summary>How one item ended, seen from its submitter.</summary>
-public enum Outcome
-{
-    /// <summary>The handler's result reached the caller.</summary>
-    Succeeded,
-    /// <summary>The handler's exception reached the caller.</summary>
-    Failed,
-    /// <summary>The caller's cancellation won.</summary>
-    Cancelled,
-    /// <summary>The queue policy or a dispose deadline dropped the item.</summary>
-    Dropped,
-    /// <summary>The component was disposed before it accepted the item.</summary>
-    Refused,
-}
-
 /// <summary>
-/// The ledger of one stress run: each item id must end exactly once, and the handler side records what it saw so the
-/// outcome can be cross-checked (a dropped item never ran, a succeeded item ran to completion exactly once).
+/// Sizes and seeds for the stress runs. The CI size is the size the reliability promises are made at: 10^6 items per
+/// component (<see cref="Million"/>), 10^5 real file and SQLite operations (<see cref="Operations"/>), over
+/// <see cref="Rounds"/> rounds with their own seeds. PARALLELEXEC_SOAK=1 multiplies both by <see cref="SoakFactor"/>.
 /// </summary>
-public sealed class Ledger
-{
-    private readonly ConcurrentDictionary<int, Outcome> _outcomes = new();
-    private readonly ConcurrentDictionary<int, int> _started = new();
-    private readonly ConcurrentDictionary<int, int> _completed = new();
-    private readonly ConcurrentQueue<string> _violations = new();
-    private int _faultsInjected;
-
-    /// <summary>Items expected.</summary>
-    public int Expected { get; }
-
-    /// <summary>Creates a ledger for <paramref name="expected"/> items.</summary>
-    public Ledger(int expected) => Expected = expected;
-
-    /// <summary>Faults injected by handlers.</summary>
-    public int FaultsInjected => Volatile.Read(ref _faultsInjected);
-
-    /// <summary>Records that the handler started on <paramref name="id"/>.</summary>
-    public void Started(int id)
-    {
-        if (_started.AddOrUpdate(id, 1, (_, n) => n + 1) > 1)
-        {
-            _violations.Enqueue($"item {id} started more than once");
-        }
-    }
-
-    /// <summary>Records that a handler saw <paramref name="id"/> (components that may retry a group, such as a bisecting batch).</summary>
-    public void Saw(int id) => _started.TryAdd(id, 1);
-
-    /// <summary>Records that the handler completed <paramref name="id"/> successfully.</summary>
-    public void Completed(int id) => _completed.AddOrUpdate(id, 1, (_, n) => n + 1);
-
-    /// <summary>Throws an injected fault for <paramref name="id"/> and counts it.</summary>
-    public InjectedFaultException Fault(int id)
-    {
-        Interlocked.Increment(ref _faultsInjected);
-        return new InjectedFaultException(id);
-    }
-
-    /// <summary>Records the submitter's view of how <paramref name="id"/> ended.</summary>
-    public void End(int id, Outcome outcome)
-    {
-        if (!_outcomes.TryAdd(id, outcome))
-        {
-            _violations.Enqueue($"item {id} ended twice: {_outcomes[id]} then {outcome}");
-        }
-    }
-
-    /// <summary>Classifies the exception a submitter observed and records it.</summary>
-    public void EndWith(int id, Exception exception)
-    {
-        Outcome outcome = exception switch
-        {
-            InjectedFaultException => Outcome.Failed,
-            ItemDroppedException => Outcome.Dropped,
-            ObjectDisposedException => Outcome.Refused,
-            OperationCanceledException => Outcome.Cancelled,
-            _ when Unwrap(exception) is InjectedFaultException => Outcome.Failed,
-            _ => throw new InvalidOperationException($"item {id} ended with an unexpected exception", exception),
-        };
-        End(id, outcome);
-    }
-
-    private static Exception? Unwrap(Exception exception)
-    {
-        for (Exception? e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is InjectedFaultException)
-            {
-                return e;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>Count of items with <paramref name="outcome"/>.</summary>
-    public int Count(Outcome outcome) => _outcomes.Values.Count(o => o == outcome);
-
-    /// <summary>Items that never ended.</summary>
-    public int Unaccounted => Enumerable.Range(0, Expected).Count(id => !_outcomes.ContainsKey(id));
-
-    /// <summary>True when <paramref name="id"/> has not ended.</summary>
-    public bool Unended(int id) => !_outcomes.ContainsKey(id);
-
-    /// <summary>True when the handler started <paramref name="id"/>.</summary>
-    public bool HasStarted(int id) => _started.ContainsKey(id);
-
-    /// <summary>
-    /// Checks every rule; <paramref name="droppedNeverRan"/> is false for components that may drop an item after its handler
-    /// started (a dispose deadline that abandons running work).
-    /// </summary>
-    public void AssertConsistent(string context, bool droppedNeverRan = true)
-    {
-        var problems = new List<string>(_violations);
-        foreach (int id in Enumerable.Range(0, Expected))
-        {
-            if (!_outcomes.TryGetValue(id, out Outcome outcome))
-            {
-                problems.Add($"item {id} never ended");
-                continue;
-            }
-
-            _completed.TryGetValue(id, out int completions);
-            bool started = _started.ContainsKey(id);
-            switch (outcome)
-            {
-                case Outcome.Succeeded when completions != 1:
-                    problems.Add($"item {id} succeeded but the handler completed it {completions} times");
-                    break;
-                case Outcome.Failed when !started:
-                    problems.Add($"item {id} failed without its handler starting");
-                    break;
-                case Outcome.Dropped or Outcome.Refused when droppedNeverRan && started:
-                    problems.Add($"item {id} was {outcome} but its handler ran");
-                    break;
-            }
-        }
-
-        Assert.True(problems.Count == 0, $"{context}: {problems.Count} ledger violations, first: {string.Join("; ", problems.Take(10))}");
-    }
-
-    /// <summary>One line for the run summary.</summary>
-    public string Summary() =>
-        $"items={Expected} succeeded={Count(Outcome.Succeeded)} failed={Count(Outcome.Failed)} cancelled={Count(Outcome.Cancelled)} " +
-        $"dropped={Count(Outcome.Dropped)} refused={Count(Outcome.Refused)} faultsInjected={FaultsInjected} unaccounted={Unaccounted}";
-}
-
-/// <summary>Sizes and seeds for the stress runs: CI budget by default, a soak when PARALLELEXEC_SOAK=1.</summary>
 public static class StressProfile
 {
     /// <summary>True when the long soak was requested.</summary>
     public static bool Soak { get; } = Environment.GetEnvironmentVariable("PARALLELEXEC_SOAK") == "1";
 
-    /// <summary>Rounds (each with its own seed) per component.</summary>
-    public static int Rounds => Soak ? 40 : 8;
+    /// <summary>How many times the CI size a soak runs.</summary>
+    public const int SoakFactor = 10;
 
-    /// <summary>Items per round.</summary>
-    public static int Items => Soak ? 20_000 : 8_000;
+    /// <summary>Rounds (each with its own seed) per component.</summary>
+    public static int Rounds => 8;
+
+    /// <summary>Items through each in-memory component per test run: 10^6 in CI.</summary>
+    public static int Million => Soak ? 1_000_000 * SoakFactor : 1_000_000;
+
+    /// <summary>Real file or SQLite operations per test run: 10^5 in CI.</summary>
+    public static int Operations => Soak ? 100_000 * SoakFactor : 100_000;
+
+    /// <summary>Items per round of an in-memory component (<see cref="Million"/> over <see cref="Rounds"/>).</summary>
+    public static int Items => Million / Rounds;
 
     /// <summary>The CsCheck seed string forced through PARALLELEXEC_SEED or CsCheck_Seed (replays one round), or null.</summary>
     public static string? ForcedSeed { get; } = ReadForcedSeed();
@@ -339,28 +205,6 @@ public static class StressGen
 #else
         Gen.OneOfConst(values);
 #endif
-
-    /// <summary>Makes the token of a drawn cancellation; the source goes to <paramref name="sources"/> to be disposed at the end.</summary>
-    public static CancellationToken Token(CancelKind kind, int delayMs, ConcurrentBag<CancellationTokenSource> sources)
-    {
-        if (kind == CancelKind.None)
-        {
-            return default;
-        }
-
-        var cts = new CancellationTokenSource();
-        sources.Add(cts);
-        if (kind == CancelKind.Before)
-        {
-            cts.Cancel();
-        }
-        else if (kind == CancelKind.AfterDelay)
-        {
-            cts.CancelAfter(delayMs);
-        }
-
-        return cts.Token;
-    }
 
     /// <summary>Counts of each value, for a schedule description ("Fault=812 Hang=320").</summary>
     public static string Histogram<T>(IEnumerable<T> values)

@@ -30,7 +30,7 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
         from policy in Gen.Enum<FailurePolicy>()
         from cancel in Gen.Int[0, 3].Select(i => i == 0)
         from parallelism in Gen.Int[2, 6]
-        from nodes in NodeGen.Array[StressProfile.Items / 4]
+        from nodes in NodeGen.Array[StressProfile.Items]
         select new Schedule(policy, cancel, parallelism, nodes);
 
     /// <summary>Node <paramref name="node"/>'s dependencies: distinct earlier nodes (a DAG by construction).</summary>
@@ -54,7 +54,7 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
         }, Describe, (s, r) => s.Policy == (FailurePolicy)(r % 3) && s.CancelMidRun == (r % 4 == 3), retained);
 
         monitor.CollectAndAssertNone("TaskGraph");
-        totals.WriteTotal("unobserved=0");
+        totals.WriteTotal(StressProfile.Million, "unobserved=0");
         await retained.AssertBoundedAsync(output, "TaskGraph", WorkerPoolStressTests.RetainedBound);
         totals.AssertCoveredEvery(Enum.GetValues<FailurePolicy>().Length, "failure policy");
     }
@@ -97,7 +97,8 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
         string context = $"TaskGraph seed={seed} policy={policy} cancel={cancelMidRun} parallelism={parallelism} (replay with PARALLELEXEC_SEED={seed})";
         var dependencies = new int[nodes][];
         long sequence = 0;
-        var endedAt = new ConcurrentDictionary<int, long>();
+        // 0: not ended yet; otherwise the sequence number at which the node's body ended.
+        var endedAt = new long[nodes];
         var problems = new ConcurrentQueue<string>();
         int running = 0, peakRunning = 0, finished = 0;
         using var cts = new CancellationTokenSource();
@@ -117,7 +118,8 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
                     long startedAt = Interlocked.Increment(ref sequence);
                     foreach (int dependency in dependencies[node])
                     {
-                        if (!endedAt.TryGetValue(dependency, out long ended) || ended > startedAt)
+                        long ended = Volatile.Read(ref endedAt[dependency]);
+                        if (ended == 0 || ended > startedAt)
                         {
                             problems.Enqueue($"node {node} started before its dependency {dependency} ended");
                         }
@@ -135,11 +137,18 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
 
                         if (cancelMidRun && Interlocked.Increment(ref finished) == nodes / 2)
                         {
+                            ledger.CancelRequestedForAll();
                             await cts.CancelAsync();
                         }
 
                         if (fails)
                         {
+                            if (policy == FailurePolicy.FailFast)
+                            {
+                                // FailFast cancels the rest of the run: the nodes it cancels were cancelled by this failure.
+                                ledger.CancelRequestedForAll();
+                            }
+
                             throw ledger.Fault(node);
                         }
 
@@ -149,10 +158,10 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
                     finally
                     {
                         Interlocked.Decrement(ref running);
-                        endedAt[node] = Interlocked.Increment(ref sequence);
+                        Volatile.Write(ref endedAt[node], Interlocked.Increment(ref sequence));
                     }
                 },
-                dependencies[node].Select(Name).ToArray());
+                Array.ConvertAll(dependencies[node], Name));
         }
 
         TaskGraph graph = builder.Build();
@@ -198,5 +207,8 @@ public sealed class TaskGraphStressTests(ITestOutputHelper output)
         return ledger;
     }
 
-    private static string Name(int node) => $"n{node}";
+    // The ids are the graph's API (strings): made once for the largest round and shared by the rounds.
+    private static readonly string[] Names = Enumerable.Range(0, StressProfile.Items).Select(n => $"n{n}").ToArray();
+
+    private static string Name(int node) => node < Names.Length ? Names[node] : $"n{node}";
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using CsCheck;
 using ParallelExec.Tests.Infrastructure;
 using ParallelExec.Workers;
@@ -42,7 +41,7 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
     public sealed record Schedule(QueueFullMode Mode, Item[] Items, double DisposeAt, int DrainDeadlineMs);
 
     private static readonly Gen<Item> ItemGen =
-        from work in StressGen.Frequency((80, Work.Run), (6, Work.YieldThenRun), (7, Work.Fault), (3, Work.YieldThenFault), (4, Work.Hang))
+        from work in StressGen.Frequency((830, Work.Run), (60, Work.YieldThenRun), (70, Work.Fault), (30, Work.YieldThenFault), (10, Work.Hang))
         from cancel in StressGen.Frequency((92, CancelKind.None), (4, CancelKind.AfterSubmit), (4, CancelKind.AfterDelay))
         from delay in Gen.Byte[0, 2]
         from key in Gen.Frequency((80, Gen.Const((sbyte)-1)), (20, Gen.SByte[0, 3]))
@@ -78,7 +77,7 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
         }, Describe, (s, r) => s.Mode == StressGen.Modes[r % 4], retained);
 
         monitor.CollectAndAssertNone("WorkerPool");
-        totals.WriteTotal($"peakQueue={peak} unobserved=0");
+        totals.WriteTotal(StressProfile.Million, $"peakQueue={peak} unobserved=0");
         await retained.AssertBoundedAsync(output, "WorkerPool", RetainedBound);
         totals.AssertCoveredEvery(4, "queue mode");
     }
@@ -111,7 +110,6 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
         RetainedAcrossRounds.Track(pool);
         int disposeAfter = (int)(items.Length * schedule.DisposeAt);
         int ended = 0;
-        var sources = new ConcurrentBag<CancellationTokenSource>();
         var disposeStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var keys = Enumerable.Range(0, 4).Select(k => (object)$"key-{k}").ToArray();
 
@@ -133,21 +131,12 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
                     }
                 }
 
-                CancellationTokenSource? cts = null;
-                if (item.Cancel != CancelKind.None)
-                {
-                    cts = new CancellationTokenSource();
-                    sources.Add(cts);
-                }
-
-                calls.Add(SubmitAsync(id, item, cts?.Token ?? default));
+                // AfterSubmit: the token is cancelled right after the call returns (the item may be queued or running).
+                CancellationToken token = ledger.Token(id, item.Cancel, item.CancelDelayMs);
+                calls.Add(SubmitAsync(id, item, token));
                 if (item.Cancel == CancelKind.AfterSubmit)
                 {
-                    await cts!.CancelAsync();
-                }
-                else if (item.Cancel == CancelKind.AfterDelay)
-                {
-                    cts!.CancelAfter(item.CancelDelayMs);
+                    await ledger.CancelNowAsync(id);
                 }
 
                 if (item.YieldAfter)
@@ -208,15 +197,11 @@ public sealed class WorkerPoolStressTests(ITestOutputHelper output)
         // A short drain timeout: queued items are dropped, running hangs are cancelled.
         await StressDraw.DisposeBoundedAsync(() => pool.DisposeAsync());
         await producers.WithTimeout();
-        foreach (CancellationTokenSource source in sources)
-        {
-            source.Dispose();
-        }
-
         WorkerPoolStatistics statistics = pool.GetStatistics();
         Assert.True(statistics.PeakQueueLength <= Capacity, $"{context}: peak queue {statistics.PeakQueueLength} > capacity {Capacity}");
         Assert.True(statistics.Ledger.Queued == 0 && statistics.Ledger.InFlight == 0, $"{context}: queued={statistics.Ledger.Queued} running={statistics.Ledger.InFlight} after dispose");
         ledger.AssertConsistent(context);
+        ledger.DisposeSources();
         return (ledger, statistics.PeakQueueLength);
     }
 }
