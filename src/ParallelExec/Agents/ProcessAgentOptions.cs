@@ -34,7 +34,7 @@ public sealed class ProcessAgentOptions
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Gets or sets how many characters of the process's standard error are kept (the most recent ones).</summary>
-    /// <value>Defaults to 8192.</value>
+    /// <value>Defaults to 8192. Must be between 0 and 1 GiB (1,073,741,824).</value>
     public int MaxStandardErrorLength { get; set; } = 8192;
 
     /// <summary>
