@@ -4,10 +4,7 @@ using System.IO.Compression;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace ParallelExec.Tests.Net;
@@ -69,17 +66,11 @@ public sealed class HostileServer : IAsyncDisposable
         });
         app.MapGet("/ok/{id}", (string id) => "ok:" + id);
         app.MapGet("/storm/{id}", (string id, HttpContext context) => server.StormAsync(id, context));
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
+        server.BaseAddress = await KestrelLoopback.StartAsync(app);
         return server;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => KestrelLoopback.StopAsync(_app);
 
     private static async Task WriteBytesAsync(HttpContext context, long length, bool declare)
     {
