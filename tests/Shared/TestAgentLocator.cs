@@ -37,19 +37,32 @@ internal static class TestAgentLocator
             return overridden;
         }
 
-        // Prefer the build of the caller's configuration, then the newest.
+        return FindBuiltProgram("TestAgent")
+            ?? throw new FileNotFoundException(
+                "TestAgent.dll was not found under tests/TestAgent/bin above " + AppContext.BaseDirectory +
+                "; build the tests or the benchmarks (they build tests/TestAgent) or set PARALLELEXEC_TESTAGENT_DLL.");
+    }
+
+    /// <summary>
+    /// Finds the built dll of a program under <c>tests/{project}/bin</c> above this assembly or the current directory:
+    /// the build of the caller's configuration first, then the newest.
+    /// </summary>
+    /// <param name="project">The project's directory and assembly name, for example <c>TestAgent</c>.</param>
+    /// <returns>The dll's path, or <see langword="null"/> when none is built.</returns>
+    internal static string? FindBuiltProgram(string project)
+    {
         var configuration = typeof(TestAgentLocator).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
         foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
         {
             for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
             {
-                var bin = Path.Combine(directory.FullName, "tests", "TestAgent", "bin");
+                var bin = Path.Combine(directory.FullName, "tests", project, "bin");
                 if (!Directory.Exists(bin))
                 {
                     continue;
                 }
 
-                var found = Directory.GetFiles(bin, "TestAgent.dll", SearchOption.AllDirectories)
+                var found = Directory.GetFiles(bin, project + ".dll", SearchOption.AllDirectories)
                     .Where(path => File.Exists(Path.ChangeExtension(path, ".runtimeconfig.json")))
                     .OrderByDescending(path => path.Contains(Path.DirectorySeparatorChar + configuration + Path.DirectorySeparatorChar, StringComparison.Ordinal))
                     .ThenByDescending(File.GetLastWriteTimeUtc)
@@ -61,8 +74,6 @@ internal static class TestAgentLocator
             }
         }
 
-        throw new FileNotFoundException(
-            "TestAgent.dll was not found under tests/TestAgent/bin above " + AppContext.BaseDirectory +
-            "; build the tests or the benchmarks (they build tests/TestAgent) or set PARALLELEXEC_TESTAGENT_DLL.");
+        return null;
     }
 }

@@ -20,7 +20,8 @@ namespace TestAgent;
 /// Commands: <c>echo:TEXT</c>, <c>work:MS</c>, <c>pid</c>, <c>context</c>, <c>fail:MESSAGE</c>, <c>stderr:TEXT</c>,
 /// <c>garbage</c> (a non-JSON line instead of a reply), <c>crash</c> (exit code 3 without a reply),
 /// <c>crash-after:MS</c>, <c>exit</c> (exit code 0 without a reply), <c>child</c> (start a long-lived child process and
-/// reply with its pid), <c>hold:NAME</c> (reply <c>released NAME</c> only once a <c>release:NAME</c> request has come,
+/// reply with its pid), <c>env:NAME</c> (reply with that environment variable, or <c>&lt;unset&gt;</c>),
+/// <c>long-line:BYTES</c> (write one output line of that many bytes instead of a reply), <c>hold:NAME</c> (reply <c>released NAME</c> only once a <c>release:NAME</c> request has come,
 /// so a test orders replies without racing a timer).
 /// </remarks>
 public static class Program
@@ -173,6 +174,12 @@ public static class Program
             case "child":
                 Reply(id, StartChild().ToString(CultureInfo.InvariantCulture));
                 break;
+            case "env":
+                Reply(id, Environment.GetEnvironmentVariable(argument) ?? "<unset>");
+                break;
+            case "long-line":
+                WriteLongLine(long.Parse(argument, CultureInfo.InvariantCulture));
+                break;
             default:
                 WriteJson(w =>
                 {
@@ -208,6 +215,31 @@ public static class Program
         }
 
         return child.Id;
+    }
+
+    private static void WriteLongLine(long length)
+    {
+        // A line of `length` bytes (and its newline) written in chunks, as a runaway or hostile agent would: it never
+        // exists whole in this process, so its size is bounded only by the reader's limit.
+        var chunk = new byte[64 * 1024];
+        Array.Fill(chunk, (byte)'x');
+        lock (OutputGate)
+        {
+            try
+            {
+                for (var left = length; left > 0; left -= chunk.Length)
+                {
+                    Output.Write(chunk, 0, (int)Math.Min(left, chunk.Length));
+                }
+
+                Output.Write("\n"u8);
+                Output.Flush();
+            }
+            catch (IOException)
+            {
+                // The reader gave up on the line and closed the pipe: the point of the command.
+            }
+        }
     }
 
     private static void Reply(long id, string body) => WriteJson(w =>

@@ -42,7 +42,7 @@ public sealed partial class AgentPool<TAgent>
     /// <returns>A task that completes when every agent has been stopped (called from inside a request of this pool: when
     /// the other requests have ended, see the remarks).</returns>
     /// <remarks>
-    /// <para><b>Called from inside a request.</b> An operation of <see cref="ExecuteAsync{TResult}"/> (or an agent's
+    /// <para><b>Called from inside a request.</b> An operation of <see cref="ExecuteAsync{TResult}(Func{TAgent, CancellationToken, ValueTask{TResult}}, string?, CancellationToken)"/> (or an agent's
     /// <see cref="IAgent.SendAsync"/>, or anything on their async flow) that awaits the pool's disposal would wait for its
     /// own request forever. Such a call is detected (the flow of each request's operation is marked as the pool's) and
     /// behaves differently in one point only: it starts the disposal as usual (intake stops, queued requests are served,
@@ -144,7 +144,7 @@ public sealed partial class AgentPool<TAgent>
             var stops = new List<Task>(slots.Count);
             foreach (var slot in slots)
             {
-                stops.Add(DisposeQuietlyAsync(slot.Agent));
+                stops.Add(StopAgentAsync(slot.Agent));
             }
 
             lock (_gate)

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using ParallelExec.Internal;
+
 namespace ParallelExec.Agents;
 
 /// <content>
@@ -14,6 +17,7 @@ public sealed partial class AgentPool<TAgent>
     private long _recycled;
     private int _pendingCrashMetric;
     private int _pendingRecycleMetric;
+    private long _stopFailures;
 
     private void RemoveLocked(Slot slot, bool crashed)
     {
@@ -129,21 +133,56 @@ public sealed partial class AgentPool<TAgent>
         return retirement;
     }
 
-    private static async Task RetireAsync(TAgent agent, TaskCompletionSource retirement)
+    private async Task RetireAsync(TAgent agent, TaskCompletionSource retirement)
     {
-        await DisposeQuietlyAsync(agent).ConfigureAwait(false);
+        // Cannot throw: StopAgentAsync reports a failed stop instead of throwing it, so this unobserved task ends cleanly.
+        await StopAgentAsync(agent).ConfigureAwait(false);
         retirement.TrySetResult();
     }
 
-    private static async Task DisposeQuietlyAsync(TAgent agent)
+    /// <summary>
+    /// Stops one agent. A failure to stop it must not stop the others, but it may leave a process behind: it is reported
+    /// (statistics, <c>parallelexec.agents.stop.failures</c>, an exception event on the current span and
+    /// <see cref="AgentPoolOptions.OnError"/>) instead of being thrown.
+    /// </summary>
+    private async Task StopAgentAsync(TAgent agent)
     {
         try
         {
             await agent.DisposeAsync().ConfigureAwait(false);
         }
+        catch (Exception ex)
+        {
+            ReportStopFailure(agent, ex);
+        }
+    }
+
+    private void ReportStopFailure(TAgent agent, Exception exception)
+    {
+        string id;
+        try
+        {
+            id = agent.Id;
+        }
         catch (Exception)
         {
-            // Stopping an agent is best effort: a failure to stop one must not stop the others.
+            id = "?";
+        }
+
+        Interlocked.Increment(ref _stopFailures);
+        _agentInstruments.StopFailures.Add(1, _reporter.NameTag);
+        Telemetry.RecordFailure(Activity.Current, exception);
+        if (_options.OnError is { } onError)
+        {
+            try
+            {
+                onError(new FailedItem(Name, exception, agent, id, _time.GetUtcNow()));
+            }
+            catch (Exception callbackFailure)
+            {
+                // A throwing callback must not take down the disposal or the retirement that reported the failure.
+                Telemetry.RecordFailure(Activity.Current, callbackFailure);
+            }
         }
     }
 

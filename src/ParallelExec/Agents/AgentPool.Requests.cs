@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ParallelExec.Internal;
+using Polly;
 
 namespace ParallelExec.Agents;
 
@@ -27,10 +28,11 @@ public sealed partial class AgentPool<TAgent>
         TState state,
         string? affinityKey,
         object item,
+        ResiliencePipeline<TResult>? typedPipeline,
         CancellationToken cancellationToken) =>
-        _pipeline is null
+        typedPipeline is null && _pipeline is null
             ? RunOnceAsync(operation, state, affinityKey, item, cancellationToken)
-            : RunPipelinedAsync(new PipelinedRequest<TState, TResult>(this, operation, state, affinityKey, item), cancellationToken);
+            : RunPipelinedAsync(new PipelinedRequest<TState, TResult>(this, operation, state, affinityKey, item), typedPipeline, cancellationToken);
 
     /// <summary>A request without a resilience pipeline: one acquisition, one operation, one end.</summary>
     private async ValueTask<TResult> RunOnceAsync<TState, TResult>(
@@ -76,14 +78,19 @@ public sealed partial class AgentPool<TAgent>
         }
     }
 
-    /// <summary>A request through the resilience pipeline: each attempt acquires an agent anew; the request ends once.</summary>
-    private async ValueTask<TResult> RunPipelinedAsync<TState, TResult>(PipelinedRequest<TState, TResult> request, CancellationToken cancellationToken)
+    /// <summary>
+    /// A request through a resilience pipeline (the typed one when given, else the pool's): each attempt acquires an
+    /// agent anew; the request ends once.
+    /// </summary>
+    private async ValueTask<TResult> RunPipelinedAsync<TState, TResult>(
+        PipelinedRequest<TState, TResult> request, ResiliencePipeline<TResult>? typedPipeline, CancellationToken cancellationToken)
     {
         using var span = StartRequestSpan();
         try
         {
-            var result = await _pipeline!.ExecuteAsync(
-                static (r, token) => r.Pool.RunAttemptAsync(r, token), request, cancellationToken).ConfigureAwait(false);
+            var result = typedPipeline is not null
+                ? await typedPipeline.ExecuteAsync(static (r, token) => r.Pool.RunAttemptAsync(r, token), request, cancellationToken).ConfigureAwait(false)
+                : await _pipeline!.ExecuteAsync(static (r, token) => r.Pool.RunAttemptAsync(r, token), request, cancellationToken).ConfigureAwait(false);
             EndPipelined(request, RequestOutcome.Succeeded);
             return result;
         }

@@ -166,7 +166,7 @@ public sealed partial class AgentPool<TAgent>
         if (agent is not null && _stopTokenSource.IsCancellationRequested)
         {
             // Started after the pool began to stop: stop it before the pool reports itself stopped.
-            await DisposeQuietlyAsync(agent).ConfigureAwait(false);
+            await StopAgentAsync(agent).ConfigureAwait(false);
             agent = null;
         }
 

@@ -23,7 +23,7 @@ namespace ParallelExec.Agents;
 /// <typeparam name="TAgent">The type of agent the pool holds.</typeparam>
 /// <remarks>
 /// <para>
-/// A request (<see cref="RunAsync"/>, <see cref="RunWithAffinityAsync"/>, <see cref="ExecuteAsync{TResult}"/>) takes
+/// A request (<see cref="RunAsync"/>, <see cref="RunWithAffinityAsync"/>, <see cref="ExecuteAsync{TResult}(Func{TAgent, CancellationToken, ValueTask{TResult}}, string?, CancellationToken)"/>) takes
 /// one unit of an agent's capacity (<see cref="AgentPoolOptions.MaxConcurrencyPerAgent"/>) for its duration. When every
 /// agent is busy the request waits in a bounded FIFO queue (<see cref="AgentPoolOptions.QueueCapacity"/>, whose full
 /// mode is <see cref="AgentPoolOptions.FullMode"/>), and the pool spawns agents for the waiting requests up to
@@ -137,7 +137,7 @@ public sealed partial class AgentPool<TAgent> : IExecComponent, IAgentPoolGauges
     public ValueTask<string> RunAsync(string request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return RunCoreAsync(SendRequest, request, affinityKey: null, request, cancellationToken);
+        return RunCoreAsync(SendRequest, request, affinityKey: null, request, _options.ResponseResiliencePipeline, cancellationToken);
     }
 
     /// <summary>
@@ -161,7 +161,7 @@ public sealed partial class AgentPool<TAgent> : IExecComponent, IAgentPoolGauges
     {
         ArgumentNullException.ThrowIfNull(affinityKey);
         ArgumentNullException.ThrowIfNull(request);
-        return RunCoreAsync(SendRequest, request, affinityKey, request, cancellationToken);
+        return RunCoreAsync(SendRequest, request, affinityKey, request, _options.ResponseResiliencePipeline, cancellationToken);
     }
 
     /// <summary>
@@ -191,6 +191,42 @@ public sealed partial class AgentPool<TAgent> : IExecComponent, IAgentPoolGauges
             operation,
             affinityKey,
             operation,
+            typedPipeline: null,
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="operation"/> with an agent of the pool through <paramref name="pipeline"/>, a Polly pipeline of
+    /// the operation's result type, so that result-based strategies (retry on a result, hedging) plug in. Each attempt
+    /// acquires an agent anew; the pool's own pipelines do not apply to this call. Otherwise as
+    /// <see cref="ExecuteAsync{TResult}(Func{TAgent, CancellationToken, ValueTask{TResult}}, string?, CancellationToken)"/>.
+    /// </summary>
+    /// <typeparam name="TResult">The type of the operation's result.</typeparam>
+    /// <param name="operation">The work to do with the agent.</param>
+    /// <param name="pipeline">The pipeline every attempt runs through.</param>
+    /// <param name="affinityKey">An optional affinity key, as in <see cref="RunWithAffinityAsync"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for an agent; passed on to the operation.</param>
+    /// <returns>The result of the pipeline: the operation's last result.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="operation"/> or <paramref name="pipeline"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool has been disposed.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="Complete"/> was called.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled, or the drain timeout of the disposal passed while the operation ran.</exception>
+    /// <exception cref="ItemDroppedException">The wait queue was full and its mode dropped or rejected the request, or the drain timeout passed while it waited.</exception>
+    /// <exception cref="AgentSpawnException">The agent spawned for this request could not start.</exception>
+    public ValueTask<TResult> ExecuteAsync<TResult>(
+        Func<TAgent, CancellationToken, ValueTask<TResult>> operation,
+        ResiliencePipeline<TResult> pipeline,
+        string? affinityKey = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(operation);
+        ArgumentNullException.ThrowIfNull(pipeline);
+        return RunCoreAsync<Func<TAgent, CancellationToken, ValueTask<TResult>>, TResult>(
+            static (agent, op, token) => op(agent, token),
+            operation,
+            affinityKey,
+            operation,
+            pipeline,
             cancellationToken);
     }
 
@@ -210,6 +246,7 @@ public sealed partial class AgentPool<TAgent> : IExecComponent, IAgentPoolGauges
                 SpawnFailures = _spawnFailures,
                 Crashes = _crashes,
                 Recycled = _recycled,
+                StopFailures = Interlocked.Read(ref _stopFailures),
             };
         }
     }

@@ -91,6 +91,21 @@ public sealed class AgentPoolBuilder<TAgent> : ComponentBuilder<AgentPoolBuilder
     /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
     public AgentPoolBuilder<TAgent> WithResilience(ResiliencePipeline pipeline) => Set(o => o.ResiliencePipeline = pipeline);
 
+    /// <summary>
+    /// Sets <see cref="AgentPoolOptions.ResponseResiliencePipeline"/>: a pipeline of responses around each
+    /// <c>RunAsync</c> request, for result-based retries and hedging.
+    /// </summary>
+    /// <param name="pipeline">The Polly pipeline.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
+    public AgentPoolBuilder<TAgent> WithResilience(ResiliencePipeline<string> pipeline) => Set(o => o.ResponseResiliencePipeline = pipeline);
+
+    /// <summary>Sets <see cref="AgentPoolOptions.OnError"/>: told about every agent whose stop failed.</summary>
+    /// <param name="onError">The callback.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
+    public AgentPoolBuilder<TAgent> OnError(Action<FailedItem> onError) => Set(o => o.OnError = onError);
+
     /// <summary>Sets <see cref="AgentPoolOptions.OnDropped"/>.</summary>
     /// <param name="onDropped">Told about every dropped request, why and when.</param>
     /// <returns>This builder.</returns>

@@ -34,6 +34,7 @@ internal sealed class AgentPoolInstruments
             meter, "parallelexec.agents.spawn.duration", "Time from the start of a spawn to the agent being ready.");
         Crashes = meter.CreateCounter<long>("parallelexec.agents.crashes", "{agent}", "Agents removed because they crashed or reported themselves unhealthy.");
         Recycled = meter.CreateCounter<long>("parallelexec.agents.recycled", "{agent}", "Agents recycled after their maximum uses or idle timeout.");
+        StopFailures = meter.CreateCounter<long>("parallelexec.agents.stop.failures", "{agent}", "Agents whose stop failed: a process may have been left running.");
         var live = standard.Live;
         meter.CreateObservableUpDownCounter(
             "parallelexec.agents.idle", () => live.Observe(static p => ((IAgentPoolGauges)p).ReadAgents().Idle, static p => p.NameTag),
@@ -57,6 +58,9 @@ internal sealed class AgentPoolInstruments
 
     /// <summary>Gets <c>parallelexec.agents.recycled</c>.</summary>
     public Counter<long> Recycled { get; }
+
+    /// <summary>Gets <c>parallelexec.agents.stop.failures</c>.</summary>
+    public Counter<long> StopFailures { get; }
 
     /// <summary>Gets the agent pools' instruments on the meter of <paramref name="standard"/>.</summary>
     /// <param name="standard">The standard <c>agents</c> instruments of that meter.</param>

@@ -80,11 +80,32 @@ public sealed class AgentPoolOptions : ComponentOptions
     public ResiliencePipeline? ResiliencePipeline { get; set; }
 
     /// <summary>
+    /// Gets or sets an optional Polly pipeline of responses that <see cref="AgentPool{TAgent}.RunAsync"/> and
+    /// <see cref="AgentPool{TAgent}.RunWithAffinityAsync"/> run through instead of <see cref="ResiliencePipeline"/>, so that
+    /// result-based strategies (retry on a response, hedging) plug in. Each attempt acquires an agent anew.
+    /// <see cref="AgentPool{TAgent}.ExecuteAsync{TResult}(Func{TAgent, CancellationToken, ValueTask{TResult}}, ResiliencePipeline{TResult}, string?, CancellationToken)"/>
+    /// takes a pipeline of its own result type per call.
+    /// </summary>
+    /// <value>Defaults to <see langword="null"/>: <see cref="ResiliencePipeline"/> applies.</value>
+    public ResiliencePipeline<string>? ResponseResiliencePipeline { get; set; }
+
+    /// <summary>
+    /// Gets or sets a callback told about failures no caller sees: an agent whose stop (its
+    /// <see cref="IAsyncDisposable.DisposeAsync"/>, when it is recycled, removed after a crash or stopped by the pool's
+    /// disposal) threw, which may have left a process running. <see cref="FailedItem.Item"/> is the agent and
+    /// <see cref="FailedItem.Key"/> its <see cref="IAgent.Id"/>. Each such failure is also counted in
+    /// <see cref="AgentPoolStatistics.StopFailures"/> and <c>parallelexec.agents.stop.failures</c> and recorded as an
+    /// exception event on the current span. A request's own failure goes to its caller, not here.
+    /// </summary>
+    /// <value>Defaults to <see langword="null"/>.</value>
+    public Action<FailedItem>? OnError { get; set; }
+
+    /// <summary>
     /// Gets or sets a callback told about every request that did not run to an outcome of its own: refused or evicted by
     /// the wait queue's <see cref="FullMode"/>, or cut by the <see cref="ComponentOptions.DrainTimeout"/> of
     /// <see cref="AgentPool{TAgent}.DisposeAsync"/>. <see cref="DroppedItem.Item"/> is the request string (for
     /// <see cref="AgentPool{TAgent}.RunAsync"/> and <see cref="AgentPool{TAgent}.RunWithAffinityAsync"/>) or the operation
-    /// delegate (for <see cref="AgentPool{TAgent}.ExecuteAsync{TResult}"/>); <see cref="DroppedItem.Key"/> is the affinity
+    /// delegate (for <see cref="AgentPool{TAgent}.ExecuteAsync{TResult}(Func{TAgent, CancellationToken, ValueTask{TResult}}, string?, CancellationToken)"/>); <see cref="DroppedItem.Key"/> is the affinity
     /// key. The dropped caller also gets <see cref="ItemDroppedException"/> (or, for a running request cut by the drain
     /// timeout, the <see cref="OperationCanceledException"/> its agent throws).
     /// </summary>

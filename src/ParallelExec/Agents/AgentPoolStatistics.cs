@@ -40,7 +40,10 @@ public sealed class AgentPoolStatistics : ComponentStatistics
     /// <summary>Gets the number of agents recycled after <see cref="AgentPoolOptions.MaxUses"/> or <see cref="AgentPoolOptions.IdleTimeout"/>.</summary>
     public long Recycled { get; internal init; }
 
+    /// <summary>Gets the number of agents whose stop failed (each also reported to <see cref="AgentPoolOptions.OnError"/>).</summary>
+    public long StopFailures { get; internal init; }
+
     /// <inheritdoc/>
     public override string ToString() =>
-        $"{base.ToString()}, Agents = {Agents} (Idle = {Idle}, Busy = {Busy}), Spawning = {Spawning}, Spawned = {Spawned}, SpawnFailures = {SpawnFailures}, Crashes = {Crashes}, Recycled = {Recycled}";
+        $"{base.ToString()}, Agents = {Agents} (Idle = {Idle}, Busy = {Busy}), Spawning = {Spawning}, Spawned = {Spawned}, SpawnFailures = {SpawnFailures}, Crashes = {Crashes}, Recycled = {Recycled}, StopFailures = {StopFailures}";
 }

@@ -37,6 +37,25 @@ public sealed partial class ProcessAgent
             }
         }
 
+        if (!options.InheritEnvironment)
+        {
+            // Start from nothing: only the allow-listed variables of this process reach the agent.
+            var allowed = new List<(string Name, string Value)>();
+            foreach (var name in options.InheritedEnvironmentVariables)
+            {
+                if (System.Environment.GetEnvironmentVariable(name) is { } value)
+                {
+                    allowed.Add((name, value));
+                }
+            }
+
+            info.Environment.Clear();
+            foreach (var (name, value) in allowed)
+            {
+                info.Environment[name] = value;
+            }
+        }
+
         foreach (var (name, value) in options.Environment)
         {
             if (value is null)
@@ -54,11 +73,21 @@ public sealed partial class ProcessAgent
             info.Environment[SharedContextEnvironmentVariable] = context;
         }
 
+        if (options.ContainProcessTree && ProcessContainment.UsesProcessGroups && ProcessContainment.Resolve(options.FileName) is { } program)
+        {
+            ProcessContainment.StartInOwnGroup(info, program);
+        }
+
         return info;
     }
 
     private async Task OnExitedAsync()
     {
+        // Cannot throw (it is started unobserved from the Exited event): every await below catches what it can raise.
+        // The agent is gone, so whatever is left in its group is an orphan: kill it now, before it holds the output
+        // pipe open or outlives the agent.
+        ReleaseContainment();
+
         // The output may still hold replies written just before the exit: let the reader reach its end first, but do not
         // depend on it (a grandchild holding the pipe open would keep it from ever ending).
         try
@@ -79,6 +108,7 @@ public sealed partial class ProcessAgent
         }
 
         // Wait briefly for the exit (and the end of standard error) so the exception carries the exit code and the cause.
+        var exitedNow = true;
         try
         {
             await _process.WaitForExitAsync().WaitAsync(ExitGrace, _options.TimeProvider).ConfigureAwait(false);
@@ -94,10 +124,29 @@ public sealed partial class ProcessAgent
             {
                 _exitCode = _process.ExitCode;
             }
+            else
+            {
+                exitedNow = false;
+            }
         }
         catch (InvalidOperationException)
         {
             // Released by dispose.
+            exitedNow = false;
+        }
+
+        if (exitedNow)
+        {
+            // The end of standard error is what says why it exited: let its reader reach the end (a descendant holding
+            // the pipe open would keep it from ever ending, hence the bound).
+            try
+            {
+                await _errorLoop.WaitAsync(ExitGrace, _options.TimeProvider).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Report what was read.
+            }
         }
 
         _ready.TrySetException(new AgentSpawnException(
@@ -143,8 +192,21 @@ public sealed partial class ProcessAgent
         return " Standard error: " + tail;
     }
 
+    /// <summary>Kills what is left of the agent's group (descendants included) and stops watching it. Idempotent.</summary>
+    private void ReleaseContainment()
+    {
+        if (_watchTarget is null || Interlocked.Exchange(ref _containmentReleased, 1) != 0)
+        {
+            return;
+        }
+
+        ProcessContainment.KillGroup(ProcessId);
+        HostWatchdog.Unregister(_watchTarget);
+    }
+
     private async Task DisposeCoreAsync()
     {
+        Exception? killFailure = null;
         try
         {
             if (!_process.HasExited)
@@ -152,18 +214,29 @@ public sealed partial class ProcessAgent
                 _process.Kill(entireProcessTree: true);
             }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or Win32Exception or NotSupportedException)
+        catch (InvalidOperationException)
         {
             // It exited meanwhile.
         }
+        catch (Exception ex) when (ex is Win32Exception or NotSupportedException)
+        {
+            killFailure = ex;
+        }
 
+        ProcessContainment.KillGroup(ProcessId);
+        var exited = false;
         try
         {
             await _process.WaitForExitAsync().WaitAsync(ExitGrace, _options.TimeProvider).ConfigureAwait(false);
+            exited = true;
         }
-        catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or SystemException)
+        catch (InvalidOperationException)
         {
-            // Best effort: the kill was sent.
+            exited = true; // Not started or already released: nothing runs.
+        }
+        catch (Exception ex) when (ex is TimeoutException or SystemException)
+        {
+            // Reported below: the kill was sent and the process did not go.
         }
 
         // The killed process's output ends, so the reader finishes by itself (and terminates the agent) without the
@@ -188,7 +261,16 @@ public sealed partial class ProcessAgent
             // The pipe is already broken.
         }
 
+        ReleaseContainment();
         _process.Dispose();
         _jsonWriter.Dispose();
+        if (!exited)
+        {
+            // Not swallowed: a process that survives its kill is one the host can no longer account for.
+            throw new AgentException(
+                Id,
+                $"Agent '{Id}' (pid {ProcessId}) could not be stopped: it was still running " + ExitGrace.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s after it was killed.",
+                killFailure);
+        }
     }
 }

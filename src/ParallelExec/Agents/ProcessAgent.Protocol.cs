@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text.Json;
 
 namespace ParallelExec.Agents;
@@ -11,27 +12,17 @@ public sealed partial class ProcessAgent
 {
     private void BeginReading()
     {
-        _process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                _standardError.AppendLine(e.Data);
-            }
-        };
-        _process.BeginErrorReadLine();
+        _errorLoop = Task.Run(ReadErrorLoopAsync);
         _process.Exited += (_, _) => _ = OnExitedAsync();
         _readLoop = Task.Run(ReadLoopAsync);
     }
 
     private async Task ReadLoopAsync()
     {
-        var output = _process.StandardOutput;
+        var reader = new BoundedLineReader(_process.StandardOutput.BaseStream, _options.MaxLineLength);
         try
         {
-            while (await output.ReadLineAsync(_lifetime.Token).ConfigureAwait(false) is { } line)
-            {
-                HandleLine(line);
-            }
+            await reader.ReadToEndAsync(HandleLine, OnLineTooLong, _lifetime.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
         {
@@ -39,6 +30,57 @@ public sealed partial class ProcessAgent
         }
 
         await TerminateAsync().ConfigureAwait(false);
+    }
+
+    private async Task ReadErrorLoopAsync()
+    {
+        // Bounded like standard output: a process must not be able to make the host buffer an endless error line.
+        var limit = Math.Max(_options.MaxStandardErrorLength, 1);
+        var reader = new BoundedLineReader(_process.StandardError.BaseStream, limit);
+        try
+        {
+            await reader.ReadToEndAsync(
+                _standardError.AppendLine,
+                () =>
+                {
+                    _standardError.AppendLine($"[a line of standard error longer than {limit} bytes was left out]");
+                    return true;
+                },
+                _lifetime.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The process is gone or the agent disposed: the tail keeps what was read.
+        }
+    }
+
+    private bool OnLineTooLong()
+    {
+        // The rest of the stream cannot be trusted (the line may hold a reply's id or the start of the next one): fail
+        // what is in flight with a protocol error, mark the agent unhealthy before its callers resume, and stop it.
+        Volatile.Write(ref _broken, 1);
+        var message = $"Agent '{Id}' (pid {ProcessId}) wrote an output line longer than ProcessAgentOptions.MaxLineLength " +
+            $"({_options.MaxLineLength.ToString(CultureInfo.InvariantCulture)} bytes); the agent was stopped.";
+        _ready.TrySetException(new AgentSpawnException(Id, message, null));
+        foreach (var requestId in _pending.Keys)
+        {
+            if (_pending.TryRemove(requestId, out var pending))
+            {
+                pending.TrySetException(new AgentProtocolException(Id, message, null));
+            }
+        }
+
+        try
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
+        {
+            // It exited meanwhile.
+        }
+
+        ProcessContainment.KillGroup(ProcessId);
+        return false;
     }
 
     private void HandleLine(string line)

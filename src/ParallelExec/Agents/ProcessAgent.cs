@@ -55,10 +55,14 @@ public sealed partial class ProcessAgent : IAgent
     private readonly CancellationTokenSource _lifetime = new();
     private readonly object _disposeGate = new();
     private Task _readLoop = Task.CompletedTask;
+    private Task _errorLoop = Task.CompletedTask;
     private Task? _disposeTask;
     private long _nextRequestId;
     private int _terminated;
+    private int _broken;
     private int _disposed;
+    private int _containmentReleased;
+    private string? _watchTarget;
     private int? _exitCode;
 
     private ProcessAgent(string id, Process process, ProcessAgentOptions options)
@@ -90,7 +94,7 @@ public sealed partial class ProcessAgent : IAgent
     public string ReadyLine { get; private set; } = string.Empty;
 
     /// <summary>Gets a value indicating whether the process is running and the agent has not been disposed.</summary>
-    public bool IsHealthy => Volatile.Read(ref _terminated) == 0 && Volatile.Read(ref _disposed) == 0;
+    public bool IsHealthy => (Volatile.Read(ref _terminated) | Volatile.Read(ref _broken) | Volatile.Read(ref _disposed)) == 0;
 
     /// <summary>Gets the process's exit code once it has exited (and the agent has noticed), otherwise <see langword="null"/>.</summary>
     public int? ExitCode => _exitCode;
@@ -136,6 +140,16 @@ public sealed partial class ProcessAgent : IAgent
                 new FileNotFoundException("The agent executable does not exist.", copy.FileName));
         }
 
+        if (!isPath && copy.ContainProcessTree && ProcessContainment.UsesProcessGroups && ProcessContainment.Resolve(copy.FileName) is null)
+        {
+            // Started through setsid, a missing program would only show as setsid's exit: say what is wrong instead.
+            process.Dispose();
+            throw new AgentSpawnException(
+                id,
+                $"Cannot start agent '{id}': the executable '{copy.FileName}' was not found on the PATH. Check ProcessAgentOptions.FileName and the PATH.",
+                new FileNotFoundException("The agent executable was not found on the PATH.", copy.FileName));
+        }
+
         try
         {
             process.Start();
@@ -151,6 +165,12 @@ public sealed partial class ProcessAgent : IAgent
         }
 
         var agent = new ProcessAgent(id, process, copy);
+        if (copy.ContainProcessTree && ProcessContainment.HasWatchdog)
+        {
+            agent._watchTarget = ProcessContainment.KillTarget(agent.ProcessId);
+            HostWatchdog.Register(agent._watchTarget);
+        }
+
         agent.BeginReading();
         try
         {

@@ -13,6 +13,7 @@ public sealed partial class HttpGate
         Func<TState, CancellationToken, ValueTask<TResult>> call,
         int weight,
         int priority,
+        Polly.ResiliencePipeline<TResult>? typedPipeline,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(provider);
@@ -41,6 +42,11 @@ public sealed partial class HttpGate
         Exception? failure = null;
         try
         {
+            if (typedPipeline is not null)
+            {
+                return await typedPipeline.ExecuteAsync(static (c, token) => c.RunAttemptAsync(token), gateCall, cancellationToken).ConfigureAwait(false);
+            }
+
             if (_options.ResiliencePipeline is not { } pipeline)
             {
                 return await gateCall.RunAttemptAsync(cancellationToken).ConfigureAwait(false);
@@ -172,7 +178,17 @@ public sealed partial class HttpGate
                     AmbientComponent<HttpGate>.Current = Gate;
                 }
 
-                return await call(state, linked.Token).ConfigureAwait(false);
+                var result = await call(state, linked.Token).ConfigureAwait(false);
+
+                // Only SendAsync under a response pipeline returns a throttling answer (elsewhere it is thrown): pause the
+                // provider before the slot is released, as for a thrown one.
+                if (result is HttpResponseMessage response && Gate._options.ResponseResiliencePipeline is not null
+                    && Gate.IsThrottle(response, out var retryAfter))
+                {
+                    Gate.OnThrottled(Provider, retryAfter);
+                }
+
+                return result;
             }
             catch (ProviderThrottledException throttled)
             {

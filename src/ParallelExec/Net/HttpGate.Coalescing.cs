@@ -76,7 +76,7 @@ public sealed partial class HttpGate
             provider,
             async (items, token) =>
             {
-                using var response = await SendOnceAsync(provider, () => createRequest(items), token).ConfigureAwait(false);
+                using var response = await SendOnceAsync(provider, () => createRequest(items), throttleAsResult: false, token).ConfigureAwait(false);
                 response.EnsureSuccessStatusCode();
                 return await readResults(items, response, token).ConfigureAwait(false);
             },

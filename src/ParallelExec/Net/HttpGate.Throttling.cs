@@ -1,4 +1,3 @@
-using System.Net;
 using Polly;
 using Polly.Retry;
 
@@ -29,23 +28,19 @@ public sealed partial class HttpGate
             .Build();
     }
 
-    /// <summary>Sends one request; a 429, or a 503 with <c>Retry-After</c>, becomes <see cref="ProviderThrottledException"/>.</summary>
-    private async ValueTask<HttpResponseMessage> SendOnceAsync(string provider, Func<HttpRequestMessage> requestFactory, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one request; a 429, or a 503 with <c>Retry-After</c>, becomes <see cref="ProviderThrottledException"/>, unless
+    /// the call runs through <see cref="HttpGateOptions.ResponseResiliencePipeline"/>: then the response comes back as the
+    /// attempt's result (the attempt pauses the provider) for a result-based strategy to handle.
+    /// </summary>
+    private async ValueTask<HttpResponseMessage> SendOnceAsync(string provider, Func<HttpRequestMessage> requestFactory, bool throttleAsResult, CancellationToken cancellationToken)
     {
-        using var request = requestFactory() ?? throw new InvalidOperationException("The request factory returned null.");
-        var response = await Client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-        var status = response.StatusCode;
-        var retryAfter = response.Headers.RetryAfter;
-        if (status == HttpStatusCode.TooManyRequests || (status == HttpStatusCode.ServiceUnavailable && retryAfter is not null))
+        var response = await SendBoundedAsync(provider, requestFactory, cancellationToken).ConfigureAwait(false);
+        if (!throttleAsResult && IsThrottle(response, out var delay))
         {
-            TimeSpan? delay = retryAfter switch
-            {
-                { Delta: { } delta } => delta,
-                { Date: { } date } => date - _time.GetUtcNow(),
-                _ => null,
-            };
+            var status = response.StatusCode;
             response.Dispose();
-            throw new ProviderThrottledException(provider, delay is { } d && d < TimeSpan.Zero ? TimeSpan.Zero : delay, status);
+            throw new ProviderThrottledException(provider, delay, status);
         }
 
         return response;

@@ -106,6 +106,7 @@ public sealed partial class HttpGate : IExecComponent, IInstrumentedComponent
         {
             var clientOptions = _options.ClientOptions;
             clientOptions.MaxConnectionsPerServer = _options.MaxDegreeOfParallelism;
+            clientOptions.AllowAutoRedirect = false; // The gate follows redirects itself, by RedirectPolicy.
             Client = PooledHttpClient.Create(clientOptions);
             _ownsClient = true;
         }
@@ -130,11 +131,17 @@ public sealed partial class HttpGate : IExecComponent, IInstrumentedComponent
     /// <param name="weight">The call's weight against the provider's weight limit (for example estimated tokens).</param>
     /// <param name="priority">Higher goes first among waiting calls.</param>
     /// <param name="cancellationToken">Cancels the wait (removing the call from the queue) or the running call.</param>
-    /// <returns>The response, its content buffered. A 429 (or 503 with <c>Retry-After</c>) never comes back as a response:
-    /// it pauses the provider and fails the attempt with <see cref="ProviderThrottledException"/>.</returns>
+    /// <returns>The response, its content buffered (at most <see cref="HttpGateOptions.MaxResponseContentLength"/> bytes,
+    /// after decompression), after the redirects <see cref="HttpGateOptions.RedirectPolicy"/> follows; a redirect it does
+    /// not follow comes back as it is. A 429 (or 503 with <c>Retry-After</c>) pauses the provider and fails the attempt
+    /// with <see cref="ProviderThrottledException"/>; with <see cref="HttpGateOptions.ResponseResiliencePipeline"/> set it
+    /// comes back as the attempt's result instead, for the pipeline's result-based strategies.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="provider"/> or <paramref name="requestFactory"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="weight"/> is negative or above the provider's weight limit.</exception>
     /// <exception cref="ProviderThrottledException">The provider throttled the call and the pipeline did not retry it (or gave up).</exception>
+    /// <exception cref="HttpRequestException">The request failed, or the response content was longer than
+    /// <see cref="HttpGateOptions.MaxResponseContentLength"/> (<see cref="HttpRequestException.HttpRequestError"/> is
+    /// <see cref="HttpRequestError.ConfigurationLimitExceeded"/> and the message names the limit).</exception>
     /// <exception cref="ItemDroppedException">The full wait queue refused or evicted the call, or the drain timeout cut it.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="InvalidOperationException"><see cref="Complete"/> was called.</exception>
@@ -147,13 +154,15 @@ public sealed partial class HttpGate : IExecComponent, IInstrumentedComponent
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(requestFactory);
+        var typed = _options.ResponseResiliencePipeline;
         return RunCoreAsync(
             provider,
             requestFactory,
-            (Gate: this, Provider: provider, Factory: requestFactory),
-            static (state, token) => state.Gate.SendOnceAsync(state.Provider, state.Factory, token),
+            (Gate: this, Provider: provider, Factory: requestFactory, ThrottleAsResult: typed is not null),
+            static (state, token) => state.Gate.SendOnceAsync(state.Provider, state.Factory, state.ThrottleAsResult, token),
             weight,
             priority,
+            typed,
             cancellationToken);
     }
 
@@ -180,7 +189,7 @@ public sealed partial class HttpGate : IExecComponent, IInstrumentedComponent
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(call);
-        return RunCoreAsync(provider, call, call, static (c, token) => c(token), weight, priority, cancellationToken);
+        return RunCoreAsync(provider, call, call, static (c, token) => c(token), weight, priority, typedPipeline: null, cancellationToken);
     }
 
     /// <summary>Takes a snapshot of the gate (its ledger of calls) and of every provider it has seen.</summary>

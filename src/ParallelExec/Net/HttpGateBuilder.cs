@@ -77,6 +77,32 @@ public sealed class HttpGateBuilder : ComponentBuilder<HttpGateBuilder, HttpGate
         return Set(o => o.ResiliencePipeline = pipeline);
     }
 
+    /// <summary>
+    /// Sets the pipeline of responses <see cref="HttpGate.SendAsync"/> runs through
+    /// (<see cref="HttpGateOptions.ResponseResiliencePipeline"/>): result-based retries on 429 or 503 plug in.
+    /// </summary>
+    /// <param name="pipeline">The pipeline.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="pipeline"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public HttpGateBuilder WithResilience(ResiliencePipeline<HttpResponseMessage> pipeline)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        return Set(o => o.ResponseResiliencePipeline = pipeline);
+    }
+
+    /// <summary>Sets the most bytes of one response's content the gate buffers (<see cref="HttpGateOptions.MaxResponseContentLength"/>).</summary>
+    /// <param name="maxResponseContentLength">The cap, counted after decompression; validated by <c>Build()</c>.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public HttpGateBuilder WithMaxResponseContentLength(long maxResponseContentLength) => Set(o => o.MaxResponseContentLength = maxResponseContentLength);
+
+    /// <summary>Sets which redirects the gate follows (<see cref="HttpGateOptions.RedirectPolicy"/>).</summary>
+    /// <param name="policy">The policy; validated by <c>Build()</c>.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public HttpGateBuilder WithRedirectPolicy(HttpRedirectPolicy policy) => Set(o => o.RedirectPolicy = policy);
+
     /// <summary>Retries throttled calls after their provider's pause (<see cref="HttpGate.CreateThrottleRetryPipeline"/>).</summary>
     /// <param name="maxRetryAttempts">How many times one call may be retried.</param>
     /// <returns>This builder.</returns>

@@ -50,6 +50,39 @@ public sealed class HttpGateOptions : ComponentOptions
     public ResiliencePipeline? ResiliencePipeline { get; set; }
 
     /// <summary>
+    /// Gets or sets the pipeline of responses <see cref="HttpGate.SendAsync"/> runs through instead of
+    /// <see cref="ResiliencePipeline"/>, so that result-based strategies plug in: under it, a throttling answer (429, or
+    /// 503 with <c>Retry-After</c>) is not thrown but returned as the attempt's result, after pausing its provider, so a
+    /// retry that handles those results waits in the gate for the pause and needs no delay of its own. Polly disposes
+    /// each handled response before it retries; when the pipeline gives up, the caller gets the last response.
+    /// <see cref="HttpGate.RunAsync{T}"/> keeps <see cref="ResiliencePipeline"/>.
+    /// </summary>
+    /// <value><see langword="null"/>: <see cref="ResiliencePipeline"/> applies to every call.</value>
+    public ResiliencePipeline<HttpResponseMessage>? ResponseResiliencePipeline { get; set; }
+
+    /// <summary>
+    /// Gets or sets the most bytes of one response's content <see cref="HttpGate.SendAsync"/> buffers, counted after
+    /// automatic decompression (so a small compressed body cannot inflate past it). A longer content (or a
+    /// <c>Content-Length</c> above it) fails the attempt with an <see cref="HttpRequestException"/> whose
+    /// <see cref="HttpRequestException.HttpRequestError"/> is <see cref="HttpRequestError.ConfigurationLimitExceeded"/>
+    /// and whose message names this option. At most about this many bytes are held per call in flight.
+    /// </summary>
+    /// <value>16 MiB (16,777,216). Must be between 1 and <see cref="MaxResponseContentLengthLimit"/>.</value>
+    public long MaxResponseContentLength { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Gets the largest <see cref="MaxResponseContentLength"/> accepted: 1 GiB (one buffer holds the content).</summary>
+    public static long MaxResponseContentLengthLimit => 1024 * 1024 * 1024;
+
+    /// <summary>
+    /// Gets or sets which redirects <see cref="HttpGate.SendAsync"/> follows. The client the gate builds never follows
+    /// redirects by itself (<see cref="PooledHttpClientOptions.AllowAutoRedirect"/> is forced off), so this policy is the
+    /// only one; a client given in <see cref="HttpClient"/> should have automatic redirects off too, or its handler
+    /// follows them before the gate sees them.
+    /// </summary>
+    /// <value><see cref="HttpRedirectPolicy.SameHost"/>: a redirect to another host comes back to the caller, unfollowed.</value>
+    public HttpRedirectPolicy RedirectPolicy { get; set; } = HttpRedirectPolicy.SameHost;
+
+    /// <summary>
     /// Gets or sets the shared client <see cref="HttpGate.SendAsync"/> uses. The gate does not dispose a client it was
     /// given.
     /// </summary>
@@ -87,7 +120,13 @@ public sealed class HttpGateOptions : ComponentOptions
             .RequireNotNull(DefaultLimits, nameof(DefaultLimits))
             // Pauses are timers: longer spans would fail when the first 429 arrives.
             .Require(DefaultThrottlePause <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(DefaultThrottlePause), DefaultThrottlePause, "must be at most 49.17:02:47.2940000 (the longest timer)")
-            .Require(MaxThrottlePause <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(MaxThrottlePause), MaxThrottlePause, "must be at most 49.17:02:47.2940000 (the longest timer)");
+            .Require(MaxThrottlePause <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(MaxThrottlePause), MaxThrottlePause, "must be at most 49.17:02:47.2940000 (the longest timer)")
+            .Require(
+                MaxResponseContentLength >= 1 && MaxResponseContentLength <= MaxResponseContentLengthLimit,
+                nameof(MaxResponseContentLength),
+                MaxResponseContentLength,
+                "must be between 1 and 1 GiB (1073741824): a larger response could exhaust memory")
+            .RequireDefined(RedirectPolicy, nameof(RedirectPolicy));
         DefaultLimits?.AddErrors(validator, nameof(DefaultLimits));
         foreach (var (name, limits) in Providers)
         {

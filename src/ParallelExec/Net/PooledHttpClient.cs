@@ -61,6 +61,9 @@ public static class PooledHttpClient
             MaxConnectionsPerServer = options.MaxConnectionsPerServer,
             EnableMultipleHttp2Connections = options.EnableMultipleHttp2Connections,
             ConnectTimeout = options.ConnectTimeout,
+            AllowAutoRedirect = options.AllowAutoRedirect,
+
+            // Safe with HttpGate: its MaxResponseContentLength counts the decompressed bytes.
             AutomaticDecompression = System.Net.DecompressionMethods.All,
         };
     }

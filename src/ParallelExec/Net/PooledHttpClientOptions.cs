@@ -40,6 +40,14 @@ public sealed class PooledHttpClientOptions
     /// <value>100 seconds. Must be greater than zero or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(100);
 
+    /// <summary>
+    /// Gets or sets whether the handler follows redirects by itself, to any host. Off by default: a redirect to another
+    /// host would take the request (and its <c>Authorization</c> header's purpose) to a party the caller never chose. An
+    /// <see cref="HttpGate"/> forces it off and follows redirects by its own <see cref="HttpGateOptions.RedirectPolicy"/>.
+    /// </summary>
+    /// <value><see langword="false"/>.</value>
+    public bool AllowAutoRedirect { get; set; }
+
     /// <summary>Gets or sets the base address of the client, if calls use relative URIs.</summary>
     /// <value><see langword="null"/>.</value>
     public Uri? BaseAddress { get; set; }

@@ -179,7 +179,7 @@ public sealed class ProcessAgentTests
         var error = await Assert.ThrowsAsync<ArgumentException>(() => ProcessAgent.StartAsync(options));
 
         Assert.Equal(
-            "Invalid ProcessAgentOptions: FileName = \" \": must name an executable; StartupTimeout = 00:00:00: must be greater than zero or Timeout.InfiniteTimeSpan; MaxStandardErrorLength = -1: must be zero or greater. (Parameter 'FileName')",
+            "Invalid ProcessAgentOptions: FileName = \" \": must name an executable; StartupTimeout = 00:00:00: must be greater than zero or Timeout.InfiniteTimeSpan; MaxStandardErrorLength = -1: must be between 0 and 1 GiB (1073741824). (Parameter 'FileName')",
             error.Message);
     }
 }

@@ -3,10 +3,7 @@ using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace ParallelExec.Tests.Net;
@@ -80,17 +77,11 @@ public sealed class LoopbackServer : IAsyncDisposable
         server = new LoopbackServer(app);
         app.MapGet("/p/{provider}/{id}", (string provider, string id, HttpContext context) => server.HandleAsync(provider, id, context));
         app.MapPost("/bulk/{provider}", (string provider, HttpContext context) => server.HandleBulkAsync(provider, context));
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
+        server.BaseAddress = await KestrelLoopback.StartAsync(app);
         return server;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => KestrelLoopback.StopAsync(_app);
 
     private void OnConnectionOpened()
     {
