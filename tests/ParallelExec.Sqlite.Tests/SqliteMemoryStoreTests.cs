@@ -166,7 +166,8 @@ public sealed class SqliteMemoryStoreTests : IDisposable
     [Fact]
     public async Task A_call_waiting_for_the_connection_counts_as_queued_and_its_cancellation_ends_it_cancelled()
     {
-        await using var store = new SqliteMemoryStore(_database.NewPath());
+        // In memory: one connection reads and writes, so the read waits too (a file's reads go to reader connections).
+        await using var store = new SqliteMemoryStore(":memory:");
         await store.SetAsync("ns", "warm", Bytes("schema exists"));
         using var inside = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
