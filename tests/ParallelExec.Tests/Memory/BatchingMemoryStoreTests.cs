@@ -181,7 +181,7 @@ public sealed class BatchingMemoryStoreTests
     public async Task Dispose_flushes_pending_writes_and_later_calls_throw()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore());
-        var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 100, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+        var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 100, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time, EagerFlush = false });
         var writes = Enumerable.Range(0, 5).Select(i => store.SetAsync("ns", $"k{i}", Bytes("v")).AsTask()).ToArray();
         Assert.All(writes, w => Assert.False(w.IsCompleted));
 
