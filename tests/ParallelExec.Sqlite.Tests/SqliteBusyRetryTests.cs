@@ -19,14 +19,7 @@ public sealed class SqliteBusyRetryTests : IDisposable
     public async Task Writes_retry_while_another_process_holds_the_lock_and_all_complete_after_it_lets_go()
     {
         var path = _database.NewPath();
-        await using var store = new SqliteMemoryStore(new SqliteMemoryStoreOptions
-        {
-            DataSource = path,
-            BusyTimeout = TimeSpan.FromSeconds(1),
-            MaxBusyRetries = 1000,
-            BusyRetryDelay = TimeSpan.FromMilliseconds(10),
-        });
-        await store.SetAsync("ns", "warm", Bytes("schema exists"));
+        await using var store = await OpenWarmAsync(path, maxBusyRetries: 1000);
 
         using var holder = await SqliteCliLockHolder.LockAsync(path, Table, "from-cli");
         var writes = Enumerable.Range(0, 40).Select(i => Task.Run(async () => await store.SetAsync("ns", $"k{i:D2}", Bytes($"v{i}")))).ToArray();
@@ -53,14 +46,7 @@ public sealed class SqliteBusyRetryTests : IDisposable
     public async Task A_write_fails_with_the_busy_error_once_the_configured_retries_are_spent_and_writes_nothing()
     {
         var path = _database.NewPath();
-        await using var store = new SqliteMemoryStore(new SqliteMemoryStoreOptions
-        {
-            DataSource = path,
-            BusyTimeout = TimeSpan.FromSeconds(1),
-            MaxBusyRetries = 2,
-            BusyRetryDelay = TimeSpan.FromMilliseconds(10),
-        });
-        await store.SetAsync("ns", "warm", Bytes("schema exists"));
+        await using var store = await OpenWarmAsync(path, maxBusyRetries: 2);
 
         using (var holder = await SqliteCliLockHolder.LockAsync(path, Table, "from-cli"))
         {
@@ -74,6 +60,20 @@ public sealed class SqliteBusyRetryTests : IDisposable
         Assert.Equal(1, statistics.Ledger.Failed);
         Assert.Null(await store.GetAsync("ns", "refused"));
         Assert.NotNull(await store.GetAsync("ns", "from-cli"));
+    }
+
+    /// <summary>A store whose attempts each wait out one second of busy timeout, with its schema created.</summary>
+    private static async Task<SqliteMemoryStore> OpenWarmAsync(string path, int maxBusyRetries)
+    {
+        var store = new SqliteMemoryStore(new SqliteMemoryStoreOptions
+        {
+            DataSource = path,
+            BusyTimeout = TimeSpan.FromSeconds(1),
+            MaxBusyRetries = maxBusyRetries,
+            BusyRetryDelay = TimeSpan.FromMilliseconds(10),
+        });
+        await store.SetAsync("ns", "warm", Bytes("schema exists"));
+        return store;
     }
 
     private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);

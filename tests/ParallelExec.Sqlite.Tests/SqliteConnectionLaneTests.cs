@@ -44,16 +44,8 @@ public sealed class SqliteConnectionLaneTests : IDisposable
     {
         await using var store = new SqliteMemoryStore(_database.NewPath());
         await store.SetAsync("ns", "stable", Bytes("before"));
-        using var inside = new SemaphoreSlim(0);
         using var release = new SemaphoreSlim(0);
-        store.AfterBulkRowWritten = _ =>
-        {
-            inside.Release();
-            release.Wait(TestTimeout.Unexpected);
-        };
-
-        var bulk = Task.Run(async () => await store.SetManyAsync("ns", [new("held", Bytes("1"))]));
-        Assert.True(await inside.WaitAsync(TestTimeout.Unexpected));
+        var bulk = await HoldWriterAsync(store, "held", release);
 
         // The writer connection is inside an open transaction; a read on a reader connection does not wait for it.
         Assert.Equal("before", Text(await store.GetAsync("ns", "stable").WithTimeout()));
@@ -70,16 +62,8 @@ public sealed class SqliteConnectionLaneTests : IDisposable
     {
         await using var store = new SqliteMemoryStore(_database.NewPath());
         await store.SetAsync("ns", "warm", Bytes("schema exists"));
-        using var inside = new SemaphoreSlim(0);
         using var release = new SemaphoreSlim(0);
-        store.AfterBulkRowWritten = _ =>
-        {
-            inside.Release();
-            release.Wait(TestTimeout.Unexpected);
-        };
-
-        var bulk = Task.Run(async () => await store.SetManyAsync("ns", [new("first", Bytes("1"))]));
-        Assert.True(await inside.WaitAsync(TestTimeout.Unexpected));
+        var bulk = await HoldWriterAsync(store, "first", release);
         using var cts = new CancellationTokenSource();
         var waiting = store.SetAsync("ns", "cancelled", Bytes("x"), cancellationToken: cts.Token).AsTask();
         Assert.False(waiting.IsCompleted);
@@ -102,16 +86,8 @@ public sealed class SqliteConnectionLaneTests : IDisposable
     {
         var store = new SqliteMemoryStore(_database.NewPath());
         await store.SetAsync("ns", "warm", Bytes("schema exists"));
-        using var inside = new SemaphoreSlim(0);
         using var release = new SemaphoreSlim(0);
-        store.AfterBulkRowWritten = _ =>
-        {
-            inside.Release();
-            release.Wait(TestTimeout.Unexpected);
-        };
-
-        var bulk = Task.Run(async () => await store.SetManyAsync("ns", [new("first", Bytes("1"))]));
-        Assert.True(await inside.WaitAsync(TestTimeout.Unexpected));
+        var bulk = await HoldWriterAsync(store, "first", release);
         var waiting = store.SetAsync("ns", "second", Bytes("2")).AsTask();
         var disposal = store.DisposeAsync().AsTask();
         Assert.False(disposal.IsCompleted);
@@ -121,6 +97,21 @@ public sealed class SqliteConnectionLaneTests : IDisposable
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.GetAsync("ns", "first"));
         var ledger = store.GetStatistics().Ledger;
         Assert.Equal(3, ledger.Succeeded);
+    }
+
+    /// <summary>Starts a one-row bulk write that holds the writer connection inside its transaction until <paramref name="release"/> is released.</summary>
+    private static async Task<Task> HoldWriterAsync(SqliteMemoryStore store, string key, SemaphoreSlim release)
+    {
+        var inside = new SemaphoreSlim(0);
+        store.AfterBulkRowWritten = _ =>
+        {
+            inside.Release();
+            release.Wait(TestTimeout.Unexpected);
+        };
+
+        var bulk = Task.Run(async () => await store.SetManyAsync("ns", [new(key, Bytes("1"))]));
+        Assert.True(await inside.WaitAsync(TestTimeout.Unexpected));
+        return bulk;
     }
 
     private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);
