@@ -8,18 +8,20 @@ using Polly.Retry;
 namespace ParallelExec.Sqlite;
 
 /// <summary>
-/// How an operation runs: through the resilience pipeline, one at a time on the connection, counted in the ledger and
-/// the telemetry; and how the store ends.
+/// How an operation runs: through the resilience pipeline, on a lane (the writer connection, or for a database file one
+/// of the reader connections), counted in the ledger and the telemetry; and how the store ends.
 /// </summary>
 public sealed partial class SqliteMemoryStore
 {
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
 
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly object _lock = new();
     private readonly ItemLedger _ledger = new();
-    private SqliteStatements? _db;
+    private readonly SemaphoreSlim _disposeGate = new(1, 1);
+    private SqliteLane _writer = null!;
+    private SqliteLane[] _readers = null!;
+    private int _nextReader;
     private volatile bool _disposed;
     private long _busyRetries;
 
@@ -27,8 +29,12 @@ public sealed partial class SqliteMemoryStore
     KeyValuePair<string, object?> IInstrumentedComponent.NameTag => _telemetry.NameTag;
 
     /// <summary>Gets a snapshot of the store's counters: one ledger item per key read, written or deleted.</summary>
-    /// <returns>The counters since the store was created; <see cref="MemoryStoreStatistics.Entries"/> is <see langword="null"/> (counting rows is not cheap).</returns>
-    public MemoryStoreStatistics GetStatistics() => _telemetry.Statistics(((IInstrumentedComponent)this).ReadLedger(), entries: null);
+    /// <returns>
+    /// The counters since the store was created; <see cref="MemoryStoreStatistics.Entries"/> is <see langword="null"/>
+    /// (counting rows is not cheap); <see cref="MemoryStoreStatistics.BusyRetries"/> counts the built-in busy retry's
+    /// retries (0 with a <see cref="SqliteMemoryStoreOptions.ResiliencePipeline"/> of your own).
+    /// </returns>
+    public MemoryStoreStatistics GetStatistics() => _telemetry.Statistics(((IInstrumentedComponent)this).ReadLedger(), entries: null, BusyRetries);
 
     /// <inheritdoc/>
     LedgerSnapshot IInstrumentedComponent.ReadLedger()
@@ -39,11 +45,14 @@ public sealed partial class SqliteMemoryStore
         }
     }
 
-    /// <summary>Waits for the running operation, then closes the database. Idempotent; later calls throw <see cref="ObjectDisposedException"/>.</summary>
-    /// <returns>A task that completes when the connection is closed.</returns>
+    /// <summary>
+    /// Waits for the operations already holding or waiting for a connection, then closes the database. Idempotent;
+    /// later operations throw <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    /// <returns>A task that completes when every connection is closed.</returns>
     public async ValueTask DisposeAsync()
     {
-        await _gate.WaitAsync().ConfigureAwait(false);
+        await _disposeGate.WaitAsync().ConfigureAwait(false);
         try
         {
             if (_disposed)
@@ -52,13 +61,52 @@ public sealed partial class SqliteMemoryStore
             }
 
             _disposed = true;
-            _db?.Dispose();
+            var closing = new List<Task>(_readers.Length + 1) { _writer.CloseAsync() };
+            foreach (var reader in _readers)
+            {
+                closing.Add(reader.CloseAsync());
+            }
+
+            await Task.WhenAll(closing).ConfigureAwait(false);
             _telemetry.Instruments.Live.Remove(this);
         }
         finally
         {
-            _gate.Release();
+            _disposeGate.Release();
         }
+    }
+
+    /// <summary>Creates the lanes: one writer, and for a database file the reader connections WAL lets run beside it.</summary>
+    private void CreateLanes()
+    {
+        _writer = new SqliteLane(() => SqliteStatements.Open(_options));
+        var inMemory = _options.DataSource == ":memory:" || _options.DataSource.Contains("mode=memory", StringComparison.OrdinalIgnoreCase);
+        // A private in-memory database is one connection's own: it has no other connection to read through.
+        _readers = inMemory ? [] : new SqliteLane[_options.ReadConnections];
+        for (var i = 0; i < _readers.Length; i++)
+        {
+            _readers[i] = new SqliteLane(() => SqliteStatements.Open(_options));
+        }
+    }
+
+    /// <summary>The lane a read goes to: an idle reader if there is one, otherwise the next in turn.</summary>
+    private SqliteLane PickReader()
+    {
+        var readers = _readers;
+        if (readers.Length == 0)
+        {
+            return _writer;
+        }
+
+        foreach (var reader in readers)
+        {
+            if (reader.IsIdle)
+            {
+                return reader;
+            }
+        }
+
+        return readers[(int)((uint)Interlocked.Increment(ref _nextReader) % (uint)readers.Length)];
     }
 
     internal static bool IsBusyOrLocked(SqliteException exception) =>
@@ -89,12 +137,13 @@ public sealed partial class SqliteMemoryStore
     }
 
     /// <summary>
-    /// Runs one operation through the resilience pipeline, one at a time on the store's connection. The gate is taken
-    /// per attempt, so a retry's back-off does not hold other callers up. Its <paramref name="keys"/> count in the ledger
-    /// as queued until the first attempt holds the connection, then in flight until the operation ends.
+    /// Runs one operation through the resilience pipeline on a lane: reads on a reader connection, writes on the writer.
+    /// Each attempt waits for its lane anew, so a retry's back-off does not hold other callers up. Its
+    /// <paramref name="keys"/> count in the ledger as queued until the first attempt holds a connection, then in flight
+    /// until the operation ends.
     /// </summary>
     private async ValueTask<TResult> RunAsync<TArgs, TResult>(
-        MemoryOperation operation, int keys, bool bulk, Func<SqliteMemoryStore, TArgs, CancellationToken, TResult> run, TArgs args, CancellationToken cancellationToken)
+        MemoryOperation operation, int keys, bool bulk, Func<SqliteMemoryStore, SqliteStatements, TArgs, CancellationToken, TResult> run, TArgs args, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var span = bulk ? _telemetry.StartBulkSpan(operation, keys) : null;
@@ -102,22 +151,19 @@ public sealed partial class SqliteMemoryStore
         try
         {
             var result = await _pipeline.ExecuteAsync(
-                static async (context, token) =>
+                static (context, token) =>
                 {
                     var store = context.Store;
-                    await store._gate.WaitAsync(token).ConfigureAwait(false);
-                    try
-                    {
-                        ObjectDisposedException.ThrowIf(store._disposed, store);
-                        token.ThrowIfCancellationRequested();
-                        store.Started(context.Call);
-                        store._db ??= SqliteStatements.Open(store._options);
-                        return context.Run(store, context.Args, token);
-                    }
-                    finally
-                    {
-                        store._gate.Release();
-                    }
+                    ObjectDisposedException.ThrowIf(store._disposed, store);
+                    var lane = context.Call.Operation is MemoryOperation.Get or MemoryOperation.List ? store.PickReader() : store._writer;
+                    return new ValueTask<TResult>(lane.RunAsync(
+                        db =>
+                        {
+                            token.ThrowIfCancellationRequested();
+                            store.Started(context.Call);
+                            return context.Run(store, db, context.Args, token);
+                        },
+                        token));
                 },
                 (Store: this, Run: run, Args: args, Call: call),
                 cancellationToken).ConfigureAwait(false);

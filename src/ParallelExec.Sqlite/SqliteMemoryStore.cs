@@ -8,11 +8,13 @@ using Polly;
 
 namespace ParallelExec.Sqlite;
 
-// Locking: _gate (a SemaphoreSlim, SqliteMemoryStore.Execution.cs) lets one operation at a time use the connection and
-// its prepared statements (_db), and guards _disposed; it is taken per attempt, so a retry's back-off holds nobody up.
-// _lock guards the ledger only and is held for counting; no user code runs under it (the resilience pipeline and the
-// callers' continuations run outside both). The store holds no queued work of its own (callers waiting for the
-// connection are their own awaits), so it is IAsyncDisposable, not an IExecComponent.
+// Locking: each connection and its prepared statements belong to a lane (SqliteLane): one operation at a time runs on
+// it, on the thread that drains it; a lane is taken per attempt, so a retry's back-off holds nobody up. Writes go to the
+// one writer lane; reads of a database file go to one of ReadConnections reader lanes (WAL lets them read beside the
+// writer), reads of an in-memory database to the writer. _lock guards the ledger only and is held for counting; no user
+// code runs under it (the resilience pipeline and the callers' continuations run outside). The store holds no queued
+// work of its own (callers waiting for a connection are their own awaits), so it is IAsyncDisposable, not an
+// IExecComponent.
 
 /// <summary>
 /// An <see cref="IMemoryStore"/> in a SQLite database (a file, or <c>:memory:</c>): WAL journal, prepared statements,
@@ -20,8 +22,10 @@ namespace ParallelExec.Sqlite;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The store owns one connection, opened with its schema on first use, and runs one operation at a time on it (SQLite
-/// serializes writers anyway; readers in other processes keep reading thanks to WAL). Single writes run in autocommit
+/// The store owns one writer connection, opened with its schema on first use, and for a database file
+/// <see cref="SqliteMemoryStoreOptions.ReadConnections"/> reader connections: SQLite serializes writers anyway, and WAL
+/// lets the readers (and readers in other processes) read beside the writer. Each connection runs one operation at a
+/// time, back to back under contention, so many concurrent callers are not slower than one. Single writes run in autocommit
 /// mode; every bulk operation runs in one transaction (<c>BEGIN IMMEDIATE</c> for writes) that commits whole or rolls
 /// back whole, including when it is cancelled midway. For throughput, coalesce concurrent single calls into bulk calls
 /// with <c>ParallelExec.Memory.BatchingMemoryStore</c>.
@@ -55,6 +59,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
         Name = _options.Name;
         _pipeline = _options.ResiliencePipeline ?? BuildBusyRetry(_options, () => Interlocked.Increment(ref _busyRetries));
         _telemetry = new MemoryStoreTelemetry(_options);
+        CreateLanes();
         _telemetry.Instruments.Live.Add(this);
     }
 
@@ -90,9 +95,8 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
     public ValueTask<ReadOnlyMemory<byte>?> GetAsync(string namespaceName, string key, CancellationToken cancellationToken = default)
     {
         MemoryStoreArguments.Check(namespaceName, key);
-        return RunAsync(MemoryOperation.Get, 1, bulk: false, static (store, args, _) =>
+        return RunAsync(MemoryOperation.Get, 1, bulk: false, static (store, s, args, _) =>
         {
-            var s = store._db!;
             s.GetNamespace.Value = args.namespaceName;
             s.GetKey.Value = args.key;
             s.GetNow.Value = store.NowMilliseconds();
@@ -108,7 +112,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
     {
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
         var list = MemoryStoreArguments.Keys(keys);
-        return RunAsync(MemoryOperation.Get, list.Count, bulk: true, static (store, args, token) =>
+        return RunAsync(MemoryOperation.Get, list.Count, bulk: true, static (store, s, args, token) =>
         {
             var found = new Dictionary<string, ReadOnlyMemory<byte>>(args.list.Count, StringComparer.Ordinal);
             if (args.list.Count == 0)
@@ -116,10 +120,9 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
                 return (IReadOnlyDictionary<string, ReadOnlyMemory<byte>>)found;
             }
 
-            var s = store._db!;
             var hits = 0;
             // One read transaction: one consistent snapshot and one lock acquisition for all the keys.
-            using var transaction = store._db!.Connection.BeginTransaction(deferred: true);
+            using var transaction = s.Connection.BeginTransaction(deferred: true);
             s.Get.Transaction = transaction;
             try
             {
@@ -154,9 +157,8 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
     {
         MemoryStoreArguments.Check(namespaceName, key);
         MemoryStoreArguments.CheckTimeToLive(timeToLive);
-        await RunAsync(MemoryOperation.Set, 1, bulk: false, static (store, args, _) =>
+        await RunAsync(MemoryOperation.Set, 1, bulk: false, static (store, s, args, _) =>
         {
-            var s = store._db!;
             s.SetNamespace.Value = args.namespaceName;
             s.SetKey.Value = args.key;
             s.SetValue.Value = AsArray(args.value);
@@ -172,15 +174,14 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
         MemoryStoreArguments.CheckTimeToLive(timeToLive);
         var list = MemoryStoreArguments.Entries(entries);
-        await RunAsync(MemoryOperation.Set, list.Count, bulk: true, static (store, args, token) =>
+        await RunAsync(MemoryOperation.Set, list.Count, bulk: true, static (store, s, args, token) =>
         {
             if (args.list.Count == 0)
             {
                 return true;
             }
 
-            var s = store._db!;
-            using var transaction = store._db!.Connection.BeginTransaction(deferred: false);
+            using var transaction = s.Connection.BeginTransaction(deferred: false);
             s.Set.Transaction = transaction;
             try
             {
@@ -212,7 +213,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
     public ValueTask<bool> DeleteAsync(string namespaceName, string key, CancellationToken cancellationToken = default)
     {
         MemoryStoreArguments.Check(namespaceName, key);
-        return RunAsync(MemoryOperation.Remove, 1, bulk: false, static (store, args, _) => store.DeleteOne(args.namespaceName, args.key), (namespaceName, key), cancellationToken);
+        return RunAsync(MemoryOperation.Remove, 1, bulk: false, static (store, s, args, _) => store.DeleteOne(s, args.namespaceName, args.key), (namespaceName, key), cancellationToken);
     }
 
     /// <inheritdoc/>
@@ -220,15 +221,14 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
     {
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
         var list = MemoryStoreArguments.Keys(keys);
-        return RunAsync(MemoryOperation.Remove, list.Count, bulk: true, static (store, args, token) =>
+        return RunAsync(MemoryOperation.Remove, list.Count, bulk: true, static (store, s, args, token) =>
         {
             if (args.list.Count == 0)
             {
                 return 0;
             }
 
-            var s = store._db!;
-            using var transaction = store._db!.Connection.BeginTransaction(deferred: false);
+            using var transaction = s.Connection.BeginTransaction(deferred: false);
             s.Delete.Transaction = transaction;
             try
             {
@@ -236,7 +236,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
                 foreach (var key in args.list)
                 {
                     token.ThrowIfCancellationRequested();
-                    if (store.DeleteOne(args.namespaceName, key))
+                    if (store.DeleteOne(s, args.namespaceName, key))
                     {
                         deleted++;
                     }
@@ -258,9 +258,8 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
     {
         ArgumentException.ThrowIfNullOrEmpty(namespaceName);
         ArgumentNullException.ThrowIfNull(prefix);
-        return RunAsync(MemoryOperation.List, 0, bulk: true, static (store, args, token) =>
+        return RunAsync(MemoryOperation.List, 0, bulk: true, static (store, s, args, token) =>
         {
-            var s = store._db!;
             s.ListNamespace.Value = args.namespaceName;
             s.ListPrefix.Value = args.prefix;
             s.ListNow.Value = store.NowMilliseconds();
@@ -284,18 +283,16 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The store has been disposed.</exception>
     public ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken = default) =>
-        RunAsync(MemoryOperation.Remove, 0, bulk: false, static (store, _, _) =>
+        RunAsync(MemoryOperation.Remove, 0, bulk: false, static (store, s, _, _) =>
         {
-            var s = store._db!;
             s.PurgeNow.Value = store.NowMilliseconds();
             var removed = s.Purge.ExecuteNonQuery();
             store._telemetry.Expired(removed);
             return removed;
         }, 0, cancellationToken);
 
-    private bool DeleteOne(string namespaceName, string key)
+    private bool DeleteOne(SqliteStatements s, string namespaceName, string key)
     {
-        var s = _db!;
         s.DeleteNamespace.Value = namespaceName;
         s.DeleteKey.Value = key;
         s.DeleteNow.Value = NowMilliseconds();

@@ -10,6 +10,11 @@ namespace ParallelExec.Sqlite;
 /// <remarks><see cref="ComponentOptions.DrainTimeout"/> has no effect: disposal waits for the one running operation, which holds the connection.</remarks>
 public sealed class SqliteMemoryStoreOptions : ComponentOptions
 {
+    // Upper bounds far above any useful value: each reader is a connection with its own page cache, and a retry count or
+    // busy timeout beyond these would only hang a caller.
+    internal const int ReadConnectionsLimit = 64;
+    internal const int MaxBusyRetriesLimit = 10_000;
+    internal static readonly TimeSpan BusyTimeoutLimit = TimeSpan.FromHours(1);
     /// <summary>
     /// Gets or sets the database: a file path (created with its schema on first use) or <c>:memory:</c> for a private
     /// in-memory database that lives as long as the store.
@@ -21,7 +26,7 @@ public sealed class SqliteMemoryStoreOptions : ComponentOptions
     /// Gets or sets how long one attempt waits inside SQLite for another connection's lock before it fails with
     /// SQLITE_BUSY and the retry takes over. Microsoft.Data.Sqlite counts this in whole seconds, so it is rounded up.
     /// </summary>
-    /// <value>The default is 1 second; must be greater than zero.</value>
+    /// <value>The default is 1 second; must be greater than zero and at most one hour.</value>
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
@@ -29,12 +34,20 @@ public sealed class SqliteMemoryStoreOptions : ComponentOptions
     /// back-off and jitter starting at <see cref="BusyRetryDelay"/>) before its caller gets the
     /// <see cref="Microsoft.Data.Sqlite.SqliteException"/>. Ignored when <see cref="ResiliencePipeline"/> is set.
     /// </summary>
-    /// <value>The default is 5; must be zero or greater.</value>
+    /// <value>The default is 5; must be between 0 and 10,000.</value>
     public int MaxBusyRetries { get; set; } = 5;
 
     /// <summary>Gets or sets the first back-off delay of the busy retry. Ignored when <see cref="ResiliencePipeline"/> is set.</summary>
     /// <value>The default is 20 milliseconds; must be greater than zero.</value>
     public TimeSpan BusyRetryDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// Gets or sets how many connections read a database file beside the one connection that writes (WAL lets readers
+    /// and the writer work at once). Each runs one read at a time; a read goes to an idle one, or waits its turn. An
+    /// in-memory database has one connection, which reads and writes.
+    /// </summary>
+    /// <value>The default is the number of processors, at most 4; must be between 1 and 64.</value>
+    public int ReadConnections { get; set; } = Math.Min(Environment.ProcessorCount, 4);
 
     /// <summary>
     /// Gets or sets the Polly pipeline every operation runs through, replacing the built-in busy retry. Each attempt
@@ -52,12 +65,11 @@ public sealed class SqliteMemoryStoreOptions : ComponentOptions
         base.AddErrors(validator);
         validator
             .Require(!string.IsNullOrWhiteSpace(DataSource), nameof(DataSource), DataSource, "must be a file path or :memory:")
-            .RequirePositive(BusyTimeout, nameof(BusyTimeout))
-            .Require(MaxBusyRetries >= 0, nameof(MaxBusyRetries), MaxBusyRetries, "must be zero or greater")
+            .Require(BusyTimeout > TimeSpan.Zero && BusyTimeout <= BusyTimeoutLimit, nameof(BusyTimeout), BusyTimeout, "must be greater than zero and at most one hour")
+            .Require(MaxBusyRetries is >= 0 and <= MaxBusyRetriesLimit, nameof(MaxBusyRetries), MaxBusyRetries, $"must be between 0 and {MaxBusyRetriesLimit}")
+            .Require(ReadConnections is > 0 and <= ReadConnectionsLimit, nameof(ReadConnections), ReadConnections, $"must be between 1 and {ReadConnectionsLimit}")
             .RequirePositive(BusyRetryDelay, nameof(BusyRetryDelay))
-            // SQLite takes its busy timeout in int milliseconds, and the retry delay is a timer: longer spans would
-            // fail on the first operation instead of here.
-            .Require(BusyTimeout <= TimeSpan.FromMilliseconds(int.MaxValue), nameof(BusyTimeout), BusyTimeout, "must be at most 24.20:31:23.6470000")
+            // The retry delay is a timer: a longer span would fail on the first busy retry instead of here.
             .Require(BusyRetryDelay <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(BusyRetryDelay), BusyRetryDelay, "must be at most 49.17:02:47.2940000 (the longest timer)");
     }
 

@@ -3,8 +3,8 @@ using Microsoft.Data.Sqlite;
 namespace ParallelExec.Sqlite;
 
 /// <summary>
-/// The store's database: its one connection (WAL journal, schema created on first use) and the prepared statements with
-/// their parameters, reused for every call. Used by one operation at a time, under the store's gate.
+/// One connection of the store (WAL journal, schema created on first use) and the prepared statements with their
+/// parameters, reused for every call. Used by one operation at a time, by the lane that owns it.
 /// </summary>
 internal sealed class SqliteStatements : IDisposable
 {
@@ -20,7 +20,7 @@ internal sealed class SqliteStatements : IDisposable
             DataSource = options.DataSource,
             Mode = SqliteOpenMode.ReadWriteCreate,
             Cache = SqliteCacheMode.Private,
-            // The store keeps its one connection; pooling would only keep the file open after disposal.
+            // The store keeps its connections; pooling would only keep the file open after disposal.
             Pooling = false,
             DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
         }.ToString();

@@ -166,7 +166,8 @@ public sealed class SqliteMemoryStoreTests : IDisposable
     [Fact]
     public async Task A_call_waiting_for_the_connection_counts_as_queued_and_its_cancellation_ends_it_cancelled()
     {
-        await using var store = new SqliteMemoryStore(_database.NewPath());
+        // In memory: one connection reads and writes, so the read waits too (a file's reads go to reader connections).
+        await using var store = new SqliteMemoryStore(":memory:");
         await store.SetAsync("ns", "warm", Bytes("schema exists"));
         using var inside = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
@@ -209,9 +210,34 @@ public sealed class SqliteMemoryStoreTests : IDisposable
         }));
 
         Assert.Equal(
-            "Invalid SqliteMemoryStoreOptions: TimeProvider = null: must not be null; DataSource = \"\": must be a file path or :memory:; BusyTimeout = 00:00:00: must be greater than zero; MaxBusyRetries = -1: must be zero or greater; BusyRetryDelay = -00:00:01: must be greater than zero. (Parameter 'TimeProvider')",
+            "Invalid SqliteMemoryStoreOptions: TimeProvider = null: must not be null; DataSource = \"\": must be a file path or :memory:; BusyTimeout = 00:00:00: must be greater than zero and at most one hour; MaxBusyRetries = -1: must be between 0 and 10000; BusyRetryDelay = -00:00:01: must be greater than zero. (Parameter 'TimeProvider')",
             ex.Message);
         Assert.Throws<ArgumentNullException>(() => new SqliteMemoryStore((string)null!));
+    }
+
+    [Theory]
+    [InlineData(nameof(SqliteMemoryStoreOptions.ReadConnections), "ReadConnections = 1000000: must be between 1 and 64")]
+    [InlineData(nameof(SqliteMemoryStoreOptions.MaxBusyRetries), "MaxBusyRetries = 2147483647: must be between 0 and 10000")]
+    [InlineData(nameof(SqliteMemoryStoreOptions.BusyTimeout), "BusyTimeout = 10675199.02:48:05.4775807: must be greater than zero and at most one hour")]
+    public void Huge_values_are_refused_with_the_option_and_its_value(string option, string expected)
+    {
+        var options = new SqliteMemoryStoreOptions { DataSource = ":memory:" };
+        switch (option)
+        {
+            case nameof(SqliteMemoryStoreOptions.ReadConnections):
+                options.ReadConnections = 1_000_000;
+                break;
+            case nameof(SqliteMemoryStoreOptions.MaxBusyRetries):
+                options.MaxBusyRetries = int.MaxValue;
+                break;
+            default:
+                options.BusyTimeout = TimeSpan.MaxValue;
+                break;
+        }
+
+        var ex = Assert.Throws<ArgumentException>(() => new SqliteMemoryStore(options));
+        Assert.Contains(expected, ex.Message);
+        Assert.Equal(option, ex.ParamName);
     }
 
     private static SqliteConnection OpenOther(string path)

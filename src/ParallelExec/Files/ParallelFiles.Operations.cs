@@ -17,14 +17,21 @@ public sealed partial class ParallelFiles
     /// </summary>
     private void EnterUserCallback() => AmbientComponent<ParallelFiles>.Current = this;
 
+    /// <summary>
+    /// The path an operation uses: as given without <see cref="ParallelFilesOptions.RootDirectory"/>; with it, the
+    /// resolved full path inside the root, or a <see cref="PathOutsideRootException"/> that fails this file only.
+    /// </summary>
+    private string Confine(string path, bool followLast = true) => _confinement is null ? path : _confinement.Check(path, followLast);
+
     private async ValueTask<FileResult> ReadOneAsync(string path, CancellationToken token)
     {
         try
         {
             token.ThrowIfCancellationRequested();
+            var target = Confine(path);
             var data = _options.UseAsynchronousReads
-                ? await File.ReadAllBytesAsync(path, token).ConfigureAwait(false)
-                : File.ReadAllBytes(path);
+                ? await File.ReadAllBytesAsync(target, token).ConfigureAwait(false)
+                : File.ReadAllBytes(target);
             Interlocked.Add(ref _bytesRead, data.Length);
             return new FileResult(path, FileOperation.Read, data, data.Length, null, null);
         }
@@ -41,7 +48,7 @@ public sealed partial class ParallelFiles
         {
             token.ThrowIfCancellationRequested();
             EnterUserCallback();
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            using var handle = File.OpenHandle(Confine(path), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
             long offset = 0;
             int read;
             while ((read = RandomAccess.Read(handle, buffer.AsSpan(0, _options.BufferSize), offset)) > 0)
@@ -71,7 +78,7 @@ public sealed partial class ParallelFiles
             token.ThrowIfCancellationRequested();
             ArgumentException.ThrowIfNullOrEmpty(file.Path, "path");
             var content = file.Content;
-            WriteThroughTarget(file.Path, stream =>
+            WriteThroughTarget(Confine(file.Path), stream =>
             {
                 // Large contents go out in slices so that a cancellation is honoured between them.
                 var slice = content.Length > _options.StreamingThreshold ? _options.BufferSize : Math.Max(content.Length, 1);
@@ -97,19 +104,21 @@ public sealed partial class ParallelFiles
             token.ThrowIfCancellationRequested();
             ArgumentException.ThrowIfNullOrEmpty(copy.Source, "source");
             ArgumentException.ThrowIfNullOrEmpty(copy.Destination, "destination");
-            using var source = new FileStream(copy.Source, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
+            var sourcePath = Confine(copy.Source);
+            var destinationPath = Confine(copy.Destination);
+            using var source = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
             var length = source.Length;
             long copied = 0;
             if (length <= _options.StreamingThreshold && _options.WriteStreamWrapper is null)
             {
                 // Small file: the operating system's whole-file copy (copy_file_range on Linux) beats a user-space loop.
                 source.Dispose();
-                copied = CopyWholeFile(copy.Source, copy.Destination);
+                copied = CopyWholeFile(sourcePath, destinationPath);
                 progress.Add(copied);
             }
             else
             {
-                WriteThroughTarget(copy.Destination, target =>
+                WriteThroughTarget(destinationPath, target =>
                 {
                     var buffer = ArrayPool<byte>.Shared.Rent(_options.BufferSize);
                     try
@@ -146,7 +155,7 @@ public sealed partial class ParallelFiles
         {
             token.ThrowIfCancellationRequested();
             ArgumentException.ThrowIfNullOrEmpty(path);
-            File.Delete(path);
+            File.Delete(Confine(path, followLast: false));
             return new(new FileResult(path, FileOperation.Delete, ReadOnlyMemory<byte>.Empty, 0, null, null));
         }
         catch (Exception ex) when (!IsCancellation(ex, token))
@@ -160,13 +169,58 @@ public sealed partial class ParallelFiles
         try
         {
             token.ThrowIfCancellationRequested();
+            var target = Confine(path);
             EnterUserCallback();
-            await process(path, token).ConfigureAwait(false);
+            await process(target, token).ConfigureAwait(false);
             return new FileResult(path, FileOperation.Process, ReadOnlyMemory<byte>.Empty, 0, null, null);
         }
         catch (Exception ex) when (!IsCancellation(ex, token))
         {
             return FileResult.Failure(path ?? string.Empty, FileOperation.Process, ex);
+        }
+    }
+
+    private async ValueTask<FileResult> ReadAndProcessOneAsync(string path, Func<string, ReadOnlyMemory<byte>, CancellationToken, ValueTask> process, CancellationToken token)
+    {
+        byte[]? buffer = null;
+        try
+        {
+            token.ThrowIfCancellationRequested();
+            int length;
+            using (var handle = File.OpenHandle(Confine(path), FileMode.Open, FileAccess.Read, FileShare.Read))
+            {
+                var fileLength = RandomAccess.GetLength(handle);
+                if (fileLength > Array.MaxLength)
+                {
+                    throw new IOException($"The file '{path}' has {fileLength} bytes, more than one buffer holds: read it with ReadChunksAsync.");
+                }
+
+                // Synchronous reads on the bounded workers (see the class remarks); the length read at open is what is
+                // handed over, so a file that grows meanwhile is read up to the length it had.
+                buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(fileLength, 1));
+                length = 0;
+                int read;
+                while (length < fileLength && (read = RandomAccess.Read(handle, buffer.AsSpan(length, (int)fileLength - length), length)) > 0)
+                {
+                    length += read;
+                }
+            }
+
+            Interlocked.Add(ref _bytesRead, length);
+            EnterUserCallback();
+            await process(path, buffer.AsMemory(0, length), token).ConfigureAwait(false);
+            return new FileResult(path, FileOperation.Read, ReadOnlyMemory<byte>.Empty, length, null, null);
+        }
+        catch (Exception ex) when (!IsCancellation(ex, token))
+        {
+            return FileResult.Failure(path ?? string.Empty, FileOperation.Read, ex);
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 

@@ -46,6 +46,7 @@ public sealed partial class ParallelFiles : IExecComponent, IInstrumentedCompone
     private readonly WaitList<FileBatch> _batches = new();
     private readonly ItemReporter _reporter;
     private readonly Counter<long> _bytesCounter;
+    private readonly RootConfinement? _confinement;
     private WorkerPool? _pool;
     private long _bytesRead;
     private long _bytesWritten;
@@ -57,6 +58,7 @@ public sealed partial class ParallelFiles : IExecComponent, IInstrumentedCompone
     {
         _options = (options ?? new ParallelFilesOptions()).Clone();
         _options.Validate();
+        _confinement = _options.RootDirectory is null ? null : new RootConfinement(_options.RootDirectory);
         _reporter = new ItemReporter(_options.Name, _options.TimeProvider, ComponentInstruments.Get("files", _options.MeterFactory), onDropped: null, onError: null);
         _bytesCounter = _reporter.Instruments.GetExtra("bytes", static meter => meter.CreateCounter<long>(
             "parallelexec.files.bytes", "By", "Bytes read, written or copied, tagged by operation."));
@@ -76,7 +78,7 @@ public sealed partial class ParallelFiles : IExecComponent, IInstrumentedCompone
     KeyValuePair<string, object?> IInstrumentedComponent.NameTag => _reporter.NameTag;
 
     /// <summary>
-    /// Stops intake: a later batch call (<see cref="ReadAllAsync"/>, <see cref="WriteAllAsync"/>, ...) throws
+    /// Stops intake: a later batch call (<c>ReadAllAsync</c>, <see cref="WriteAllAsync"/>, ...) throws
     /// <see cref="InvalidOperationException"/>; batches already being enumerated run on. Idempotent.
     /// </summary>
     public void Complete()
@@ -93,7 +95,7 @@ public sealed partial class ParallelFiles : IExecComponent, IInstrumentedCompone
     /// cancels them: each file operation still queued or running is cancelled and counted as dropped with
     /// <see cref="DropReason.DrainTimeout"/>, and those enumerations throw <see cref="OperationCanceledException"/>.
     /// Idempotent: every call returns the same disposal. Called from a callback of this instance's own work
-    /// (<see cref="ProcessAllAsync"/>, <see cref="ReadChunksAsync"/>), it starts the disposal and returns at once.
+    /// (the <c>ProcessAllAsync</c> callbacks, <see cref="ReadChunksAsync"/>), it starts the disposal and returns at once.
     /// </summary>
     /// <returns>A task that ends when every batch has ended and the workers have stopped.</returns>
     public ValueTask DisposeAsync()
@@ -138,7 +140,10 @@ public sealed partial class ParallelFiles : IExecComponent, IInstrumentedCompone
         });
     }
 
-    /// <summary>Reads the whole content of each file.</summary>
+    /// <summary>
+    /// Reads the whole content of each file and hands it to the caller in its result. For work on each file's content
+    /// (hashing, parsing), the overload with a <c>process</c> callback is faster: it runs that work on the workers.
+    /// </summary>
     /// <param name="paths">The files to read. Enumerated once, lazily, as workers become free.</param>
     /// <param name="cancellationToken">Cancels the remaining reads.</param>
     /// <returns>One result per path, in completion order; <see cref="FileResult.Data"/> holds the content.</returns>
@@ -238,7 +243,10 @@ public sealed partial class ParallelFiles : IExecComponent, IInstrumentedCompone
 
     /// <summary>Runs <paramref name="process"/> on each path, with the same bound and a result per path.</summary>
     /// <param name="paths">The files to process, for example from <see cref="EnumerateFiles"/>.</param>
-    /// <param name="process">The work for one file; an exception it throws fails that file only.</param>
+    /// <param name="process">
+    /// The work for one file; an exception it throws fails that file only. It receives the path as given, or, with
+    /// <see cref="ParallelFilesOptions.RootDirectory"/> set, the resolved full path that was checked to be inside the root.
+    /// </param>
     /// <param name="cancellationToken">Cancels the remaining work; passed to <paramref name="process"/>.</param>
     /// <returns>One result per path, in completion order.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="paths"/> or <paramref name="process"/> is <see langword="null"/>.</exception>
@@ -250,6 +258,33 @@ public sealed partial class ParallelFiles : IExecComponent, IInstrumentedCompone
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(process);
         return RunBatchAsync(paths, FileOperation.Process, (path, token) => ProcessOneAsync(path, process, token), cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads each file whole and runs <paramref name="process"/> on its content on the same worker, right after the read:
+    /// the fast path for per-file work such as hashing or parsing. The work runs on the instance's bounded workers, not
+    /// on the thread that enumerates the results, and the content sits in a pooled buffer, so no array is allocated per
+    /// file.
+    /// </summary>
+    /// <param name="paths">The files to read. Enumerated once, lazily, as workers become free.</param>
+    /// <param name="process">
+    /// The work for one file, called with the path as given and the file's whole content. The content's memory is
+    /// reused after the returned task completes: copy what must be kept. An exception it throws fails that file only.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the remaining work; passed to <paramref name="process"/>.</param>
+    /// <returns>
+    /// One result per path, in completion order, with <see cref="FileResult.BytesProcessed"/> the file's length; <see cref="FileResult.Data"/> is empty (the content
+    /// was handed to <paramref name="process"/>).
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="paths"/> or <paramref name="process"/> is <see langword="null"/>.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the enumeration).</exception>
+    /// <exception cref="InvalidOperationException"><see cref="Complete"/> was called.</exception>
+    /// <exception cref="ObjectDisposedException"><see cref="DisposeAsync"/> was called.</exception>
+    public IAsyncEnumerable<FileResult> ReadAllAsync(IEnumerable<string> paths, Func<string, ReadOnlyMemory<byte>, CancellationToken, ValueTask> process, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        ArgumentNullException.ThrowIfNull(process);
+        return RunBatchAsync(paths, FileOperation.Read, (path, token) => ReadAndProcessOneAsync(path, process, token), cancellationToken);
     }
 
     /// <summary>Gets a snapshot of this instance's counters since it was created: its ledger (a file operation is the item) and the bytes moved.</summary>

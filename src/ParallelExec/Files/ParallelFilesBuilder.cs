@@ -42,6 +42,12 @@ public sealed class ParallelFilesBuilder : ComponentBuilder<ParallelFilesBuilder
         o.BufferSize = bufferSize;
     });
 
+    /// <summary>Confines every path to <paramref name="rootDirectory"/> (<see cref="ParallelFilesOptions.RootDirectory"/>).</summary>
+    /// <param name="rootDirectory">An existing directory; checked by <see cref="ComponentBuilder{TBuilder, TOptions, TComponent}.Build"/>.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public ParallelFilesBuilder WithRoot(string rootDirectory) => Set(o => o.RootDirectory = rootDirectory);
+
     /// <inheritdoc/>
     protected override ParallelFiles Create(ParallelFilesOptions options) => new(options);
 }

@@ -6,8 +6,12 @@ namespace ParallelExec.Files;
 /// </summary>
 public sealed class ParallelFilesOptions : ComponentOptions
 {
+    // Upper bounds that keep a typo from exhausting memory: every worker rents a buffer of BufferSize bytes, and the
+    // shared worker pool's queue holds twice MaxDegreeOfParallelism inputs. Each is far above any useful value.
+    internal const int MaxDegreeOfParallelismLimit = 4096;
+    internal const int BufferSizeLimit = 16 * 1024 * 1024;
     /// <summary>Gets or sets how many files an instance works on at the same time, across all its batch calls.</summary>
-    /// <value>The default is <see cref="Environment.ProcessorCount"/>; must be greater than zero.</value>
+    /// <value>The default is <see cref="Environment.ProcessorCount"/>; must be between 1 and 4,096.</value>
     public int MaxDegreeOfParallelism { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
@@ -19,7 +23,7 @@ public sealed class ParallelFilesOptions : ComponentOptions
     public int StreamingThreshold { get; set; } = 1024 * 1024;
 
     /// <summary>Gets or sets the size, in bytes, of the pooled buffers that stream large files and chunked reads.</summary>
-    /// <value>The default is 81,920 bytes; must be greater than zero.</value>
+    /// <value>The default is 81,920 bytes; must be between 1 and 16 MiB (16,777,216).</value>
     public int BufferSize { get; set; } = 81920;
 
     /// <summary>
@@ -36,6 +40,17 @@ public sealed class ParallelFilesOptions : ComponentOptions
     /// </summary>
     /// <value>The default is <see langword="false"/>.</value>
     public bool FlushToDisk { get; set; }
+
+    /// <summary>
+    /// Gets or sets the directory every path must stay inside, or <see langword="null"/> for none. When set, a relative
+    /// path is taken relative to this directory, and a path that leaves it — through <c>..</c>, as an absolute path
+    /// elsewhere, or through a symbolic link (to a file or a directory, anywhere along the path) whose final target is
+    /// outside — is refused: that file's <see cref="FileResult"/> fails with a <see cref="PathOutsideRootException"/>
+    /// naming the path, and nothing is read, written or deleted. See <c>docs/files.md</c> for what a concurrent change to
+    /// the directories can still do between the check and the use.
+    /// </summary>
+    /// <value>The default is <see langword="null"/> (paths are used as given); when set, must be an existing directory.</value>
+    public string? RootDirectory { get; set; }
 
     /// <summary>
     /// Gets or sets a value indicating whether whole-file reads use asynchronous file I/O. Synchronous reads on the
@@ -57,10 +72,9 @@ public sealed class ParallelFilesOptions : ComponentOptions
     {
         base.AddErrors(validator);
         validator
-            .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
+            .Require(MaxDegreeOfParallelism is > 0 and <= MaxDegreeOfParallelismLimit, nameof(MaxDegreeOfParallelism), MaxDegreeOfParallelism, $"must be between 1 and {MaxDegreeOfParallelismLimit}")
             .Require(StreamingThreshold >= 0, nameof(StreamingThreshold), StreamingThreshold, "must be zero or greater")
-            .RequirePositive(BufferSize, nameof(BufferSize))
-            // Every operation rents a buffer of this size: a larger one would exhaust memory on the first operation.
-            .Require(BufferSize <= 64 * 1024 * 1024, nameof(BufferSize), BufferSize, "must be at most 67108864 (64 MiB)");
+            .Require(BufferSize is > 0 and <= BufferSizeLimit, nameof(BufferSize), BufferSize, $"must be between 1 and {BufferSizeLimit}")
+            .Require(RootDirectory is null || (RootDirectory.Length > 0 && Directory.Exists(RootDirectory)), nameof(RootDirectory), RootDirectory, "must be an existing directory or null");
     }
 }

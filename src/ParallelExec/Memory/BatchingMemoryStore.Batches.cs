@@ -24,6 +24,19 @@ public sealed partial class BatchingMemoryStore
     /// </summary>
     private async ValueTask<IReadOnlyList<ReadOnlyMemory<byte>?>> ReadBatchAsync(IReadOnlyList<StoreKey> keys, CancellationToken cancellationToken)
     {
+        _readFlow?.Started();
+        try
+        {
+            return await ReadBatchCoreAsync(keys).ConfigureAwait(false);
+        }
+        finally
+        {
+            _readFlow?.Ended();
+        }
+    }
+
+    private async ValueTask<IReadOnlyList<ReadOnlyMemory<byte>?>> ReadBatchCoreAsync(IReadOnlyList<StoreKey> keys)
+    {
         Interlocked.Increment(ref _readBatches);
         var results = new ReadOnlyMemory<byte>?[keys.Count];
         foreach (var group in GroupIndexes(keys, static k => k.Namespace))
@@ -54,6 +67,19 @@ public sealed partial class BatchingMemoryStore
     /// </summary>
     private async ValueTask<IReadOnlyList<WriteOutcome>> WriteBatchAsync(IReadOnlyList<PendingWrite> writes, CancellationToken cancellationToken)
     {
+        _writeFlow?.Started();
+        try
+        {
+            return await WriteBatchCoreAsync(writes).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeFlow?.Ended();
+        }
+    }
+
+    private async ValueTask<IReadOnlyList<WriteOutcome>> WriteBatchCoreAsync(IReadOnlyList<PendingWrite> writes)
+    {
         Interlocked.Increment(ref _writeBatches);
         var results = new WriteOutcome[writes.Count];
         foreach (var group in GroupIndexes(writes, static w => (w.Key.Namespace, w.TimeToLive)))
@@ -76,6 +102,40 @@ public sealed partial class BatchingMemoryStore
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// When a batch of one kind goes without waiting: at once when none of that kind is running, and as soon as the
+    /// running one ends for the calls that gathered meanwhile. Lock-free; a missed flush costs at most MaxDelay.
+    /// </summary>
+    private sealed class BatchFlow(Action flush)
+    {
+        private int _running;
+
+        // Set by the caller that flushed an idle batcher, so the callers right behind it (before its batch starts) join
+        // the open batch instead of each sending a batch of one; cleared when a batch starts or ends.
+        private int _flushPending;
+
+        public void Submitted()
+        {
+            if (Volatile.Read(ref _running) == 0 && Interlocked.CompareExchange(ref _flushPending, 1, 0) == 0)
+            {
+                flush();
+            }
+        }
+
+        public void Started()
+        {
+            Interlocked.Increment(ref _running);
+            Volatile.Write(ref _flushPending, 0);
+        }
+
+        public void Ended()
+        {
+            Interlocked.Decrement(ref _running);
+            Volatile.Write(ref _flushPending, 0);
+            flush();
+        }
     }
 
     private void ThrowIfCut()

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ParallelExec.Batching;
 using ParallelExec.Internal;
 
 namespace ParallelExec.Memory;
@@ -20,17 +21,26 @@ public sealed partial class BatchingMemoryStore
     public Task Completion => _lifecycle.Completion;
 
     /// <summary>
-    /// Stops intake: later calls throw <see cref="InvalidOperationException"/> (<see cref="ObjectDisposedException"/> once
-    /// disposed); calls already accepted still run, and <see cref="Completion"/> ends when the last has ended. Idempotent.
+    /// Stops intake and flushes the open batches at once: later calls throw <see cref="InvalidOperationException"/>
+    /// (<see cref="ObjectDisposedException"/> once disposed); calls already accepted still run without waiting for
+    /// <see cref="BatchingMemoryStoreOptions.MaxDelay"/>, and <see cref="Completion"/> ends when the last has been
+    /// written or read by the inner store. Idempotent.
     /// </summary>
     public void Complete()
     {
+        bool stopped;
         lock (_gate)
         {
-            if (_lifecycle.TryStopIntake())
+            stopped = _lifecycle.TryStopIntake();
+            if (stopped)
             {
                 CompleteIfDrainedLocked();
             }
+        }
+
+        if (stopped)
+        {
+            FlushBatchers();
         }
     }
 
@@ -75,6 +85,48 @@ public sealed partial class BatchingMemoryStore
         catch (Exception ex)
         {
             disposal.TrySetException(ex);
+        }
+    }
+
+    /// <summary>
+    /// Sends the open batches now, after intake has stopped. A call admitted before the stop but submitted to its batcher
+    /// after this flush sees the stop (<see cref="FlushIfStopped"/>) and flushes again, so no accepted call waits for
+    /// <see cref="BatchingMemoryStoreOptions.MaxDelay"/> once <see cref="Complete"/> has been called.
+    /// </summary>
+    private void FlushBatchers()
+    {
+        FlushBatcher(_writes);
+        FlushBatcher(_reads);
+    }
+
+    /// <summary>Seals <paramref name="batcher"/>'s open batch now, if it has one.</summary>
+    private static void FlushBatcher<TItem, TResult>(BatchProcessor<TItem, TResult> batcher)
+        where TItem : notnull
+    {
+        try
+        {
+            // Only the sealing matters here; the returned wait (for the flushed batches to end) is not needed: each
+            // caller awaits its own item. It cannot fault: FlushAsync's waiters are only ever completed with success.
+            _ = batcher.FlushAsync(CancellationToken.None);
+        }
+        catch (ObjectDisposedException)
+        {
+            // DisposeAsync has begun: disposing the batchers flushes them.
+        }
+    }
+
+    /// <summary>Called after a single call has joined its batch: flushes it at once if intake stopped meanwhile.</summary>
+    private void FlushIfStopped()
+    {
+        bool open;
+        lock (_gate)
+        {
+            open = _lifecycle.IsOpen;
+        }
+
+        if (!open)
+        {
+            FlushBatchers();
         }
     }
 

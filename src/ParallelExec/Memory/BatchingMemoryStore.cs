@@ -18,9 +18,12 @@ namespace ParallelExec.Memory;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Built on <see cref="BatchProcessor{TItem, TResult}"/>: a batch goes when it holds
-/// <see cref="BatchingMemoryStoreOptions.MaxBatchSize"/> calls or when its first call has waited
-/// <see cref="BatchingMemoryStoreOptions.MaxDelay"/>. A write's task completes only after the inner store's bulk call
+/// Built on <see cref="BatchProcessor{TItem, TResult}"/>. With <see cref="BatchingMemoryStoreOptions.EagerFlush"/> (the
+/// default), a call that finds no batch of its kind running goes at once
+/// (alone, or with the calls that joined it meanwhile); calls that arrive while a batch runs gather into the next one,
+/// which goes when the running one ends, when it holds <see cref="BatchingMemoryStoreOptions.MaxBatchSize"/> calls, or
+/// when its first call has waited <see cref="BatchingMemoryStoreOptions.MaxDelay"/>, whichever comes first. So a lone
+/// caller waits for nobody, and batches grow with the load. A write's task completes only after the inner store's bulk call
 /// that carried it has returned, so a write is visible to every read issued after its await returns; it fails with the
 /// inner store's exception if its group failed. Reads are shared only with reads still waiting for their batch, never
 /// with a read already running, so a read issued after a write's await never sees an older value.
@@ -30,8 +33,8 @@ namespace ParallelExec.Memory;
 /// it completes regardless. Deletes, bulk calls and listings go straight to the inner store.
 /// </para>
 /// <para>
-/// Lifecycle (<see cref="IExecComponent"/>): <see cref="Complete"/> stops intake and <see cref="Completion"/> ends once
-/// every accepted call has ended; <see cref="DisposeAsync"/> also flushes the open batches at once, waits up to
+/// Lifecycle (<see cref="IExecComponent"/>): <see cref="Complete"/> stops intake and sends the open batches at once, and
+/// <see cref="Completion"/> ends once every accepted call has ended (every buffered write is in the inner store); <see cref="DisposeAsync"/> also flushes the open batches at once, waits up to
 /// <see cref="ComponentOptions.DrainTimeout"/>, then cuts what is left: its callers get an
 /// <see cref="ItemDroppedException"/> (<see cref="DropReason.DrainTimeout"/>) and each key is reported to
 /// <see cref="BatchingMemoryStoreOptions.OnDropped"/>. The inner store is never disposed by this store.
@@ -44,6 +47,8 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
     private readonly MemoryStoreTelemetry _telemetry;
     private readonly BatchProcessor<StoreKey, ReadOnlyMemory<byte>?> _reads;
     private readonly BatchProcessor<PendingWrite, WriteOutcome> _writes;
+    private readonly BatchFlow? _readFlow;
+    private readonly BatchFlow? _writeFlow;
     private readonly ConcurrentDictionary<StoreKey, CachedValue>? _cache;
     private long _writeGeneration;
     private long _cacheHits;
@@ -69,6 +74,11 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
         _cache = _options.ReadCacheTimeToLive is null ? null : new ConcurrentDictionary<StoreKey, CachedValue>();
         _reads = new BatchProcessor<StoreKey, ReadOnlyMemory<byte>?>(ReadBatchAsync, ProcessorOptions<StoreKey>(coalesce: true, "reads"));
         _writes = new BatchProcessor<PendingWrite, WriteOutcome>(WriteBatchAsync, ProcessorOptions<PendingWrite>(coalesce: false, "writes"));
+        if (_options.EagerFlush)
+        {
+            _readFlow = new BatchFlow(() => FlushBatcher(_reads));
+            _writeFlow = new BatchFlow(() => FlushBatcher(_writes));
+        }
         _telemetry.Instruments.Live.Add(this);
     }
 
@@ -96,7 +106,10 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
         try
         {
             var generation = Volatile.Read(ref _writeGeneration);
-            var value = await _reads.SubmitAsync(storeKey, cancellationToken).ConfigureAwait(false);
+            var pending = _reads.SubmitAsync(storeKey, cancellationToken);
+            _readFlow?.Submitted();
+            FlushIfStopped();
+            var value = await pending.ConfigureAwait(false);
             if (_cache is not null && Volatile.Read(ref _writeGeneration) == generation)
             {
                 // Cached only if no write through this store started or finished while the read ran, so a read that
@@ -131,7 +144,10 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
         try
         {
             // The caller's buffer is not copied: this await returns only after the inner store has taken its copy.
-            var outcome = await _writes.SubmitAsync(new PendingWrite(storeKey, value, timeToLive), cancellationToken).ConfigureAwait(false);
+            var pending = _writes.SubmitAsync(new PendingWrite(storeKey, value, timeToLive), cancellationToken);
+            _writeFlow?.Submitted();
+            FlushIfStopped();
+            var outcome = await pending.ConfigureAwait(false);
             outcome.ThrowIfFailed();
             Exit(call, ItemOutcome.Succeeded, dropped: null);
         }

@@ -143,15 +143,17 @@ internal sealed class MemoryStoreTelemetry
     /// <summary>Creates the store's statistics snapshot from its ledger and these counts.</summary>
     /// <param name="ledger">The store's ledger, read by the store.</param>
     /// <param name="entries">The entries the store holds, where it knows cheaply.</param>
+    /// <param name="busyRetries">The retries the store made because its database was busy.</param>
     /// <returns>The snapshot.</returns>
-    public MemoryStoreStatistics Statistics(LedgerSnapshot ledger, long? entries) => new(
+    public MemoryStoreStatistics Statistics(LedgerSnapshot ledger, long? entries, long busyRetries = 0) => new(
         Reporter.Name,
         ledger,
         Interlocked.Read(ref _hits),
         Interlocked.Read(ref _misses),
         Interlocked.Read(ref _expired),
         entries,
-        Interlocked.Read(ref _bulkCalls));
+        Interlocked.Read(ref _bulkCalls),
+        busyRetries);
 
     /// <summary>The memory stores' own counters, created once per meter.</summary>
     private sealed class LookupCounters(Meter meter)

@@ -284,7 +284,7 @@ public sealed class ParallelFilesTests : IDisposable
         }));
 
         Assert.Equal(
-            "Invalid ParallelFilesOptions: TimeProvider = null: must not be null; MaxDegreeOfParallelism = 0: must be greater than zero; StreamingThreshold = -1: must be zero or greater; BufferSize = 0: must be greater than zero. (Parameter 'TimeProvider')",
+            "Invalid ParallelFilesOptions: TimeProvider = null: must not be null; MaxDegreeOfParallelism = 0: must be between 1 and 4096; StreamingThreshold = -1: must be zero or greater; BufferSize = 0: must be between 1 and 16777216. (Parameter 'TimeProvider')",
             ex.Message);
     }
 

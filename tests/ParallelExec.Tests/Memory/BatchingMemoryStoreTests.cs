@@ -15,14 +15,15 @@ public sealed class BatchingMemoryStoreContractTests : MemoryStoreContractTests
 
 public sealed class BatchingMemoryStoreTests
 {
-    // Batches flush only when full (or on dispose): the fake clock never reaches MaxDelay unless a test advances it.
+    // With EagerFlush off, batches flush only when full (or on Complete or dispose): the fake clock never reaches MaxDelay
+    // unless a test advances it. The tests of the mechanics below turn it off; BatchingMemoryStoreFlushTests cover it on.
     private readonly FakeTimeProvider _time = new();
 
     [Fact]
     public async Task Concurrent_single_writes_become_bulk_writes_and_each_is_visible_once_its_await_returns()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore());
-        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 16, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 16, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time, EagerFlush = false });
 
         var writers = Enumerable.Range(0, 64).Select(i => Task.Run(async () =>
         {
@@ -46,7 +47,7 @@ public sealed class BatchingMemoryStoreTests
     {
         var inner = new RecordingMemoryStore(new InMemoryStore());
         await inner.Inner.SetAsync("ns", "hot", Bytes("shared"));
-        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 2, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 2, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time, EagerFlush = false });
 
         var hotReads = Enumerable.Range(0, 10).Select(_ => store.GetAsync("ns", "hot").AsTask()).ToArray();
         Assert.All(hotReads, t => Assert.False(t.IsCompleted));
@@ -83,7 +84,7 @@ public sealed class BatchingMemoryStoreTests
         var inner = new RecordingMemoryStore(new InMemoryStore()) { FailNamespace = "bad" };
         var name = "failing-" + Guid.NewGuid().ToString("N");
         using var meters = new TelemetryRecorder(name, "parallelexec.memory.", recordSpans: false);
-        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 4, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time, Name = name });
+        await using var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 4, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time, Name = name, EagerFlush = false });
 
         var good1 = store.SetAsync("good", "a", Bytes("1")).AsTask();
         var bad1 = store.SetAsync("bad", "a", Bytes("1")).AsTask();
@@ -163,7 +164,7 @@ public sealed class BatchingMemoryStoreTests
     public async Task A_write_cancelled_while_waiting_for_its_batch_is_not_applied()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore());
-        var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 10, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+        var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 10, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time, EagerFlush = false });
         using var cts = new CancellationTokenSource();
 
         var cancelled = store.SetAsync("ns", "cancelled", Bytes("x"), cancellationToken: cts.Token).AsTask();
@@ -180,7 +181,7 @@ public sealed class BatchingMemoryStoreTests
     public async Task Dispose_flushes_pending_writes_and_later_calls_throw()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore());
-        var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 100, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time });
+        var store = new BatchingMemoryStore(inner, new BatchingMemoryStoreOptions { MaxBatchSize = 100, MaxDelay = TimeSpan.FromHours(1), TimeProvider = _time, EagerFlush = false });
         var writes = Enumerable.Range(0, 5).Select(i => store.SetAsync("ns", $"k{i}", Bytes("v")).AsTask()).ToArray();
         Assert.All(writes, w => Assert.False(w.IsCompleted));
 
@@ -197,7 +198,7 @@ public sealed class BatchingMemoryStoreTests
     public async Task Time_flushes_a_batch_that_is_not_full()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore());
-        await using var store = Exec.BatchingMemoryStore(inner).WithBatching(100, TimeSpan.FromMilliseconds(5)).WithTimeProvider(_time).Build();
+        await using var store = Exec.BatchingMemoryStore(inner).WithBatching(100, TimeSpan.FromMilliseconds(5)).WithTimeProvider(_time).Configure(o => o.EagerFlush = false).Build();
 
         var write = store.SetAsync("ns", "k", Bytes("v")).AsTask();
         _time.Advance(TimeSpan.FromMilliseconds(4));
@@ -219,7 +220,7 @@ public sealed class BatchingMemoryStoreTests
         }));
 
         Assert.Equal(
-            "Invalid BatchingMemoryStoreOptions: MaxBatchSize = 0: must be greater than zero; MaxDelay = 00:00:00: must be greater than zero; ReadCacheTimeToLive = -00:00:01: must be greater than zero or null. (Parameter 'MaxBatchSize')",
+            "Invalid BatchingMemoryStoreOptions: MaxBatchSize = 0: must be between 1 and 65536; MaxDelay = 00:00:00: must be greater than zero; ReadCacheTimeToLive = -00:00:01: must be greater than zero or null. (Parameter 'MaxBatchSize')",
             ex.Message);
         Assert.Throws<ArgumentNullException>(() => new BatchingMemoryStore(null!));
     }
@@ -228,17 +229,16 @@ public sealed class BatchingMemoryStoreTests
     public async Task Complete_stops_intake_and_Completion_ends_when_the_accepted_calls_have_ended()
     {
         var inner = new RecordingMemoryStore(new InMemoryStore());
-        await using var store = Exec.BatchingMemoryStore(inner).WithBatching(100, TimeSpan.FromMilliseconds(5)).WithTimeProvider(_time).Build();
+        await using var store = Exec.BatchingMemoryStore(inner).WithBatching(100, TimeSpan.FromMilliseconds(5)).WithTimeProvider(_time).Configure(o => o.EagerFlush = false).Build();
 
         var write = store.SetAsync("ns", "accepted", Bytes("v")).AsTask();
         store.Complete();
         store.Complete();
 
-        Assert.False(store.Completion.IsCompleted);
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await store.SetAsync("ns", "late", Bytes("v")));
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await store.ListKeysAsync("ns"));
-        _time.Advance(TimeSpan.FromMilliseconds(5));
 
+        // Complete() sent the open batch: no time passes on the fake clock, yet the write lands and Completion ends.
         await write.WithTimeout();
         await store.Completion.WithTimeout();
         Assert.Equal(["accepted"], await inner.Inner.ListKeysAsync("ns"));

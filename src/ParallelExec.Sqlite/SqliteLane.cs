@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+
+namespace ParallelExec.Sqlite;
+
+/// <summary>
+/// One connection and the operations waiting for it. Whoever posts to an idle lane runs the waiting operations one after
+/// another on its own thread (up to <see cref="MaxRunsPerTurn"/>, then the rest continues on the thread pool), so the
+/// connection goes from one operation to the next without waiting for a woken thread: under contention a lane runs its
+/// operations back to back, and 64 callers are not slower than one.
+/// </summary>
+/// <remarks>
+/// Only the thread that holds <c>_running</c> touches the connection; a posted operation ends exactly once (run,
+/// failed, or cancelled while waiting). A SemaphoreSlim around the connection measured 1.4-1.7x slower with 8-64
+/// callers than with one: each hand-over waited for the next waiter's thread to be scheduled while the connection sat
+/// idle.
+/// </remarks>
+internal sealed class SqliteLane
+{
+    // Bounds how long one caller's thread works for others before the rest moves to the thread pool.
+    private const int MaxRunsPerTurn = 64;
+
+    private static readonly Action<object?> ContinueOnPool = static lane => ((SqliteLane)lane!).RunHeld();
+
+    private readonly ConcurrentQueue<Work> _queue = new();
+    private readonly Func<SqliteStatements> _open;
+    private SqliteStatements? _db;
+    private bool _closed;
+    private int _running;
+
+    public SqliteLane(Func<SqliteStatements> open) => _open = open;
+
+    /// <summary>Gets a value indicating whether nothing runs on the lane and nothing waits for it (a hint, read without a lock).</summary>
+    public bool IsIdle => Volatile.Read(ref _running) == 0 && _queue.IsEmpty;
+
+    /// <summary>Runs <paramref name="body"/> on the lane's connection (opened on first use) when its turn comes.</summary>
+    /// <param name="body">The operation; runs on whichever thread drains the lane, never concurrently with another.</param>
+    /// <param name="cancellationToken">Cancels the operation while it waits; once started it runs to its end.</param>
+    /// <returns>The operation's result; <see cref="ObjectDisposedException"/> once the lane is closed.</returns>
+    public Task<TResult> RunAsync<TResult>(Func<SqliteStatements, TResult> body, CancellationToken cancellationToken)
+    {
+        var work = new Work<TResult>(body, cancellationToken);
+        _queue.Enqueue(work);
+        if (Interlocked.CompareExchange(ref _running, 1, 0) == 0)
+        {
+            RunHeld();
+        }
+
+        return work.Task;
+    }
+
+    /// <summary>Closes the connection after the operations posted before this call; later ones fail with <see cref="ObjectDisposedException"/>.</summary>
+    /// <returns>A task that completes when the connection is closed.</returns>
+    public Task CloseAsync() => RunAsync(
+        db =>
+        {
+            _closed = true;
+            _db?.Dispose();
+            _db = null;
+            return true;
+        },
+        CancellationToken.None);
+
+    /// <summary>Drains the queue while holding <c>_running</c>; releases it, or hands it to the thread pool after a turn.</summary>
+    private void RunHeld()
+    {
+        while (true)
+        {
+            var budget = MaxRunsPerTurn;
+            while (budget > 0 && _queue.TryDequeue(out var work))
+            {
+                budget--;
+                work.Run(this);
+            }
+
+            if (budget == 0 && !_queue.IsEmpty)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(ContinueOnPool, this, preferLocal: false);
+                return;
+            }
+
+            Volatile.Write(ref _running, 0);
+            // An operation posted between the last TryDequeue and the release found the lane running: take it back.
+            if (_queue.IsEmpty || Interlocked.CompareExchange(ref _running, 1, 0) != 0)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>The connection for the running operation: opened on first use; throws once the lane is closed.</summary>
+    private SqliteStatements Connection()
+    {
+        if (_closed)
+        {
+            throw new ObjectDisposedException(nameof(SqliteMemoryStore));
+        }
+
+        return _db ??= _open();
+    }
+
+    private abstract class Work
+    {
+        public abstract void Run(SqliteLane lane);
+    }
+
+    private sealed class Work<TResult> : Work
+    {
+        private readonly TaskCompletionSource<TResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Func<SqliteStatements, TResult> _body;
+        private readonly CancellationTokenRegistration _registration;
+
+        // 0 waiting, 1 started, 2 cancelled while waiting: the first transition wins.
+        private int _state;
+
+        public Work(Func<SqliteStatements, TResult> body, CancellationToken cancellationToken)
+        {
+            _body = body;
+            if (cancellationToken.CanBeCanceled)
+            {
+                _registration = cancellationToken.UnsafeRegister(static (state, token) =>
+                {
+                    var work = (Work<TResult>)state!;
+                    if (Interlocked.CompareExchange(ref work._state, 2, 0) == 0)
+                    {
+                        work._completion.TrySetCanceled(token);
+                    }
+                }, this);
+            }
+        }
+
+        public Task<TResult> Task => _completion.Task;
+
+        public override void Run(SqliteLane lane)
+        {
+            if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+            {
+                return;
+            }
+
+            _registration.Dispose();
+            try
+            {
+                _completion.TrySetResult(_body(lane.Connection()));
+            }
+            catch (Exception ex)
+            {
+                // Routed to the operation's caller, who awaits this task; the lane itself carries on.
+                _completion.TrySetException(ex);
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+using System.Text;
+using ParallelExec.Tests.Infrastructure;
+
+namespace ParallelExec.Sqlite.Tests;
+
+/// <summary>
+/// The store's connections under many callers: reads on reader connections beside the writer, every operation ending
+/// once in the ledger, a caller's own write visible to its next read, cancellation while waiting for a connection.
+/// </summary>
+public sealed class SqliteConnectionLaneTests : IDisposable
+{
+    private readonly SqliteTestDatabase _database = new();
+
+    public void Dispose() => _database.Dispose();
+
+    [Fact]
+    public async Task Sixty_four_callers_read_their_own_writes_and_every_operation_ends_once()
+    {
+        await using var store = new SqliteMemoryStore(new SqliteMemoryStoreOptions { DataSource = _database.NewPath(), ReadConnections = 3 });
+        const int Callers = 64;
+        const int Rounds = 20;
+        var callers = Enumerable.Range(0, Callers).Select(c => Task.Run(async () =>
+        {
+            for (var round = 0; round < Rounds; round++)
+            {
+                var key = $"caller-{c}";
+                await store.SetAsync("ns", key, Bytes($"{c}:{round}"));
+                // The write has committed on the writer connection; a read on any reader connection must see it.
+                Assert.Equal($"{c}:{round}", Text(await store.GetAsync("ns", key)));
+            }
+        })).ToArray();
+
+        await Task.WhenAll(callers).WithTimeout();
+
+        var ledger = store.GetStatistics().Ledger;
+        Assert.Equal(2 * Callers * Rounds, ledger.Submitted);
+        Assert.Equal(ledger.Submitted, ledger.Succeeded);
+        Assert.Equal(0, ledger.InFlight + ledger.Queued + ledger.Failed + ledger.Cancelled);
+        Assert.Equal(Callers, (await store.ListKeysAsync("ns")).Count);
+    }
+
+    [Fact]
+    public async Task Reads_of_a_file_database_go_on_while_the_writer_connection_is_held()
+    {
+        await using var store = new SqliteMemoryStore(_database.NewPath());
+        await store.SetAsync("ns", "stable", Bytes("before"));
+        using var release = new SemaphoreSlim(0);
+        var bulk = await HoldWriterAsync(store, "held", release);
+
+        // The writer connection is inside an open transaction; a read on a reader connection does not wait for it.
+        Assert.Equal("before", Text(await store.GetAsync("ns", "stable").WithTimeout()));
+        Assert.Null(await store.GetAsync("ns", "held").WithTimeout());
+        Assert.False(bulk.IsCompleted);
+
+        release.Release();
+        await bulk.WithTimeout();
+        Assert.Equal("1", Text(await store.GetAsync("ns", "held")));
+    }
+
+    [Fact]
+    public async Task A_write_cancelled_while_it_waits_for_the_writer_ends_cancelled_and_is_not_applied()
+    {
+        await using var store = new SqliteMemoryStore(_database.NewPath());
+        await store.SetAsync("ns", "warm", Bytes("schema exists"));
+        using var release = new SemaphoreSlim(0);
+        var bulk = await HoldWriterAsync(store, "first", release);
+        using var cts = new CancellationTokenSource();
+        var waiting = store.SetAsync("ns", "cancelled", Bytes("x"), cancellationToken: cts.Token).AsTask();
+        Assert.False(waiting.IsCompleted);
+        cts.Cancel();
+
+        // Ends while the writer is still held: the cancellation does not wait for its turn.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WithTimeout());
+        Assert.False(bulk.IsCompleted);
+        release.Release();
+        await bulk.WithTimeout();
+
+        Assert.Null(await store.GetAsync("ns", "cancelled"));
+        var ledger = store.GetStatistics().Ledger;
+        Assert.Equal(1, ledger.Cancelled);
+        Assert.Equal(0, ledger.InFlight + ledger.Queued);
+    }
+
+    [Fact]
+    public async Task Dispose_runs_the_operations_already_waiting_then_refuses_the_rest()
+    {
+        var store = new SqliteMemoryStore(_database.NewPath());
+        await store.SetAsync("ns", "warm", Bytes("schema exists"));
+        using var release = new SemaphoreSlim(0);
+        var bulk = await HoldWriterAsync(store, "first", release);
+        var waiting = store.SetAsync("ns", "second", Bytes("2")).AsTask();
+        var disposal = store.DisposeAsync().AsTask();
+        Assert.False(disposal.IsCompleted);
+
+        release.Release();
+        await Task.WhenAll(bulk, waiting, disposal).WithTimeout();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await store.GetAsync("ns", "first"));
+        var ledger = store.GetStatistics().Ledger;
+        Assert.Equal(3, ledger.Succeeded);
+    }
+
+    /// <summary>Starts a one-row bulk write that holds the writer connection inside its transaction until <paramref name="release"/> is released.</summary>
+    private static async Task<Task> HoldWriterAsync(SqliteMemoryStore store, string key, SemaphoreSlim release)
+    {
+        var inside = new SemaphoreSlim(0);
+        store.AfterBulkRowWritten = _ =>
+        {
+            inside.Release();
+            release.Wait(TestTimeout.Unexpected);
+        };
+
+        var bulk = Task.Run(async () => await store.SetManyAsync("ns", [new(key, Bytes("1"))]));
+        Assert.True(await inside.WaitAsync(TestTimeout.Unexpected));
+        return bulk;
+    }
+
+    private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);
+
+    private static string? Text(ReadOnlyMemory<byte>? value) => value is { } v ? Encoding.UTF8.GetString(v.Span) : null;
+}
