@@ -5,7 +5,7 @@ using ParallelExec.Tests.Infrastructure;
 namespace ParallelExec.Sqlite.Tests;
 
 /// <summary>
-/// The busy-retry path under a real outside holder: another process (the sqlite3 shell) holds the write lock on the
+/// The busy-retry path under a real outside holder: another process (tests/SqliteLockHolder) holds the write lock on the
 /// database file for longer than one attempt's busy timeout, so the store's own retry has to run.
 /// </summary>
 public sealed class SqliteBusyRetryTests : IDisposable
@@ -21,7 +21,7 @@ public sealed class SqliteBusyRetryTests : IDisposable
         var path = _database.NewPath();
         await using var store = await OpenWarmAsync(path, maxBusyRetries: 1000);
 
-        using var holder = await SqliteCliLockHolder.LockAsync(path, Table, "from-cli");
+        using var holder = await SqliteLockHolderProcess.LockAsync(path, Table, "from-holder");
         var writes = Enumerable.Range(0, 40).Select(i => Task.Run(async () => await store.SetAsync("ns", $"k{i:D2}", Bytes($"v{i}")))).ToArray();
 
         // Bounded wait until the store's own retry has run (each attempt waits out a full busy timeout first).
@@ -37,7 +37,7 @@ public sealed class SqliteBusyRetryTests : IDisposable
         Assert.True(statistics.BusyRetries >= 1, statistics.ToString());
         Assert.Equal(0, statistics.Ledger.Failed);
         Assert.Equal(42, statistics.Ledger.Succeeded);
-        var found = await store.GetManyAsync("ns", Enumerable.Range(0, 40).Select(i => $"k{i:D2}").Append("from-cli"));
+        var found = await store.GetManyAsync("ns", Enumerable.Range(0, 40).Select(i => $"k{i:D2}").Append("from-holder"));
         Assert.Equal(41, found.Count);
         Assert.All(Enumerable.Range(0, 40), i => Assert.Equal($"v{i}", Text(found[$"k{i:D2}"])));
     }
@@ -48,7 +48,7 @@ public sealed class SqliteBusyRetryTests : IDisposable
         var path = _database.NewPath();
         await using var store = await OpenWarmAsync(path, maxBusyRetries: 2);
 
-        using (var holder = await SqliteCliLockHolder.LockAsync(path, Table, "from-cli"))
+        using (var holder = await SqliteLockHolderProcess.LockAsync(path, Table, "from-holder"))
         {
             var ex = await Assert.ThrowsAsync<SqliteException>(() => store.SetAsync("ns", "refused", Bytes("x")).AsTask().WithTimeout());
             Assert.True(SqliteMemoryStore.IsBusyOrLocked(ex), ex.Message);
@@ -59,7 +59,7 @@ public sealed class SqliteBusyRetryTests : IDisposable
         Assert.Equal(2, statistics.BusyRetries);
         Assert.Equal(1, statistics.Ledger.Failed);
         Assert.Null(await store.GetAsync("ns", "refused"));
-        Assert.NotNull(await store.GetAsync("ns", "from-cli"));
+        Assert.NotNull(await store.GetAsync("ns", "from-holder"));
     }
 
     /// <summary>A store whose attempts each wait out one second of busy timeout, with its schema created.</summary>
