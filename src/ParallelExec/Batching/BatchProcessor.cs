@@ -128,6 +128,7 @@ public sealed partial class BatchProcessor<TItem, TResult> : IExecComponent, IIn
         _batchInstruments = BatchInstruments.For(_instruments);
         _reporter = new ItemReporter(_options.Name, _time, _instruments, _options.OnDropped, _options.OnError);
         _onCancel = OnCancelled;
+        // Cannot fault: RunWorkerAsync hands every failure to the batch's items.
         _runWorkerCallback = state => _ = RunWorkerAsync((PendingBatch<TItem, TResult>)state!);
 
         // Every awaited item in flight holds one source: up to the queue plus the running batches. Sources above that

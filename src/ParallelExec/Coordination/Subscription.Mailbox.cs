@@ -86,6 +86,8 @@ public abstract partial class Subscription
     private protected ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) => _mailbox.Reader.WaitToReadAsync(cancellationToken);
 
     /// <summary>For stream subscriptions: the mailbox is drained when the reader has read it to the end.</summary>
+    /// <remarks>Cannot fault: the reader's completion faults only when the writer completes with an exception, which
+    /// <see cref="Close"/> never passes; CompleteWhenDone catches regardless.</remarks>
     private protected void CompleteWhenReaderDone() => _ = CompleteWhenDone(_mailbox.Reader.Completion);
 
     private Channel<Envelope> CreateMailbox()
