@@ -118,8 +118,7 @@ public sealed partial class BatchProcessor<TItem, TResult> : IExecComponent, IIn
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Clone();
         _options.Validate();
-        _byPosition = byPosition;
-        _byKey = byKey;
+        (_byPosition, _byKey) = WithResultPipeline(_options.ResultResiliencePipeline, byPosition, byKey);
         _time = _options.TimeProvider;
         _batchSize = _options.MaxBatchSize;
         _instruments = ComponentInstruments.Get("batch", _options.MeterFactory);
@@ -210,6 +209,28 @@ public sealed partial class BatchProcessor<TItem, TResult> : IExecComponent, IIn
         lock (_gate)
         {
             return _ledger.Snapshot();
+        }
+    }
+
+    /// <summary>
+    /// Wraps the handler, once, in the result-typed pipeline the builder set, so that a handler call goes through it with
+    /// no per-call cost beyond the pipeline's own (the non-generic pipeline is applied per call in InvokeAsync).
+    /// </summary>
+    private static (Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyList<TResult>>>?, Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyDictionary<TItem, TResult>>>?) WithResultPipeline(
+        object? pipeline,
+        Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyList<TResult>>>? byPosition,
+        Func<IReadOnlyList<TItem>, CancellationToken, ValueTask<IReadOnlyDictionary<TItem, TResult>>>? byKey)
+    {
+        switch (pipeline)
+        {
+            case null:
+                return (byPosition, byKey);
+            case Polly.ResiliencePipeline<IReadOnlyList<TResult>> typed when byPosition is not null:
+                return ((items, token) => typed.ExecuteAsync(static (state, ct) => state.Handler(state.Items, ct), (Handler: byPosition, Items: items), token), null);
+            case Polly.ResiliencePipeline<IReadOnlyDictionary<TItem, TResult>> typed when byKey is not null:
+                return (null, (items, token) => typed.ExecuteAsync(static (state, ct) => state.Handler(state.Items, ct), (Handler: byKey, Items: items), token));
+            default:
+                throw new ArgumentException($"The result-typed resilience pipeline ({pipeline.GetType()}) does not fit this processor's handler.", "options");
         }
     }
 
