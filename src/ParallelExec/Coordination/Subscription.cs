@@ -33,6 +33,12 @@ public abstract partial class Subscription : IDisposable, IAsyncDisposable
     private volatile bool _closed;
     private volatile bool _abandoned;
 
+    // Whether the mailbox evicts to make room (DropOldest, DropNewest); read on every publish.
+    private readonly bool _evicts;
+
+    // Whether one loop empties the mailbox (MaxDegreeOfParallelism 1): then the succeeded count has a single writer.
+    private readonly bool _singleLoop;
+
     private protected Subscription(CoordinationBus bus, TopicPattern pattern, Type messageType, string name, SubscriptionOptions options)
     {
         Bus = bus;
@@ -43,6 +49,8 @@ public abstract partial class Subscription : IDisposable, IAsyncDisposable
         FullMode = options.FullMode ?? bus.Options.FullMode;
         MaxDegreeOfParallelism = options.MaxDegreeOfParallelism;
         Pipeline = options.ResiliencePipeline ?? bus.Options.ResiliencePipeline;
+        _evicts = FullMode is QueueFullMode.DropOldest or QueueFullMode.DropNewest;
+        _singleLoop = MaxDegreeOfParallelism == 1;
         _mailbox = CreateMailbox();
     }
 
