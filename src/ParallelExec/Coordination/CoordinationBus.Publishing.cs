@@ -99,7 +99,7 @@ public sealed partial class CoordinationBus
 
     /// <summary>Numbers the message and wraps it. Only when someone listens does it start the publish span and carry
     /// the publisher's context and a timestamp for the deliveries; otherwise it costs what it always did.</summary>
-    private Envelope<T> CreateEnvelope<T>(string topic, T message, ReplySink? reply, out Activity? span)
+    private Envelope<T> CreateEnvelope<T>(string topic, T message, IReplySink? reply, out Activity? span)
     {
         var id = Interlocked.Increment(ref _nextMessageId);
         var publishedAt = Options.TimeProvider.GetUtcNow();

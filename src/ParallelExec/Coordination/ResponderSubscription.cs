@@ -28,7 +28,11 @@ internal sealed class ResponderSubscription<TRequest, TReply> : Subscription
             : Pipeline is null
             ? await _responder(message, cancellationToken).ConfigureAwait(false)
             : await Pipeline.ExecuteAsync(static (state, token) => state.Responder(state.Message, token), (Responder: _responder, Message: message), cancellationToken).ConfigureAwait(false);
-        if (envelope.Reply is { } sink && sink.Accepts(typeof(TReply)))
+        if (envelope.Reply is IReplySink<TReply> typedSink)
+        {
+            typedSink.OnTypedReply(reply);
+        }
+        else if (envelope.Reply is { } sink && sink.Accepts(typeof(TReply)))
         {
             sink.OnReply(reply);
         }
