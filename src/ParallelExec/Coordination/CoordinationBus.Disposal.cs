@@ -119,7 +119,6 @@ public sealed partial class CoordinationBus
         // The registrations on _disposed are the bus's own (reply sinks, waits): they complete tasks whose continuations
         // run asynchronously, so cancelling runs no user code and does not throw.
         _disposed.Cancel();
-        RequestTimers.Dispose();
         _deadLetters.Writer.TryComplete();
         Telemetry.Instruments.Live.Remove(this);
         lock (_registryLock)

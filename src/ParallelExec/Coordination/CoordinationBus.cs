@@ -80,7 +80,6 @@ public sealed partial class CoordinationBus : IExecComponent, IInstrumentedCompo
     {
         Options = (options ?? new CoordinationBusOptions()).ValidatedCopy();
         Telemetry = new BusTelemetry(Options);
-        RequestTimers = new RequestTimers(Options.TimeProvider);
         _deadLetters = Channel.CreateBounded<DeadLetter>(
             new BoundedChannelOptions(Options.DeadLetterCapacity) { FullMode = BoundedChannelFullMode.DropOldest, AllowSynchronousContinuations = false },
             _ => Interlocked.Increment(ref _deadLettersLost));
@@ -103,9 +102,6 @@ public sealed partial class CoordinationBus : IExecComponent, IInstrumentedCompo
     internal CoordinationBusOptions Options { get; }
 
     internal BusTelemetry Telemetry { get; }
-
-    /// <summary>The reusable timeout timers of <see cref="RequestAsync{TRequest, TReply}"/>.</summary>
-    internal RequestTimers RequestTimers { get; }
 
     internal CancellationToken DisposedToken => _disposed.Token;
 
