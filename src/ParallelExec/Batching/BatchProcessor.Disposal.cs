@@ -132,11 +132,18 @@ public sealed partial class BatchProcessor<TItem, TResult>
 
             await _lifecycle.Completion.ConfigureAwait(false);
         }
-        finally
+
+        try
         {
             _timer?.Dispose();
-            _instruments.Live.Remove(this);
         }
+        catch (Exception exception)
+        {
+            // The clock's timer failed to dispose: the disposal still ends, and says so.
+            failure ??= exception;
+        }
+
+        _instruments.Live.Remove(this);
 
         if (failure is null)
         {

@@ -109,6 +109,7 @@ public abstract partial class Subscription : IDisposable, IAsyncDisposable
         var disposal = DisposeAsync().AsTask();
         if (!disposal.IsCompletedSuccessfully)
         {
+            // Cannot fault: the continuation only records the exception on a span.
             _ = disposal.ContinueWith(
                 static (task, _) => Telemetry.RecordFailure(Activity.Current, task.Exception!.InnerException ?? task.Exception),
                 null,
