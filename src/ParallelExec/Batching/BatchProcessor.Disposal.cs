@@ -77,6 +77,8 @@ public sealed partial class BatchProcessor<TItem, TResult>
         }
 
         Apply(in effects);
+
+        // Cannot fault: FinishDisposalAsync hands its failure to the disposal task every DisposeAsync call returns.
         _ = FinishDisposalAsync(started);
         return new ValueTask(othersDrained ?? disposal);
     }
@@ -106,17 +108,50 @@ public sealed partial class BatchProcessor<TItem, TResult>
     }
 
     /// <summary>The first DisposeAsync call's background part: the drain within the timeout, then the end of the disposal.</summary>
+    /// <remarks>When the timed wait itself fails (the clock's timer throws), the drain cannot be bounded: what is left is
+    /// cancelled and dropped at once, as when the timeout passes, and the disposal ends with that exception, so the
+    /// disposer learns of it and nothing stays pending.</remarks>
     private async Task FinishDisposalAsync(TaskCompletionSource disposal)
     {
+        Exception? failure = null;
         try
         {
             await Lifecycle.DrainAsync(_lifecycle.Completion, _options.DrainTimeout, _time, CancelRest).ConfigureAwait(false);
         }
-        finally
+        catch (Exception exception)
+        {
+            failure = exception;
+            try
+            {
+                await Task.Run(CancelRest).ConfigureAwait(false);
+            }
+            catch (AggregateException)
+            {
+                // A registration on the handler's token threw while cancelling: the token is cancelled regardless.
+            }
+
+            await _lifecycle.Completion.ConfigureAwait(false);
+        }
+
+        try
         {
             _timer?.Dispose();
-            _instruments.Live.Remove(this);
+        }
+        catch (Exception exception)
+        {
+            // The clock's timer failed to dispose: the disposal still ends, and says so.
+            failure ??= exception;
+        }
+
+        _instruments.Live.Remove(this);
+
+        if (failure is null)
+        {
             disposal.TrySetResult();
+        }
+        else
+        {
+            disposal.TrySetException(failure);
         }
     }
 

@@ -18,6 +18,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
         var context = _handlerContext ??= CaptureHandlerContext();
         if (context is null)
         {
+            // Cannot fault: RunWorkerAsync catches every failure and hands it to the batch's items (see there).
             _ = RunWorkerAsync(batch);
             return;
         }
@@ -37,10 +38,21 @@ public sealed partial class BatchProcessor<TItem, TResult>
     private async Task RunWorkerAsync(PendingBatch<TItem, TResult> batch)
     {
         // One worker keeps taking queued batches while it holds a handler slot, so a busy processor does not
-        // re-dispatch per batch. Nothing here throws: every failure is delivered to the items.
+        // re-dispatch per batch. The handler's own failures are delivered to the items inside ProcessBatchAsync; what
+        // else may throw there (a listener's callback on the flush span or an instrument, a TimeProvider) ends every
+        // item of the batch that has no outcome yet with that exception, so no caller waits forever and the slot is
+        // freed. FinishBatch runs no user code (bookkeeping under the lock, completions whose continuations run
+        // asynchronously), so the task this method returns never faults and is not observed.
         for (var current = batch; current is not null; current = FinishBatch(current))
         {
-            await ProcessBatchAsync(current).ConfigureAwait(false);
+            try
+            {
+                await ProcessBatchAsync(current).ConfigureAwait(false);
+            }
+            catch (Exception exception)
+            {
+                FailUnfinished(current, exception);
+            }
         }
     }
 

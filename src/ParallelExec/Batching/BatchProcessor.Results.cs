@@ -87,6 +87,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
         }
 
         batch.SucceededCount += completed;
+        batch.EndSlot(index);
     }
 
     private void FailRange(PendingBatch<TItem, TResult> batch, int offset, int count, Exception error)
@@ -116,13 +117,65 @@ public sealed partial class BatchProcessor<TItem, TResult>
         }
 
         var posts = batch.Posts[index];
+        batch.FailedCount += awaited + posts;
+        batch.EndSlot(index);
         for (var i = 0; i < posts; i++)
         {
             _reporter.Failed(error, batch.Items[index]);
         }
 
-        batch.FailedCount += awaited + posts;
         return awaited;
+    }
+
+    /// <summary>
+    /// Ends, with <paramref name="error"/>, every submission of a started batch that has no outcome yet: the library's
+    /// own work around the handler threw (a listener's callback, the clock). Awaiting callers get the exception first
+    /// (no user code runs there); then each post goes to the error channel like a handler failure. A reporting step that
+    /// throws in turn cannot stop the rest: the outcomes are already set and counted.
+    /// </summary>
+    private void FailUnfinished(PendingBatch<TItem, TResult> batch, Exception error)
+    {
+        var awaited = 0;
+        List<TItem>? posted = null;
+        for (var index = 0; index < batch.Count; index++)
+        {
+            if (batch.IsEnded(index))
+            {
+                continue;
+            }
+
+            for (var caller = batch.Callers[index]; caller is not null;)
+            {
+                var next = caller.Next;
+                caller.Registration.Dispose();
+                caller.SetException(error);
+                caller = next;
+                awaited++;
+            }
+
+            for (var i = 0; i < batch.Posts[index]; i++)
+            {
+                (posted ??= []).Add(batch.Items[index]);
+            }
+
+            batch.EndSlot(index);
+        }
+
+        batch.FailedCount += awaited + (posted?.Count ?? 0);
+        try
+        {
+            Telemetry.RecordFailure(System.Diagnostics.Activity.Current, error);
+            CountAwaitedFailures(awaited);
+            foreach (var item in posted ?? [])
+            {
+                _reporter.Failed(error, item);
+            }
+        }
+        catch (Exception)
+        {
+            // The reporting machinery itself throws (the same faulty listener): every item already has its outcome, in
+            // the ledger and at its caller; there is nowhere left to report to.
+        }
     }
 
     /// <summary>Counts awaited failures (their callers get the exception); posted ones were counted by the reporter.</summary>
@@ -142,7 +195,10 @@ public sealed partial class BatchProcessor<TItem, TResult>
     {
         for (var index = offset; index < offset + count; index++)
         {
-            batch.CutCount += DropSlot(batch.Items[index], batch.Callers[index], batch.Posts[index], DropReason.DrainTimeout, error);
+            var callers = batch.Callers[index];
+            var posts = batch.Posts[index];
+            batch.EndSlot(index);
+            batch.CutCount += DropSlot(batch.Items[index], callers, posts, DropReason.DrainTimeout, error);
         }
     }
 

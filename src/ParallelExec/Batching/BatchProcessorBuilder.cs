@@ -104,7 +104,57 @@ public sealed class BatchProcessorBuilder<TItem, TResult>
     public BatchProcessorBuilder<TItem, TResult> WithResilience(ResiliencePipeline pipeline)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
-        return Set(o => o.ResiliencePipeline = pipeline);
+        return Set(o =>
+        {
+            o.ResiliencePipeline = pipeline;
+            o.ResultResiliencePipeline = null;
+        });
+    }
+
+    /// <summary>
+    /// Wraps every call of a by-position handler in a Polly pipeline typed by the handler's result, so that strategies
+    /// that look at the result (a retry or hedge on a partial list, a fallback list) apply. Replaces a pipeline set with
+    /// <see cref="WithResilience(ResiliencePipeline)"/>; the last call wins.
+    /// </summary>
+    /// <param name="pipeline">The pipeline; its result is the handler's list of results.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="pipeline"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The builder's handler returns results by key (use the
+    /// <c>ResiliencePipeline&lt;IReadOnlyDictionary&lt;TItem, TResult&gt;&gt;</c> overload).</exception>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public BatchProcessorBuilder<TItem, TResult> WithResilience(ResiliencePipeline<IReadOnlyList<TResult>> pipeline)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        if (_byPosition is null)
+        {
+            throw new ArgumentException(
+                "This builder's handler returns results by key: pass a ResiliencePipeline<IReadOnlyDictionary<TItem, TResult>>.", nameof(pipeline));
+        }
+
+        return SetResultPipeline(pipeline);
+    }
+
+    /// <summary>
+    /// Wraps every call of a by-key handler in a Polly pipeline typed by the handler's result, so that strategies that
+    /// look at the result (a retry when keys are missing, a fallback dictionary) apply. Replaces a pipeline set with
+    /// <see cref="WithResilience(ResiliencePipeline)"/>; the last call wins.
+    /// </summary>
+    /// <param name="pipeline">The pipeline; its result is the handler's dictionary of results.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="pipeline"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The builder's handler returns results by position (use the
+    /// <c>ResiliencePipeline&lt;IReadOnlyList&lt;TResult&gt;&gt;</c> overload).</exception>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public BatchProcessorBuilder<TItem, TResult> WithResilience(ResiliencePipeline<IReadOnlyDictionary<TItem, TResult>> pipeline)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        if (_byKey is null)
+        {
+            throw new ArgumentException(
+                "This builder's handler returns results by position: pass a ResiliencePipeline<IReadOnlyList<TResult>>.", nameof(pipeline));
+        }
+
+        return SetResultPipeline(pipeline);
     }
 
     /// <summary>Turns on adaptive batch sizing (<see cref="BatchProcessorOptions{TItem}.AdaptiveBatchSize"/>).</summary>
@@ -130,6 +180,12 @@ public sealed class BatchProcessorBuilder<TItem, TResult>
         ArgumentNullException.ThrowIfNull(onError);
         return Set(o => o.OnError = onError);
     }
+
+    private BatchProcessorBuilder<TItem, TResult> SetResultPipeline(object pipeline) => Set(o =>
+    {
+        o.ResiliencePipeline = null;
+        o.ResultResiliencePipeline = pipeline;
+    });
 
     /// <inheritdoc/>
     protected override BatchProcessor<TItem, TResult> Create(BatchProcessorOptions<TItem> options) => _byPosition is not null

@@ -90,6 +90,12 @@ public sealed class BatchProcessorOptions<TItem> : ComponentOptions
     /// <value>The default is <see langword="null"/> (the handler is called directly).</value>
     public Polly.ResiliencePipeline? ResiliencePipeline { get; set; }
 
+    /// <summary>A result-typed pipeline (<c>ResiliencePipeline&lt;IReadOnlyList&lt;TResult&gt;&gt;</c> for by-position
+    /// handlers, <c>ResiliencePipeline&lt;IReadOnlyDictionary&lt;TItem, TResult&gt;&gt;</c> for by-key ones), set through the
+    /// builder's <c>WithResilience</c> overloads (these options know no result type). It replaces
+    /// <see cref="ResiliencePipeline"/> when set.</summary>
+    internal object? ResultResiliencePipeline { get; set; }
+
     /// <summary>
     /// Gets or sets whether the batch size adapts, between <see cref="MinBatchSize"/> and <see cref="MaxBatchSize"/>, so
     /// that handler calls take about <see cref="TargetLatency"/>. The current size shows in

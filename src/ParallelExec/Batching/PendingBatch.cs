@@ -114,6 +114,17 @@ internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
         return result;
     }
 
+    /// <summary>Marks a started batch's slot as ended (every submission of it has its outcome), so that a failure around
+    /// the handler ends only the slots that have none (<see cref="IsEnded"/>). The item stays for reporting.</summary>
+    public void EndSlot(int index)
+    {
+        Callers[index] = null;
+        Posts[index] = 0;
+    }
+
+    /// <summary>Whether a started batch's slot has no submission left without an outcome.</summary>
+    public bool IsEnded(int index) => Callers[index] is null && Posts[index] == 0;
+
     /// <summary>Counts the submissions sharing a slot (awaiting callers plus posts).</summary>
     public int SubmissionsAt(int index)
     {

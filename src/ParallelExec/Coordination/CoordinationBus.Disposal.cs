@@ -53,6 +53,7 @@ public sealed partial class CoordinationBus
 
         if (created is not null)
         {
+            // Cannot fault: DisposeCoreAsync hands its failure to the disposal task every DisposeAsync call returns.
             _ = DisposeCoreAsync(created, all);
         }
 
@@ -97,29 +98,49 @@ public sealed partial class CoordinationBus
         }
     }
 
+    /// <remarks>When the timed wait itself fails (the clock's timer throws), the drain cannot be bounded: the handlers
+    /// are cancelled and what is left dropped at once, as when the timeout passes, and the disposal ends with that
+    /// exception, so the disposer learns of it and nothing is left pending.</remarks>
     private async Task DisposeCoreAsync(TaskCompletionSource disposal, Subscription[] all)
     {
+        Exception? failure = null;
+        var drained = CloseAndDrain(all);
         try
         {
-            await Lifecycle.DrainAsync(CloseAndDrain(all), Options.DrainTimeout, Options.TimeProvider, () =>
-            {
-                foreach (var subscription in all)
-                {
-                    subscription.Abandon();
-                }
-            }).ConfigureAwait(false);
+            await Lifecycle.DrainAsync(drained, Options.DrainTimeout, Options.TimeProvider, () => AbandonAll(all)).ConfigureAwait(false);
         }
-        finally
+        catch (Exception exception)
         {
-            _disposed.Cancel();
-            _deadLetters.Writer.TryComplete();
-            Telemetry.Instruments.Live.Remove(this);
-            lock (_registryLock)
-            {
-                _lifecycle.SetCompleted();
-            }
+            failure = exception;
+            AbandonAll(all);
+            await drained.ConfigureAwait(false);
+        }
 
+        // The registrations on _disposed are the bus's own (reply sinks, waits): they complete tasks whose continuations
+        // run asynchronously, so cancelling runs no user code and does not throw.
+        _disposed.Cancel();
+        _deadLetters.Writer.TryComplete();
+        Telemetry.Instruments.Live.Remove(this);
+        lock (_registryLock)
+        {
+            _lifecycle.SetCompleted();
+        }
+
+        if (failure is null)
+        {
             disposal.TrySetResult();
+        }
+        else
+        {
+            disposal.TrySetException(failure);
+        }
+    }
+
+    private static void AbandonAll(Subscription[] all)
+    {
+        foreach (var subscription in all)
+        {
+            subscription.Abandon();
         }
     }
 

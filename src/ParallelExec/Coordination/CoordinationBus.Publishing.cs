@@ -56,6 +56,23 @@ public sealed partial class CoordinationBus
 
     internal static void CountEviction() => t_evictions++;
 
+    /// <summary>Starts counting the evictions of one write on this thread; returns the count of an enclosing write (an
+    /// OnDropped callback may publish from inside an eviction, nesting writes), to give back to <see cref="EndEvictionCount"/>.</summary>
+    internal static int BeginEvictionCount()
+    {
+        var outer = t_evictions;
+        t_evictions = 0;
+        return outer;
+    }
+
+    /// <summary>Ends the count <see cref="BeginEvictionCount"/> started and restores the enclosing write's count.</summary>
+    internal static int EndEvictionCount(int outer)
+    {
+        var evicted = t_evictions;
+        t_evictions = outer;
+        return evicted;
+    }
+
     /// <summary>Throws when publishing has stopped: <see cref="InvalidOperationException"/> after <see cref="Complete"/>,
     /// <see cref="ObjectDisposedException"/> after <see cref="DisposeAsync"/>.</summary>
     /// <remarks>Read without the lock on the publish path: a publish racing <see cref="Complete"/> either throws or finds
@@ -82,7 +99,7 @@ public sealed partial class CoordinationBus
 
     /// <summary>Numbers the message and wraps it. Only when someone listens does it start the publish span and carry
     /// the publisher's context and a timestamp for the deliveries; otherwise it costs what it always did.</summary>
-    private Envelope<T> CreateEnvelope<T>(string topic, T message, ReplySink? reply, out Activity? span)
+    private Envelope<T> CreateEnvelope<T>(string topic, T message, IReplySink? reply, out Activity? span)
     {
         var id = Interlocked.Increment(ref _nextMessageId);
         var publishedAt = Options.TimeProvider.GetUtcNow();
@@ -130,14 +147,13 @@ public sealed partial class CoordinationBus
 
     private ValueTask<PublishResult> DeliverAsync(Envelope envelope, Subscription[] targets, Activity? span, CancellationToken cancellationToken)
     {
-        // Saved and restored: an OnDropped callback may publish from inside an eviction, nesting this method.
-        var outerEvictions = t_evictions;
-        t_evictions = 0;
-        int accepted = 0, rejected = 0, waiting = 0, firstWaiting = -1;
+        // Evictions are counted by the Drop-mode mailboxes themselves, so a publish to Wait or Reject mailboxes (the
+        // common case) touches no thread-static state.
+        int accepted = 0, rejected = 0, waiting = 0, firstWaiting = -1, dropped = 0;
         int[]? waitingIndices = null;
         for (var i = 0; i < targets.Length; i++)
         {
-            switch (targets[i].TryEnqueue(envelope))
+            switch (targets[i].TryEnqueue(envelope, ref dropped))
             {
                 case EnqueueStatus.Accepted:
                     accepted++;
@@ -162,8 +178,6 @@ public sealed partial class CoordinationBus
             }
         }
 
-        var dropped = t_evictions;
-        t_evictions = outerEvictions;
         if (waiting == 0)
         {
             var result = Conclude(envelope, targets.Length, accepted, rejected, dropped);

@@ -210,7 +210,7 @@ public sealed partial class CoordinationBus
         }
     }
 
-    private static int CountResponders(Subscription[] targets, ReplySink sink)
+    private static int CountResponders(Subscription[] targets, IReplySink sink)
     {
         var count = 0;
         foreach (var target in targets)

@@ -119,6 +119,7 @@ public sealed partial class CoordinationBus : IExecComponent, IInstrumentedCompo
 
         if (all is not null)
         {
+            // Cannot fault: it awaits the subscriptions' Completion tasks, which only ever complete successfully.
             _ = SetCompletedWhenDrainedAsync(CloseAndDrain(all));
         }
     }

@@ -43,6 +43,22 @@ public sealed class CoordinationBusBuilder : ComponentBuilder<CoordinationBusBui
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
     public CoordinationBusBuilder WithResilience(ResiliencePipeline pipeline) => Set(o => o.ResiliencePipeline = pipeline);
 
+    /// <summary>Sets the resilience pipeline that responders replying with <typeparamref name="TReply"/> run through,
+    /// typed by the reply, so that strategies that look at the result (a retry or hedge on a reply, a fallback reply)
+    /// apply. For those responders it takes the place of <see cref="WithResilience(ResiliencePipeline)"/>; a
+    /// subscription that sets its own <see cref="SubscriptionOptions.ResiliencePipeline"/> keeps that one. One pipeline
+    /// per reply type (matched exactly); a later call for the same type replaces it.</summary>
+    /// <typeparam name="TReply">The reply type of the responders it applies to.</typeparam>
+    /// <param name="pipeline">The pipeline.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="pipeline"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public CoordinationBusBuilder WithResilience<TReply>(ResiliencePipeline<TReply> pipeline)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        return Set(o => (o.ReplyResiliencePipelines ??= [])[typeof(TReply)] = pipeline);
+    }
+
     /// <summary>Sets the callback told about every dropped delivery (<see cref="CoordinationBusOptions.OnDropped"/>).</summary>
     /// <param name="callback">The callback.</param>
     /// <returns>This builder.</returns>

@@ -34,6 +34,15 @@ public sealed class CoordinationBusOptions : ComponentOptions
     /// <value>Defaults to null: handlers run once.</value>
     public ResiliencePipeline? ResiliencePipeline { get; set; }
 
+    /// <summary>Result-typed pipelines for responders, by reply type, set through
+    /// <see cref="CoordinationBusBuilder.WithResilience{TReply}(ResiliencePipeline{TReply})"/> (these options know no reply
+    /// type). Null when none was set.</summary>
+    internal Dictionary<Type, object>? ReplyResiliencePipelines { get; set; }
+
+    /// <summary>The result-typed pipeline for responders replying with <typeparamref name="TReply"/>, if one was set.</summary>
+    internal ResiliencePipeline<TReply>? ReplyPipelineFor<TReply>() =>
+        ReplyResiliencePipelines is { } pipelines && pipelines.TryGetValue(typeof(TReply), out var pipeline) ? (ResiliencePipeline<TReply>)pipeline : null;
+
     /// <summary>Gets or sets a callback told about every delivery that did not reach a handler's outcome: a message a full
     /// mailbox refused or evicted, a publisher's wait for room that was cancelled, or a message a passed
     /// <see cref="ComponentOptions.DrainTimeout"/> cut. <see cref="DroppedItem.Item"/> is the message,
@@ -76,6 +85,8 @@ public sealed class CoordinationBusOptions : ComponentOptions
     internal CoordinationBusOptions ValidatedCopy()
     {
         Validate();
-        return (CoordinationBusOptions)MemberwiseClone();
+        var copy = (CoordinationBusOptions)MemberwiseClone();
+        copy.ReplyResiliencePipelines = ReplyResiliencePipelines is null ? null : new(ReplyResiliencePipelines);
+        return copy;
     }
 }

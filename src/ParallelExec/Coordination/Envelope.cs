@@ -7,7 +7,7 @@ namespace ParallelExec.Coordination;
 /// </summary>
 internal abstract class Envelope
 {
-    protected Envelope(string topic, long id, DateTimeOffset publishedAt, ReplySink? reply)
+    protected Envelope(string topic, long id, DateTimeOffset publishedAt, IReplySink? reply)
     {
         Topic = topic;
         Id = id;
@@ -22,7 +22,7 @@ internal abstract class Envelope
     public DateTimeOffset PublishedAt { get; }
 
     /// <summary>Where responders send their reply; null for a plain publish.</summary>
-    public ReplySink? Reply { get; }
+    public IReplySink? Reply { get; }
 
     public abstract object? BoxedMessage { get; }
 
@@ -43,7 +43,7 @@ internal abstract class Envelope
 /// <summary>An <see cref="Envelope"/> holding a payload of the type it was published with.</summary>
 internal class Envelope<T> : Envelope
 {
-    public Envelope(string topic, T message, long id, DateTimeOffset publishedAt, ReplySink? reply)
+    public Envelope(string topic, T message, long id, DateTimeOffset publishedAt, IReplySink? reply)
         : base(topic, id, publishedAt, reply)
     {
         Message = message;
@@ -63,7 +63,7 @@ internal sealed class ObservedEnvelope<T> : Envelope<T>
     private readonly ActivityContext _publisherContext;
     private readonly long _publishedTimestamp;
 
-    public ObservedEnvelope(string topic, T message, long id, DateTimeOffset publishedAt, ReplySink? reply, ActivityContext publisherContext, long publishedTimestamp)
+    public ObservedEnvelope(string topic, T message, long id, DateTimeOffset publishedAt, IReplySink? reply, ActivityContext publisherContext, long publishedTimestamp)
         : base(topic, message, id, publishedAt, reply)
     {
         _publisherContext = publisherContext;

@@ -25,6 +25,7 @@ public abstract partial class Subscription
 
     private protected void StartHandlerLoops()
     {
+        // Neither call below can fault: CompleteWhenDone catches what the loops throw and ends what they left.
         if (MaxDegreeOfParallelism == 1)
         {
             _ = CompleteWhenDone(Task.Run(RunHandlerLoopAsync));
@@ -40,19 +41,55 @@ public abstract partial class Subscription
         _ = CompleteWhenDone(Task.WhenAll(loops));
     }
 
+    /// <summary>Marks the subscription drained when its loops (or its stream's reader) are done. The loops catch handler
+    /// exceptions themselves; one that still ends with an exception (the library's own work around a handler threw: a
+    /// listener's callback, the clock, a failure report) leaves messages in the mailbox that no loop will take. Then
+    /// the subscription stops taking messages, and each message left is reported dropped
+    /// (<see cref="DropReason.Cancelled"/>: the component cancelled it) and counted cancelled, so none is lost silently;
+    /// the exception is recorded on the current span.</summary>
     private async Task CompleteWhenDone(Task loops)
     {
         try
         {
             await loops.ConfigureAwait(false);
         }
-        catch (Exception)
+        catch (Exception exception)
         {
-            // The loops catch handler exceptions themselves; nothing else is expected, and the drain must complete.
+            // Every loop has ended (Task.WhenAll waits for all): the faulted one closed the mailbox, the others emptied
+            // what they could. A single loop leaves the rest.
+            StopAfterLoopFault();
+            Telemetry.RecordFailure(Activity.Current, exception);
+            DropLeftAfterFault();
         }
 
         Bus.Retire(this);
         _drained.TrySetResult();
+    }
+
+    /// <summary>A handler loop is ending with an exception: stop intake at once, so that publishers do not fill a
+    /// mailbox no loop will empty (and the other loops of a parallel subscription can finish).</summary>
+    private void StopAfterLoopFault()
+    {
+        Bus.Unregister(this);
+        Close();
+    }
+
+    /// <summary>Ends every message a faulted loop left in the closed mailbox.</summary>
+    private void DropLeftAfterFault()
+    {
+        while (_mailbox.Reader.TryRead(out var envelope))
+        {
+            Interlocked.Decrement(ref _received);
+            ItemLedger.IncrementAtomic(ref _rare.Cancelled);
+            try
+            {
+                ReportDrop(envelope, DropReason.Cancelled);
+            }
+            catch (Exception)
+            {
+                // The reporting machinery itself throws: the message is counted; nothing else can be told.
+            }
+        }
     }
 
     private async Task RunHandlerLoopAsync()
@@ -61,23 +98,32 @@ public abstract partial class Subscription
         // publishing into our own full mailbox and disposing ourselves from a handler can tell they would wait for themselves.
         AmbientComponent<Subscription>.Current = this;
         var reader = _mailbox.Reader;
-        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        try
         {
-            while (reader.TryRead(out var envelope))
+            while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                if (_abandoned)
+                while (reader.TryRead(out var envelope))
                 {
-                    ItemLedger.IncrementAtomic(ref _rare.Dropped);
-                    ReportDrop(envelope, DropReason.DrainTimeout);
-                    continue;
-                }
+                    if (_abandoned)
+                    {
+                        ItemLedger.IncrementAtomic(ref _rare.Dropped);
+                        ReportDrop(envelope, DropReason.DrainTimeout);
+                        continue;
+                    }
 
-                var processing = ProcessAsync(envelope);
-                if (!processing.IsCompletedSuccessfully)
-                {
-                    await processing.ConfigureAwait(false);
+                    var processing = ProcessAsync(envelope);
+                    if (!processing.IsCompletedSuccessfully)
+                    {
+                        await processing.ConfigureAwait(false);
+                    }
                 }
             }
+        }
+        catch (Exception)
+        {
+            // Reached only when reporting a delivery's outcome threw (the delivery is counted); CompleteWhenDone ends the rest.
+            StopAfterLoopFault();
+            throw;
         }
     }
 
@@ -85,19 +131,21 @@ public abstract partial class Subscription
     /// no async state machine; only a pending or faulted one goes through <see cref="AwaitHandlerAsync"/>.</summary>
     private ValueTask ProcessAsync(Envelope envelope)
     {
-        var telemetry = Bus.Telemetry;
-        var started = telemetry.Instruments.RunDuration.Enabled ? Bus.Options.TimeProvider.GetTimestamp() : 0;
-        telemetry.RecordWait(Bus.Options.TimeProvider, envelope);
-
         // An async method would undo AsyncLocal changes (Activity.Current, ...) a synchronous handler leaves behind;
         // without one, restore them ourselves so that they cannot leak into the next message. Capture is a field read.
         var context = ExecutionContext.Capture();
-        var span = Telemetry.ActivitySource.HasListeners()
-            ? telemetry.StartSpan(BusTelemetry.DeliverSpan, envelope.Topic, envelope.PublisherContext, ActivityKind.Consumer)
-            : null;
+        long started = 0;
+        Activity? span = null;
         ValueTask pending;
         try
         {
+            // Inside the try: a listener's callback or the clock throwing here fails this delivery like its handler would.
+            var telemetry = Bus.Telemetry;
+            started = telemetry.Instruments.RunDuration.Enabled ? Bus.Options.TimeProvider.GetTimestamp() : 0;
+            telemetry.RecordWait(Bus.Options.TimeProvider, envelope);
+            span = Telemetry.ActivitySource.HasListeners()
+                ? telemetry.StartSpan(BusTelemetry.DeliverSpan, envelope.Topic, envelope.PublisherContext, ActivityKind.Consumer)
+                : null;
             pending = InvokeAsync(envelope, _handlerCancellation.Token);
         }
         catch (Exception exception)

@@ -6,12 +6,26 @@ namespace ParallelExec.Coordination;
 /// <summary>The mailbox side of a subscription: publishers offer messages, the full mode decides, drops are reported.</summary>
 public abstract partial class Subscription
 {
-    /// <summary>Offers a message without waiting.</summary>
-    internal EnqueueStatus TryEnqueue(Envelope envelope)
+    /// <summary>Offers a message without waiting; adds to <paramref name="evicted"/> the older messages a Drop-mode
+    /// mailbox evicted for it.</summary>
+    internal EnqueueStatus TryEnqueue(Envelope envelope, ref int evicted)
     {
         // Counted before the write: once written, a handler may end the delivery at once.
         Interlocked.Increment(ref _received);
-        if (_mailbox.Writer.TryWrite(envelope))
+        bool written;
+        if (_evicts)
+        {
+            // The channel evicts inside TryWrite, through OnEvicted, on this thread.
+            var outer = CoordinationBus.BeginEvictionCount();
+            written = _mailbox.Writer.TryWrite(envelope);
+            evicted += CoordinationBus.EndEvictionCount(outer);
+        }
+        else
+        {
+            written = _mailbox.Writer.TryWrite(envelope);
+        }
+
+        if (written)
         {
             Bus.Telemetry.Submitted();
             return EnqueueStatus.Accepted;
@@ -86,6 +100,8 @@ public abstract partial class Subscription
     private protected ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) => _mailbox.Reader.WaitToReadAsync(cancellationToken);
 
     /// <summary>For stream subscriptions: the mailbox is drained when the reader has read it to the end.</summary>
+    /// <remarks>Cannot fault: the reader's completion faults only when the writer completes with an exception, which
+    /// <see cref="Close"/> never passes; CompleteWhenDone catches regardless.</remarks>
     private protected void CompleteWhenReaderDone() => _ = CompleteWhenDone(_mailbox.Reader.Completion);
 
     private Channel<Envelope> CreateMailbox()

@@ -33,6 +33,12 @@ public abstract partial class Subscription : IDisposable, IAsyncDisposable
     private volatile bool _closed;
     private volatile bool _abandoned;
 
+    // Whether the mailbox evicts to make room (DropOldest, DropNewest); read on every publish.
+    private readonly bool _evicts;
+
+    // Whether one loop empties the mailbox (MaxDegreeOfParallelism 1): then the succeeded count has a single writer.
+    private readonly bool _singleLoop;
+
     private protected Subscription(CoordinationBus bus, TopicPattern pattern, Type messageType, string name, SubscriptionOptions options)
     {
         Bus = bus;
@@ -43,6 +49,8 @@ public abstract partial class Subscription : IDisposable, IAsyncDisposable
         FullMode = options.FullMode ?? bus.Options.FullMode;
         MaxDegreeOfParallelism = options.MaxDegreeOfParallelism;
         Pipeline = options.ResiliencePipeline ?? bus.Options.ResiliencePipeline;
+        _evicts = FullMode is QueueFullMode.DropOldest or QueueFullMode.DropNewest;
+        _singleLoop = MaxDegreeOfParallelism == 1;
         _mailbox = CreateMailbox();
     }
 
@@ -94,7 +102,21 @@ public abstract partial class Subscription : IDisposable, IAsyncDisposable
     public void Dispose()
     {
         GC.SuppressFinalize(this);
-        _ = DisposeAsync().AsTask();
+
+        // The drain goes on in the background (see Completion). Its task faults only when the timed wait itself failed
+        // (the clock's timer threw); the queued messages have then been dropped and reported, and the exception is
+        // observed here and recorded on the current span, since nobody awaits a synchronous Dispose.
+        var disposal = DisposeAsync().AsTask();
+        if (!disposal.IsCompletedSuccessfully)
+        {
+            // Cannot fault: the continuation only records the exception on a span.
+            _ = disposal.ContinueWith(
+                static (task, _) => Telemetry.RecordFailure(Activity.Current, task.Exception!.InnerException ?? task.Exception),
+                null,
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
     }
 
     /// <summary>Unsubscribes: stops intake at once, then waits until the queued messages are handled (up to the bus's
@@ -115,6 +137,7 @@ public abstract partial class Subscription : IDisposable, IAsyncDisposable
                 Close();
                 if (DrainsOnDispose)
                 {
+                    // Cannot fault: DrainThenSignalAsync hands its failure to the task DisposeAsync returns.
                     _ = DrainThenSignalAsync(created);
                 }
                 else
@@ -139,16 +162,23 @@ public abstract partial class Subscription : IDisposable, IAsyncDisposable
 
     internal bool Accepts(Type messageType) => MessageType.IsAssignableFrom(messageType);
 
+    /// <remarks>When the timed wait itself fails (the clock's timer throws), the drain cannot be bounded: the handler is
+    /// cancelled and the rest dropped at once, as when the timeout passes, and the disposal ends with that exception.</remarks>
     private async Task DrainThenSignalAsync(TaskCompletionSource disposed)
     {
         try
         {
             await DrainAsync().ConfigureAwait(false);
         }
-        finally
+        catch (Exception exception)
         {
-            disposed.TrySetResult();
+            Abandon();
+            await _drained.Task.ConfigureAwait(false);
+            disposed.TrySetException(exception);
+            return;
         }
+
+        disposed.TrySetResult();
     }
 
 }
