@@ -24,9 +24,9 @@ internal sealed class ShutdownDrain(HostedComponent[] components, TimeSpan shutd
         using var drainWindow = CancellationTokenSource.CreateLinkedTokenSource(windowSource.Token, hostToken);
 
         var next = 0;
-        for (; next < components.Length && !drainWindow.IsCancellationRequested; next++)
+        while (next < components.Length && await StopOneAsync(components[next], drainWindow.Token).ConfigureAwait(false))
         {
-            await StopOneAsync(components[next], drainWindow.Token).ConfigureAwait(false);
+            next++;
         }
 
         if (next < components.Length)
@@ -47,7 +47,8 @@ internal sealed class ShutdownDrain(HostedComponent[] components, TimeSpan shutd
         return shutdownTimeout - grace;
     }
 
-    private async Task StopOneAsync(HostedComponent component, CancellationToken drainWindow)
+    /// <summary>Stops one component; <see langword="false"/> when the drain window closed first (the component is left to <see cref="CutAsync"/>).</summary>
+    private async Task<bool> StopOneAsync(HostedComponent component, CancellationToken drainWindow)
     {
         try
         {
@@ -69,8 +70,8 @@ internal sealed class ShutdownDrain(HostedComponent[] components, TimeSpan shutd
                 }
                 catch (OperationCanceledException) when (drainWindow.IsCancellationRequested)
                 {
-                    // The window closed while this component drained: it is cut with the rest (RunAsync goes on to CutAsync).
-                    return;
+                    // The window closed while this component drained: it is cut with the rest.
+                    return false;
                 }
             }
 
@@ -80,6 +81,8 @@ internal sealed class ShutdownDrain(HostedComponent[] components, TimeSpan shutd
         {
             Log.StopFailed(component.Log.Logger, exception, component.Kind, component.Name);
         }
+
+        return !drainWindow.IsCancellationRequested;
     }
 
     /// <summary>The drain window has closed: cancels everything left at once and waits, until the host's own deadline, for it to be reported.</summary>
