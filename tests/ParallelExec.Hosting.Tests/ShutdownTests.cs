@@ -25,9 +25,9 @@ public sealed class ShutdownTests
                 }
 
                 return ValueTask.FromResult<IReadOnlyList<bool>>([.. items.Select(_ => true)]);
-            }, (_, batch) => batch.WithMaxBatchSize(8).WithMaxDelay(TimeSpan.FromMilliseconds(50)))
+            }, (_, batch) => batch.WithMaxBatchSize(8).WithMaxDelay(TimeSpan.FromMilliseconds(20)))
             .AddWorkerPool("ingest", (sp, pool) => pool
-                .WithMaxDegreeOfParallelism(2)
+                .WithMaxDegreeOfParallelism(8)
                 .WithQueue(500)
                 .OnDropped(item => ended.AddOrUpdate((int)item.Key!, 1, (_, n) => n + 1))));
         await host.StartAsync().WithTimeout();
