@@ -34,26 +34,15 @@ public sealed class ConfigurationTests
         Assert.Equal(6, host.Services.GetRequiredService<WorkerPool>().MaxDegreeOfParallelism);
 
         // QueueCapacity 3 with Reject: once seven run, three more wait in the queue and the eleventh is refused.
-        var release = new TaskCompletionSource();
-        var running = 0;
-        var allRunning = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blockers = new List<Blocker>();
         for (var i = 0; i < 7; i++)
         {
-            Assert.Equal(PostResult.Accepted, await ingest.PostAsync(async _ =>
-            {
-                if (Interlocked.Increment(ref running) == 7)
-                {
-                    allRunning.SetResult();
-                }
-
-                await release.Task;
-            }).AsTask().WithTimeout());
+            blockers.Add(await Blocker.OccupyAsync(ingest));
         }
 
-        await allRunning.Task.WithTimeout();
-        var results = Enumerable.Range(0, 4).Select(_ => ingest.TryPost(_ => new ValueTask(release.Task))).ToArray();
+        var results = Enumerable.Range(0, 4).Select(_ => ingest.TryPost(_ => new ValueTask(blockers[0].Released))).ToArray();
         Assert.Equal([PostResult.Accepted, PostResult.Accepted, PostResult.Accepted, PostResult.Rejected], results);
-        release.SetResult();
+        blockers.ForEach(b => b.Release());
 
         var gate = host.Services.GetRequiredKeyedService<HttpGate>("llm");
         Assert.Equal(42, await gate.RunAsync("openai", _ => ValueTask.FromResult(42)).WithTimeout());

@@ -25,17 +25,10 @@ public sealed class HealthTests
         var entry = report.Entries["parallelexec:WorkerPool:ingest"];
         Assert.Equal(HealthStatus.Healthy, entry.Status);
 
-        var release = new TaskCompletionSource();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Assert.Equal(PostResult.Accepted, pool.TryPost(async _ =>
-        {
-            started.SetResult();
-            await release.Task;
-        }));
-        await started.Task.WithTimeout();
+        var blocker = await Blocker.OccupyAsync(pool);
         for (var i = 0; i < 8; i++)
         {
-            Assert.Equal(PostResult.Accepted, pool.TryPost(_ => new ValueTask(release.Task)));
+            Assert.Equal(PostResult.Accepted, pool.TryPost(_ => new ValueTask(blocker.Released)));
         }
 
         entry = (await health.CheckHealthAsync().WithTimeout()).Entries["parallelexec:WorkerPool:ingest"];
@@ -46,7 +39,7 @@ public sealed class HealthTests
         Assert.Equal(10, entry.Data["queueCapacity"]);
         Assert.Equal(9L, entry.Data["submitted"]);
 
-        release.SetResult();
+        blocker.Release();
         await host.StopAsync().WithTimeout();
         entry = (await health.CheckHealthAsync().WithTimeout()).Entries["parallelexec:WorkerPool:ingest"];
         Assert.Equal(HealthStatus.Unhealthy, entry.Status);

@@ -27,17 +27,10 @@ public sealed class LoggingTests
         await host.StartAsync().WithTimeout();
         var pool = host.Services.GetRequiredKeyedService<WorkerPool>("ingest");
 
-        var release = new TaskCompletionSource();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Assert.Equal(PostResult.Accepted, pool.TryPost("blocker", async _ =>
-        {
-            started.SetResult();
-            await release.Task;
-        }));
-        await started.Task.WithTimeout();
+        var blocker = await Blocker.OccupyAsync(pool, "blocker");
         Assert.Equal(PostResult.Accepted, pool.TryPost("bad", _ => throw new FormatException("bad document")));
         Assert.Equal(PostResult.Rejected, pool.TryPost("refused", _ => ValueTask.CompletedTask));
-        release.SetResult();
+        blocker.Release();
 
         // The hosting layer logs first, then calls the user's callback: once it has run, the event is recorded.
         await failed.Task.WithTimeout();

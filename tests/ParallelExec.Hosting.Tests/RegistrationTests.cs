@@ -89,14 +89,7 @@ public sealed class RegistrationTests
         Assert.Contains("parallelexec.workerpool.items.submitted", seen);
 
         // The drop timestamp is the fake clock's: the pool runs on the host's TimeProvider.
-        var release = new TaskCompletionSource();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Assert.Equal(PostResult.Accepted, pool.TryPost(async _ =>
-        {
-            started.SetResult();
-            await release.Task;
-        }));
-        await started.Task.WithTimeout();
+        var blocker = await Blocker.OccupyAsync(pool);
         Assert.Equal(PostResult.Accepted, pool.TryPost(_ => ValueTask.CompletedTask));
         Assert.Equal(PostResult.Rejected, pool.TryPost("third", _ => ValueTask.CompletedTask));
         var drop = host.Logs().GetSnapshot().Single(r => r.Id.Name == "ItemDropped");
@@ -104,7 +97,7 @@ public sealed class RegistrationTests
         var item = await dropped.Task.WithTimeout();
         Assert.Equal(clock.GetUtcNow(), item.Timestamp);
         Assert.Equal("third", item.Key);
-        release.SetResult();
+        blocker.Release();
         await host.StopAsync().WithTimeout();
     }
 
