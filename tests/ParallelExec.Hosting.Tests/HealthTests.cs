@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using ParallelExec.Agents;
+using ParallelExec.Coordination;
 using ParallelExec.Hosting.Tests.Infrastructure;
 using ParallelExec.Net;
 using ParallelExec.Tests.Infrastructure;
@@ -45,6 +46,38 @@ public sealed class HealthTests
         Assert.Equal(HealthStatus.Unhealthy, entry.Status);
         Assert.Contains("closed", entry.Description, StringComparison.Ordinal);
         Assert.Equal(9L, entry.Data["succeeded"]);
+    }
+
+    [Fact]
+    public async Task A_bus_is_degraded_when_its_subscribers_mailboxes_fill()
+    {
+        using var host = TestHosts.Build(
+            pe => pe.AddCoordinationBus("events", bus => bus.WithQueue(4)),
+            services: s => s.AddHealthChecks().AddParallelExec(saturation: 0.75));
+        await host.StartAsync().WithTimeout();
+        var bus = host.Services.GetRequiredKeyedService<CoordinationBus>("events");
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+        var release = new TaskCompletionSource();
+        var handling = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<int>("jobs", async (_, _) =>
+        {
+            handling.TrySetResult();
+            await release.Task;
+        });
+        await bus.PublishAsync("jobs", 0).AsTask().WithTimeout();
+        await handling.Task.WithTimeout();
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync().WithTimeout()).Entries["parallelexec:CoordinationBus:events"].Status);
+
+        for (var i = 1; i <= 3; i++)
+        {
+            await bus.PublishAsync("jobs", i).AsTask().WithTimeout();
+        }
+
+        var entry = (await health.CheckHealthAsync().WithTimeout()).Entries["parallelexec:CoordinationBus:events"];
+        Assert.Equal(HealthStatus.Degraded, entry.Status);
+        Assert.Contains("queue saturated (3 of 4)", entry.Description, StringComparison.Ordinal);
+        release.SetResult();
+        await host.StopAsync().WithTimeout();
     }
 
     [Fact]

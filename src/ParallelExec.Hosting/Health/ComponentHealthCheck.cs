@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using ParallelExec.Agents;
+using ParallelExec.Coordination;
 using ParallelExec.Hosting.Registration;
 using ParallelExec.Net;
 using ParallelExec.Workers;
@@ -64,9 +65,14 @@ internal sealed class ComponentHealthCheck(ComponentRuntime runtime, ComponentRe
 
         var problems = new List<string>();
         var unhealthy = false;
-        if (component.QueueCapacity is { } queueCapacity && queueCapacity > 0 && ledger.Queued >= saturation * queueCapacity)
+        if (component.QueueCapacity is { } perQueue && perQueue > 0)
         {
-            problems.Add($"queue saturated ({ledger.Queued} of {queueCapacity})");
+            // A bus's capacity is per subscriber: its ledger counts every mailbox, so the bound is the sum of the mailboxes.
+            var queueCapacity = statistics is CoordinationBusStatistics bus ? (long)perQueue * Math.Max(1, bus.Subscriptions) : perQueue;
+            if (ledger.Queued >= saturation * queueCapacity)
+            {
+                problems.Add($"queue saturated ({ledger.Queued} of {queueCapacity})");
+            }
         }
 
         switch (statistics)
