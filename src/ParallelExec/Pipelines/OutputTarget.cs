@@ -33,10 +33,24 @@ internal sealed class OutputTarget<T>(StageCore last, int capacity) : StageTarge
 }
 
 /// <summary>The output of a user's channel (<c>ToChannel</c>): writes wait for room in the user's writer.</summary>
-internal sealed class WriterTarget<T>(ChannelWriter<T> writer, bool completeWriter) : StageTarget<T>
+internal sealed class WriterTarget<T>(StageCore last, ChannelWriter<T> writer, bool completeWriter) : StageTarget<T>
 {
-    public override ValueTask WriteAsync(T item, CancellationToken cancellationToken) =>
-        writer.TryWrite(item) ? default : writer.WriteAsync(item, cancellationToken);
+    public override ValueTask WriteAsync(T item, CancellationToken cancellationToken)
+    {
+        if (writer.TryWrite(item))
+        {
+            last.CountOutputFromTarget();
+            return default;
+        }
+
+        return WriteSlowAsync(item, cancellationToken);
+    }
+
+    private async ValueTask WriteSlowAsync(T item, CancellationToken cancellationToken)
+    {
+        await writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        last.CountOutputFromTarget();
+    }
 
     public override void Complete()
     {

@@ -208,7 +208,7 @@ public sealed class PipelineBuilder<TIn, T> : ComponentBuilder<PipelineBuilder<T
             _plan.Add(new DelegateStageSpec<T, T>(Settings("select", null), static (item, _) => new ValueTask<StageResult<T>>(StageResult<T>.One(item))));
         }
 
-        _plan[^1] = new ConnectedStageSpec(_plan[^1], new WriterTarget<T>(writer, completeWriter));
+        _plan[^1] = new ConnectedStageSpec(_plan[^1], stage => new WriterTarget<T>(stage, writer, completeWriter));
         return Build();
     }
 

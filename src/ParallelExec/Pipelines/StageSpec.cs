@@ -37,12 +37,12 @@ internal sealed class BatchStageSpec<T>(PipelineStage settings, int maxBatchSize
 }
 
 /// <summary>A stage whose outputs go to a fixed target (a user's channel), connected when each run creates it.</summary>
-internal sealed class ConnectedStageSpec(StageSpec inner, object target) : StageSpec(inner.Settings)
+internal sealed class ConnectedStageSpec(StageSpec inner, Func<StageCore, object> target) : StageSpec(inner.Settings)
 {
     public override StageCore Create(PipelineRun run)
     {
         var stage = inner.Create(run);
-        inner.Connect(stage, target);
+        inner.Connect(stage, target(stage));
         return stage;
     }
 
