@@ -103,6 +103,7 @@ public partial class PipelineRun : IExecComponent, IInstrumentedComponent
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is zero or negative.</exception>
     /// <exception cref="KeyNotFoundException">No stage has that name.</exception>
     /// <exception cref="NotSupportedException">The stage is a <c>Batch</c> stage (its batches in flight are fixed).</exception>
+    /// <exception cref="InvalidOperationException">The stage keeps input order with one worker (no reorder window) and would grow.</exception>
     public void SetMaxDegreeOfParallelism(string stage, int maxDegreeOfParallelism)
     {
         ArgumentNullException.ThrowIfNull(stage);

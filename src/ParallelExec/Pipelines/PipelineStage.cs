@@ -42,7 +42,9 @@ public sealed class PipelineStage
     /// (an output waits for the outputs of earlier items, within a window of <see cref="QueueCapacity"/> items);
     /// <see cref="ResultOrder.Completion"/> passes each on as soon as it is ready.
     /// </summary>
-    /// <value>Defaults to <see cref="ResultOrder.Input"/>.</value>
+    /// <value>Defaults to <see cref="ResultOrder.Input"/>. A stage of one worker keeps input order without a window,
+    /// and then cannot be grown while it runs (build it with a <see cref="MaxDegreeOfParallelism"/> above 1, or with
+    /// <see cref="ResultOrder.Completion"/>, to resize it).</value>
     public ResultOrder ResultOrder { get; set; } = ResultOrder.Input;
 
     /// <summary>Gets or sets a Polly pipeline (retry, timeout...) the stage's work runs through, once per item.</summary>

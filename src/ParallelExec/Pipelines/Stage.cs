@@ -19,12 +19,17 @@ namespace ParallelExec.Pipelines;
 internal abstract partial class Stage<TIn, TOut> : StageCore
 {
     private readonly bool _ordered;
+    private readonly bool _orderedByOneWorker;
 
     protected Stage(PipelineRun run, PipelineStage settings)
         : base(run, settings)
     {
         Input = new StageInput<TIn>(this, settings.QueueCapacity, settings.FullMode);
-        _ordered = settings.ResultOrder == ResultOrder.Input;
+
+        // One worker keeps input order by itself: an ordered stage of one worker needs no reorder window (and so
+        // cannot be grown while it runs; see SetMaxDegreeOfParallelism).
+        _ordered = settings.ResultOrder == ResultOrder.Input && settings.MaxDegreeOfParallelism > 1;
+        _orderedByOneWorker = settings.ResultOrder == ResultOrder.Input && !_ordered;
         if (_ordered)
         {
             InitializeWindow(settings.QueueCapacity);
@@ -60,6 +65,17 @@ internal abstract partial class Stage<TIn, TOut> : StageCore
         }
 
         Target.Complete();
+    }
+
+    public override void SetMaxDegreeOfParallelism(int maxDegreeOfParallelism)
+    {
+        if (_orderedByOneWorker && maxDegreeOfParallelism > 1)
+        {
+            throw new InvalidOperationException(
+                $"The stage '{Name}' keeps input order with one worker, without a reorder window: to resize it while it runs, give it a MaxDegreeOfParallelism above 1 (or ResultOrder.Completion) when building the pipeline.");
+        }
+
+        base.SetMaxDegreeOfParallelism(maxDegreeOfParallelism);
     }
 
     protected override void StartWorker() => _ = _ordered ? OrderedWorkerAsync() : WorkerAsync();

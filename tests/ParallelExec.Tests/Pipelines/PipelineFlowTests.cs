@@ -186,7 +186,7 @@ public class PipelineFlowTests
                 await release.Task.WaitAsync(ct);
                 Interlocked.Decrement(ref running);
                 return i;
-            }, stage => stage.WithName("work").WithQueue(16))
+            }, stage => stage.WithName("work").WithQueue(16).WithResultOrder(ResultOrder.Completion))
             .ForEach(_ => { });
 
         var run = pipeline.Start(Enumerable.Range(0, 16));
@@ -199,6 +199,9 @@ public class PipelineFlowTests
         Assert.Equal(16, result["foreach"].Left);
         Assert.Equal(4, peak);
         Assert.Throws<KeyNotFoundException>(() => run.SetMaxDegreeOfParallelism("nope", 2));
+
+        // The sink keeps input order with its one worker: it has no reorder window to grow into.
+        Assert.Throws<InvalidOperationException>(() => run.SetMaxDegreeOfParallelism("foreach", 2));
         await run.DisposeAsync();
     }
 
