@@ -163,7 +163,9 @@ public partial class PipelineRun : IExecComponent, IInstrumentedComponent
         await Lifecycle.DrainAsync(Completion, Options.DrainTimeout, TimeProvider, () => Cancel(DropReason.DrainTimeout, PipelineOutcome.Cancelled)).ConfigureAwait(false);
         Instruments.Live.Remove(this);
         _callerRegistration.Dispose();
-        _cts.Dispose();
+
+        // The source is not disposed: a late Cancel (a reader leaving ReadAllAsync after the end) may still read it, and
+        // it holds no timer.
         done.TrySetResult();
     }
 
