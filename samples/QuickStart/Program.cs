@@ -1,4 +1,4 @@
-// QuickStart: the three quick starts of README.md, verbatim, with small stand-ins for the application's own code.
+// QuickStart: the quick starts of README.md, verbatim, with small stand-ins for the application's own code.
 // tests/ParallelExec.Tests/Docs/ReadmeTests.cs fails when a ```csharp block of the README is not found here, so the
 // README shows only code that compiles.
 //   dotnet run --project samples/QuickStart
@@ -12,6 +12,8 @@ AccountEvent[] events =
 [
     new("alice", 1), new("bob", 1), new("alice", 2), new("carol", 1), new("bob", 2), new("alice", 3),
 ];
+var ordersCsv = Path.Combine(Path.GetTempPath(), $"orders-{Environment.ProcessId}.csv");
+File.WriteAllLines(ordersCsv, Enumerable.Range(1, 250).Select(i => $"{i},{(i % 7) - 1}"));
 
 // README quick start 1: many single lookups, one bulk call, a result per caller.
 {
@@ -50,7 +52,27 @@ AccountEvent[] events =
     Console.WriteLine($"pool: {pool.GetStatistics().Ledger}");
 }
 
+// README quick start 4: an ETL pipeline: read, parse, filter, enrich 16 at a time, write in batches; a ledger per stage.
+{
+    var result = await Exec.Pipeline<string>()
+        .OnError(failed => logger.LogWarning("{Stage} failed: {Error}", failed.Key, failed.Exception.Message))
+        .Select(line => Order.Parse(line))
+        .Where(order => order.Total > 0)
+        .Select(async (order, ct) => await EnrichAsync(order, ct), stage => stage.WithMaxDegreeOfParallelism(16))
+        .Batch(100, TimeSpan.FromSeconds(1))
+        .ForEach(async (batch, ct) => await db.InsertOrdersAsync(batch, ct))
+        .RunAsync(File.ReadLinesAsync(ordersCsv));
+    Console.WriteLine($"pipeline: {result}");
+    File.Delete(ordersCsv);
+}
+
 // Stand-ins for the application's own functions.
+static async Task<Order> EnrichAsync(Order order, CancellationToken cancellationToken)
+{
+    await Task.Delay(1, cancellationToken);
+    return order with { Customer = $"customer-{order.Id % 10}" };
+}
+
 static async Task<string> FetchAsync(CancellationToken cancellationToken)
 {
     await Task.Delay(10, cancellationToken);
@@ -73,6 +95,22 @@ static Task ApplyAsync(AccountEvent e, CancellationToken cancellationToken) => T
 /// <param name="Id">The user's id.</param>
 /// <param name="Name">The user's name.</param>
 internal sealed record User(int Id, string Name);
+
+/// <summary>An order, as parsed from a line of a CSV file.</summary>
+/// <param name="Id">The order's id.</param>
+/// <param name="Total">Its total.</param>
+/// <param name="Customer">Its customer, once enriched.</param>
+internal sealed record Order(int Id, decimal Total, string? Customer = null)
+{
+    /// <summary>Parses <c>id,total</c>.</summary>
+    /// <param name="line">The line.</param>
+    /// <returns>The order.</returns>
+    public static Order Parse(string line)
+    {
+        var fields = line.Split(',');
+        return new Order(int.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture), decimal.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
 
 /// <summary>A parsed document.</summary>
 /// <param name="Length">Its length.</param>
@@ -100,6 +138,16 @@ internal sealed class UserDatabase
         Interlocked.Increment(ref _bulkCalls);
         await Task.Delay(5, cancellationToken);
         return ids.Select(id => new User(id, $"user-{id}")).ToArray();
+    }
+
+    /// <summary>Inserts a batch of orders in one call.</summary>
+    /// <param name="orders">The orders.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that ends when the batch is stored.</returns>
+    public async Task InsertOrdersAsync(IReadOnlyList<Order> orders, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _bulkCalls);
+        await Task.Delay(orders.Count % 5, cancellationToken);
     }
 }
 

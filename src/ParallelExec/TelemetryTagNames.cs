@@ -29,4 +29,7 @@ public static class TelemetryTagNames
 
     /// <summary>The name of an operation, such as read, write, get or set.</summary>
     public const string Operation = "parallelexec.operation";
+
+    /// <summary>The name of a pipeline's stage (<c>PipelineStage.Name</c>).</summary>
+    public const string Stage = "parallelexec.pipeline.stage";
 }

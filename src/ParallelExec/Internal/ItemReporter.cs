@@ -19,14 +19,20 @@ internal sealed class ItemReporter
     private readonly TimeProvider _timeProvider;
     private readonly ComponentInstruments _instruments;
 
+    // A second tag on the counters (the pipeline's stage tag), or null: most components tag by name only.
+    private readonly KeyValuePair<string, object?>? _scopeTag;
+
     /// <summary>Creates the reporter of one component instance.</summary>
     /// <param name="name">The component's name.</param>
     /// <param name="timeProvider">The component's clock, for the payloads' timestamps.</param>
     /// <param name="instruments">The component kind's instruments.</param>
     /// <param name="onDropped">The user's drop callback, if any.</param>
     /// <param name="onError">The user's error callback, if any.</param>
-    public ItemReporter(string name, TimeProvider timeProvider, ComponentInstruments instruments, Action<DroppedItem>? onDropped, Action<FailedItem>? onError)
+    /// <param name="scopeTag">A second tag on the counters and the drop event (a pipeline's stage), or <see langword="null"/>.</param>
+    public ItemReporter(string name, TimeProvider timeProvider, ComponentInstruments instruments, Action<DroppedItem>? onDropped, Action<FailedItem>? onError,
+        KeyValuePair<string, object?>? scopeTag = null)
     {
+        _scopeTag = scopeTag;
         Name = name;
         NameTag = new KeyValuePair<string, object?>(TelemetryTagNames.Name, name);
         _timeProvider = timeProvider;
@@ -48,7 +54,17 @@ internal sealed class ItemReporter
     public bool HasErrorCallback => _onError is not null;
 
     /// <summary>Counts a submission.</summary>
-    public void Submitted() => _instruments.Submitted.Add(1, NameTag);
+    public void Submitted()
+    {
+        if (_scopeTag is { } scope)
+        {
+            _instruments.Submitted.Add(1, NameTag, scope);
+        }
+        else
+        {
+            _instruments.Submitted.Add(1, NameTag);
+        }
+    }
 
     /// <summary>Reports one item that did not run to an outcome of its own.</summary>
     /// <param name="reason">Why.</param>
@@ -57,12 +73,30 @@ internal sealed class ItemReporter
     public void Dropped(DropReason reason, object? item, object? key = null)
     {
         var reasonTag = ComponentInstruments.ReasonTag(reason);
-        _instruments.Dropped.Add(1, NameTag, new KeyValuePair<string, object?>(TelemetryTagNames.DropReason, reasonTag));
-        Activity.Current?.AddEvent(new ActivityEvent("parallelexec.item.dropped", tags: new ActivityTagsCollection
+        var reasonKeyValue = new KeyValuePair<string, object?>(TelemetryTagNames.DropReason, reasonTag);
+        if (_scopeTag is { } scope)
         {
-            [TelemetryTagNames.Name] = Name,
-            [TelemetryTagNames.DropReason] = reasonTag,
-        }));
+            _instruments.Dropped.Add(1, NameTag, reasonKeyValue, scope);
+        }
+        else
+        {
+            _instruments.Dropped.Add(1, NameTag, reasonKeyValue);
+        }
+
+        if (Activity.Current is { } current)
+        {
+            var tags = new ActivityTagsCollection
+            {
+                [TelemetryTagNames.Name] = Name,
+                [TelemetryTagNames.DropReason] = reasonTag,
+            };
+            if (_scopeTag is { } eventScope)
+            {
+                tags[eventScope.Key] = eventScope.Value;
+            }
+
+            current.AddEvent(new ActivityEvent("parallelexec.item.dropped", tags: tags));
+        }
         if (_onDropped is { } onDropped)
         {
             Invoke(onDropped, new DroppedItem(Name, reason, item, key, _timeProvider.GetUtcNow()));
@@ -76,7 +110,7 @@ internal sealed class ItemReporter
     /// <param name="span">The item's span, if one was started; otherwise the current span gets the event.</param>
     public void Failed(Exception exception, object? item, object? key = null, Activity? span = null)
     {
-        _instruments.Failed.Add(1, NameTag);
+        CountFailure();
         Telemetry.RecordFailure(span ?? Activity.Current, exception);
         if (_onError is { } onError)
         {
@@ -85,7 +119,17 @@ internal sealed class ItemReporter
     }
 
     /// <summary>Counts an awaited failure (its caller gets the exception) without calling the error callback.</summary>
-    public void CountFailure() => _instruments.Failed.Add(1, NameTag);
+    public void CountFailure()
+    {
+        if (_scopeTag is { } scope)
+        {
+            _instruments.Failed.Add(1, NameTag, scope);
+        }
+        else
+        {
+            _instruments.Failed.Add(1, NameTag);
+        }
+    }
 
     private static void Invoke<T>(Action<T> callback, T payload)
     {

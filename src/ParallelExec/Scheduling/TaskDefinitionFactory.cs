@@ -33,6 +33,19 @@ internal static class TaskDefinitionFactory
         return new VoidTaskDefinition(id, CheckOptions(options), body, options);
     }
 
+    /// <summary>A task whose body runs through a result-aware Polly pipeline (hedging, retry on a result).</summary>
+    public static TaskDefinition Create<T>(string id, Func<TaskGraphContext, CancellationToken, ValueTask<T>> body, Polly.ResiliencePipeline<T> resilience, TaskNodeOptions? options)
+    {
+        CheckId(id);
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(resilience);
+        Func<TaskGraphContext, CancellationToken, ValueTask<T>> wrapped =
+            (context, ct) => resilience.ExecuteAsync(static (state, ct) => state.body(state.context, ct), (body, context), ct);
+        return options is null
+            ? new TaskDefinition<T>(id, [], wrapped, null)
+            : new TaskDefinition<T>(id, CheckOptions(options), wrapped, options);
+    }
+
     private static void CheckId(string id)
     {
         ArgumentNullException.ThrowIfNull(id);

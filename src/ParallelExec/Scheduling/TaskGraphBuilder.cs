@@ -72,6 +72,27 @@ public sealed class TaskGraphBuilder : ComponentBuilder<TaskGraphBuilder, TaskGr
         return this;
     }
 
+    /// <summary>
+    /// Adds a task that produces a value through a result-aware Polly pipeline: hedging, or a retry decided on the result,
+    /// plug in here. A non-generic <see cref="TaskNodeOptions.ResiliencePipeline"/> in <paramref name="options"/> runs
+    /// around it.
+    /// </summary>
+    /// <typeparam name="T">The type of the task's value.</typeparam>
+    /// <param name="id">The task's id, unique within the run.</param>
+    /// <param name="body">The task's work; it receives its context and a token cancelled on timeout or run cancellation.</param>
+    /// <param name="resilience">The Polly pipeline, which sees each result.</param>
+    /// <param name="options">Dependencies, priority, cost estimate, timeout; copied. <see langword="null"/>: no dependency.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="id"/>, <paramref name="body"/> or <paramref name="resilience"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="id"/> is empty, or an option is invalid.</exception>
+    /// <exception cref="InvalidOperationException">The builder has already built.</exception>
+    public TaskGraphBuilder AddTask<T>(string id, Func<TaskGraphContext, CancellationToken, ValueTask<T>> body, Polly.ResiliencePipeline<T> resilience, TaskNodeOptions? options = null)
+    {
+        ThrowIfBuilt();
+        _tasks.Add(TaskDefinitionFactory.Create(id, body, resilience, options));
+        return this;
+    }
+
     /// <inheritdoc cref="TaskSetBuilder.AddTask(string, Func{TaskGraphContext, CancellationToken, ValueTask}, string[])"/>
     /// <exception cref="InvalidOperationException">The builder has already built.</exception>
     public TaskGraphBuilder AddTask(string id, Func<TaskGraphContext, CancellationToken, ValueTask> body, params string[] dependsOn)

@@ -77,6 +77,23 @@ public readonly struct TaskGraphContext : IEquatable<TaskGraphContext>
     public void AddTask<T>(string id, Func<TaskGraphContext, CancellationToken, ValueTask<T>> body, TaskNodeOptions options) =>
         Run.AddTasks(Node, [TaskDefinitionFactory.Create(id, body, options)]);
 
+    /// <summary>
+    /// Adds a task that produces a value through a result-aware Polly pipeline: hedging, or a retry decided on the result,
+    /// plug in here. A non-generic <see cref="TaskNodeOptions.ResiliencePipeline"/> in <paramref name="options"/> runs
+    /// around it.
+    /// </summary>
+    /// <typeparam name="T">The type of the task's value.</typeparam>
+    /// <param name="id">The task's id, unique within the run.</param>
+    /// <param name="body">The task's work; it receives its context and a token cancelled on timeout or run cancellation.</param>
+    /// <param name="resilience">The Polly pipeline, which sees each result.</param>
+    /// <param name="options">Dependencies, priority, cost estimate, timeout; copied. <see langword="null"/>: no dependency.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="id"/>, <paramref name="body"/> or <paramref name="resilience"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="id"/> is empty, or an option is invalid.</exception>
+    /// <exception cref="TaskGraphValidationException">The id exists, a dependency is unknown, or the task depends on itself.</exception>
+    /// <exception cref="InvalidOperationException">This task has already ended.</exception>
+    public void AddTask<T>(string id, Func<TaskGraphContext, CancellationToken, ValueTask<T>> body, Polly.ResiliencePipeline<T> resilience, TaskNodeOptions? options = null) =>
+        Run.AddTasks(Node, [TaskDefinitionFactory.Create(id, body, resilience, options)]);
+
     /// <summary>Adds one task producing no value to the run.</summary>
     /// <param name="id">The task's id, unique within the run.</param>
     /// <param name="body">The task's work.</param>

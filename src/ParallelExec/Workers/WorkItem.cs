@@ -44,6 +44,9 @@ internal abstract class WorkItem : WaitListNode<WorkItem>
     /// <summary>The item's position in the pool's queue while it is queued (see <c>WorkerPool.Queue.cs</c>).</summary>
     internal long QueueSeq;
     internal WorkItemState State;
+
+    /// <summary>The priority lane (0: the default and lowest); see <c>WorkerPool.Priorities.cs</c>.</summary>
+    internal byte Lane;
     internal bool CancelRequested;
     internal object? Key;
     internal WorkerPool? Pool;
@@ -194,6 +197,7 @@ internal abstract class WorkItem : WaitListNode<WorkItem>
         Previous = null;
         Next = null;
         State = WorkItemState.New;
+        Lane = 0;
         CancelRequested = false;
         Key = null;
         Pool = null;

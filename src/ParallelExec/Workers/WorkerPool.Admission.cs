@@ -238,7 +238,7 @@ public sealed partial class WorkerPool
                         // Full means at least one item is in the queue itself: a worker claims only after taking one
                         // item, which leaves queued + claimed below the capacity, so claims alone never fill it.
                         Debug.Assert(_queued > 0, "A full queue holds at least one unclaimed item.");
-                        victim = decision == Admission.EvictOldest ? TakeHeadLocked() : TakeTailLocked();
+                        victim = EvictLocked(decision);
                         victimReason = AdmissionPolicy.ToDropReason(decision);
                         if (victim is WorkItem victimItem)
                         {
@@ -276,6 +276,11 @@ public sealed partial class WorkerPool
 
                         break;
                 }
+            }
+
+            if (current.Lane != 0)
+            {
+                CountLaneAdmissionLocked(current, admission);
             }
 
             AssertInvariants();
@@ -344,6 +349,11 @@ public sealed partial class WorkerPool
                     break;
                 case WorkItemState.Waiting:
                     _waiters.Remove(item);
+                    if (item.Lane != 0)
+                    {
+                        _laneCounters![item.Lane].Dropped++;
+                    }
+
                     item.State = WorkItemState.Done;
                     _ledger.CountDrop(DropReason.Cancelled);
                     removed = true;

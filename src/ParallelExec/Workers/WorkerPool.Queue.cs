@@ -35,6 +35,17 @@ public sealed partial class WorkerPool
     private void EnqueueLocked(WorkItem item)
     {
         item.State = WorkItemState.Queued;
+        if (item.Lane != 0)
+        {
+            EnqueueLaneLocked(item);
+            if (_waitDuration.Enabled)
+            {
+                item.StartTimestamp = _timeProvider.GetTimestamp();
+            }
+
+            return;
+        }
+
         item.QueueSeq = AppendLocked(item);
         if (item.Key is not null)
         {
@@ -110,6 +121,13 @@ public sealed partial class WorkerPool
     /// <summary>Removes a queued node from wherever it is.</summary>
     private void RemoveQueuedLocked(WorkItem item)
     {
+        if (item.Lane != 0)
+        {
+            RemoveFromLaneLocked(item);
+            _laneCounters![item.Lane].Dropped++;
+            return;
+        }
+
         var slot = (int)((_ringHead + (item.QueueSeq - _ringHeadSeq)) & RingMask);
         Debug.Assert(ReferenceEquals(_ring[slot], item), "A queued node is where its sequence number says.");
         _ring[slot] = null;
@@ -130,6 +148,12 @@ public sealed partial class WorkerPool
             return null;
         }
 
+        return _laneQueued == 0 ? TakeFirstRunnableFromRingLocked() : TakeByPriorityLocked();
+    }
+
+    /// <summary>Takes the first runnable entry of the ring (lane 0); see <see cref="TakeFirstRunnableLocked"/>.</summary>
+    private object? TakeFirstRunnableFromRingLocked()
+    {
         if (_keyedQueued == 0)
         {
             return TakeHeadLocked();
@@ -232,6 +256,7 @@ public sealed partial class WorkerPool
         _ringHeadSeq += _ringCount;
         _ringHead = 0;
         _ringCount = 0;
+        TakeAllLanesLocked(entries);
         _queued = 0;
         _keyedQueued = 0;
         _unclaimableQueued = 0;

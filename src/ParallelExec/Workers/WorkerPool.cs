@@ -122,6 +122,19 @@ public sealed partial class WorkerPool : IExecComponent
         _drainTimeout = options.DrainTimeout;
         _shutdownToken = _shutdownCts.Token;
         Name = options.Name;
+        if (options.PriorityLanes > 1)
+        {
+            _lanes = new WaitList<WorkItem>[options.PriorityLanes];
+            for (var lane = 1; lane < _lanes.Length; lane++)
+            {
+                _lanes[lane] = new WaitList<WorkItem>();
+            }
+
+            _laneCounters = new LaneCounters[options.PriorityLanes];
+            _passedOver = new int[options.PriorityLanes];
+            _starvationLimit = options.StarvationLimit;
+        }
+
         _instruments = ComponentInstruments.Get(InstrumentsComponent, options.MeterFactory);
         _reporter = new ItemReporter(Name, _timeProvider, _instruments, options.OnDropped, options.OnError);
         _submittedCounter = _instruments.Submitted;
@@ -332,7 +345,8 @@ public sealed partial class WorkerPool : IExecComponent
     {
         lock (_lock)
         {
-            return new WorkerPoolStatistics(Name, ReadLedgerLocked(), _targetWorkers, _peakQueued, _waiters.Count);
+            var ledger = ReadLedgerLocked();
+            return new WorkerPoolStatistics(Name, ledger, _targetWorkers, _peakQueued, _waiters.Count, ReadLanesLocked(ledger));
         }
     }
 

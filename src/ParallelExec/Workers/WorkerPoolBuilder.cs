@@ -33,6 +33,18 @@ public sealed class WorkerPoolBuilder : ComponentBuilder<WorkerPoolBuilder, Work
             options.FullMode = fullMode;
         });
 
+    /// <summary>Turns on priorities (<see cref="WorkerPoolOptions.PriorityLanes"/>, <see cref="WorkerPoolOptions.StarvationLimit"/>).</summary>
+    /// <param name="lanes">The number of lanes, 2 to 16; a submission names one from 0 (lowest) to <paramref name="lanes"/> - 1.</param>
+    /// <param name="starvationLimit">How many times a waiting lane may be passed over before it is served.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The builder has already built its pool.</exception>
+    public WorkerPoolBuilder WithPriorityLanes(int lanes, int starvationLimit = 8) =>
+        Set(options =>
+        {
+            options.PriorityLanes = lanes;
+            options.StarvationLimit = starvationLimit;
+        });
+
     /// <summary>Runs every work item through a Polly pipeline (<see cref="WorkerPoolOptions.ResiliencePipeline"/>).</summary>
     /// <param name="pipeline">The pipeline.</param>
     /// <returns>This builder.</returns>

@@ -52,6 +52,20 @@ public sealed class WorkerPoolOptions : ComponentOptions
     /// <value>Defaults to <see langword="null"/>: work runs directly.</value>
     public ResiliencePipeline? ResiliencePipeline { get; set; }
 
+    /// <summary>
+    /// Gets or sets the number of priority lanes: a submission may name a lane from 0 (the default and lowest) to
+    /// <c>PriorityLanes - 1</c>, and workers take from higher lanes first. 1 turns priorities off.
+    /// </summary>
+    /// <value>Defaults to 1. At most 16.</value>
+    public int PriorityLanes { get; set; } = 1;
+
+    /// <summary>
+    /// Gets or sets how many times a lane holding items may be passed over by takes from higher lanes before it is
+    /// served next: the bound on starvation (see <see cref="WorkerPool.PriorityLanes"/>).
+    /// </summary>
+    /// <value>Defaults to 8.</value>
+    public int StarvationLimit { get; set; } = 8;
+
     /// <inheritdoc/>
     protected override string DefaultName => "WorkerPool";
 
@@ -62,6 +76,8 @@ public sealed class WorkerPoolOptions : ComponentOptions
         validator
             .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
             .RequirePositive(QueueCapacity, nameof(QueueCapacity))
-            .RequireDefined(FullMode, nameof(FullMode));
+            .RequireDefined(FullMode, nameof(FullMode))
+            .Require(PriorityLanes is >= 1 and <= 16, nameof(PriorityLanes), PriorityLanes, "must be between 1 and 16")
+            .RequirePositive(StarvationLimit, nameof(StarvationLimit));
     }
 }

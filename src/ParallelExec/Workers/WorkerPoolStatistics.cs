@@ -12,9 +12,11 @@ namespace ParallelExec.Workers;
 /// </remarks>
 public sealed class WorkerPoolStatistics : ComponentStatistics
 {
-    internal WorkerPoolStatistics(string name, LedgerSnapshot ledger, int maxDegreeOfParallelism, int peakQueueLength, int waiting)
+    internal WorkerPoolStatistics(string name, LedgerSnapshot ledger, int maxDegreeOfParallelism, int peakQueueLength, int waiting,
+        IReadOnlyList<PriorityLaneCounts> lanes)
         : base(name, ledger)
     {
+        Lanes = lanes;
         MaxDegreeOfParallelism = maxDegreeOfParallelism;
         PeakQueueLength = peakQueueLength;
         Waiting = waiting;
@@ -31,4 +33,7 @@ public sealed class WorkerPoolStatistics : ComponentStatistics
     /// <see cref="LedgerSnapshot.Queued"/>.
     /// </summary>
     public int Waiting { get; }
+
+    /// <summary>Gets the counts per priority lane (index = priority), or an empty list when priorities are off.</summary>
+    public IReadOnlyList<PriorityLaneCounts> Lanes { get; }
 }
