@@ -18,9 +18,10 @@ public sealed class SqliteBadInputTests
         .Bad<ComponentOptions>(nameof(ComponentOptions.TimeProvider), [null])
         .Bad<ComponentOptions>(nameof(ComponentOptions.DrainTimeout), Negative, TimeSpan.MinValue, TimeSpan.MaxValue)
         .Bad<SqliteMemoryStoreOptions>(nameof(SqliteMemoryStoreOptions.DataSource), null, "", "  ")
-        .Bad<SqliteMemoryStoreOptions>(nameof(SqliteMemoryStoreOptions.BusyTimeout), TimeSpan.Zero, Negative, TimeSpan.MaxValue)
-        .Bad<SqliteMemoryStoreOptions>(nameof(SqliteMemoryStoreOptions.MaxBusyRetries), -1, int.MinValue)
-        .Bad<SqliteMemoryStoreOptions>(nameof(SqliteMemoryStoreOptions.BusyRetryDelay), TimeSpan.Zero, Negative, TimeSpan.MaxValue);
+        .Bad<SqliteMemoryStoreOptions>(nameof(SqliteMemoryStoreOptions.BusyTimeout), TimeSpan.Zero, Negative, TimeSpan.FromHours(1) + TimeSpan.FromTicks(1), TimeSpan.MaxValue)
+        .Bad<SqliteMemoryStoreOptions>(nameof(SqliteMemoryStoreOptions.MaxBusyRetries), -1, int.MinValue, 10_001)
+        .Bad<SqliteMemoryStoreOptions>(nameof(SqliteMemoryStoreOptions.BusyRetryDelay), TimeSpan.Zero, Negative, TimeSpan.MaxValue)
+        .Bad<SqliteMemoryStoreOptions>(nameof(SqliteMemoryStoreOptions.ReadConnections), 0, -1, 65, int.MaxValue);
 
     public static TheoryData<string, string> Rows()
     {

@@ -22,6 +22,21 @@ internal sealed record DocsSnippetContext(string Usings, string Statements, stri
             var outputs = new[] { (Path: "out/a.txt", Bytes: new byte[] { 1, 2, 3 }) };
             var pairs = new[] { (Source: "big.bin", Destination: "copy/big.bin") };
             """, ""),
+        "hosting.md" => new("""
+            using Microsoft.AspNetCore.Builder; using Microsoft.AspNetCore.Http; using Microsoft.AspNetCore.Mvc;
+            using Microsoft.Extensions.DependencyInjection; using Microsoft.Extensions.Hosting;
+            using OpenTelemetry.Metrics; using OpenTelemetry.Trace;
+            using ParallelExec; using ParallelExec.Batching; using ParallelExec.Hosting; using ParallelExec.Memory; using ParallelExec.Net; using ParallelExec.Workers;
+            """, "", """
+            // The sample's own types (samples/WebIngest), reduced to their signatures.
+            public sealed record Document(string Id, string Text);
+            public sealed class DocumentStore(IMemoryStore store)
+            {
+                public IMemoryStore Store => store;
+                public ValueTask<IReadOnlyList<bool>> WriteAsync(IReadOnlyList<Document> documents, CancellationToken cancellationToken) => throw new NotSupportedException();
+            }
+            public sealed class ChatClient(HttpClient http) { public HttpClient Http => http; }
+            """),
         "memory.md" => new("using System.Text.Json.Serialization.Metadata;", "var plan = new Plan(\"ship it\");", """
             public sealed record Plan(string Goal);
             // Stands in for a source-generated JsonSerializerContext (the generator does not run here).
@@ -33,6 +48,14 @@ internal sealed record DocsSnippetContext(string Usings, string Statements, stri
             """),
         "net.md" => new("", Token + " var url = \"https://api.example.com/v1/chat\"; var request = new { prompt = \"hi\" }; var estimatedTokens = 1200;", ""),
         "observability.md" => new("", "var app = Microsoft.AspNetCore.Builder.WebApplication.Create();", ""),
+        "pipelines.md" => new("using Microsoft.Extensions.Logging; using ParallelExec;", """
+            ILogger logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+            IOrderDatabase db = null!; var ordersCsv = "orders.csv";
+            static ValueTask<Order> EnrichAsync(Order order, CancellationToken ct) => ValueTask.FromResult(order);
+            """, """
+            public sealed record Order(int Id, decimal Total) { public static Order Parse(string line) => new(int.Parse(line.Split(',')[0]), decimal.Parse(line.Split(',')[1])); }
+            public interface IOrderDatabase { Task InsertOrdersAsync(IReadOnlyList<Order> orders, CancellationToken cancellationToken); }
+            """),
         "scheduling.md" => new("using Polly;", Token + """
              ResiliencePipeline retryPipeline = ResiliencePipeline.Empty;
             static Task<Spec> LoadSpecAsync(CancellationToken ct) => Task.FromResult(new Spec());

@@ -4,6 +4,7 @@ using ParallelExec.Coordination;
 using ParallelExec.Files;
 using ParallelExec.Memory;
 using ParallelExec.Net;
+using ParallelExec.Pipelines;
 using ParallelExec.Scheduling;
 using ParallelExec.Workers;
 
@@ -48,6 +49,8 @@ public sealed class OptionsBadValueTests
         .Type(() => new ParallelFilesOptions(), o => _ = new ParallelFiles(o))
         .Type(() => new InMemoryStoreOptions(), o => _ = new InMemoryStore(o))
         .Type(() => new BatchingMemoryStoreOptions(), o => _ = new BatchingMemoryStore(new InMemoryStore(), o))
+        // A pipeline's options reach validation through its builder only: copy the row's options into it.
+        .Type(() => new PipelineOptions(), o => Exec.Pipeline<int>().Configure(p => CopySettableProperties(o, p)).ForEach(_ => { }))
 
         // Every ComponentOptions type: the shared options.
         .Bad<ComponentOptions>(nameof(ComponentOptions.Name), "", "   ")
@@ -57,6 +60,11 @@ public sealed class OptionsBadValueTests
         .Bad<WorkerPoolOptions>(nameof(WorkerPoolOptions.MaxDegreeOfParallelism), 0, -1, int.MinValue)
         .Bad<WorkerPoolOptions>(nameof(WorkerPoolOptions.QueueCapacity), 0, -1)
         .Bad<WorkerPoolOptions>(nameof(WorkerPoolOptions.FullMode), BadMode)
+        .Bad<WorkerPoolOptions>(nameof(WorkerPoolOptions.PriorityLanes), 0, -1, 17, int.MaxValue)
+        .Bad<WorkerPoolOptions>(nameof(WorkerPoolOptions.StarvationLimit), 0, -1, int.MinValue)
+        .Bad<PipelineOptions>(nameof(PipelineOptions.FailurePolicy), (PipelineFailurePolicy)99)
+        .AnyValue<PipelineOptions>(nameof(PipelineOptions.OnError), "a callback; null means failures are only counted and recorded")
+        .AnyValue<PipelineOptions>(nameof(PipelineOptions.OnDropped), "a callback; null means drops are only counted and recorded")
 
         .Bad<BatchProcessorOptions<int>>(nameof(BatchProcessorOptions<int>.MaxBatchSize), 0, -1)
         .BadWith<BatchProcessorOptions<int>>(nameof(BatchProcessorOptions<int>.MaxBatchSize), int.MaxValue, o => o.QueueCapacity = int.MaxValue)
@@ -100,7 +108,10 @@ public sealed class OptionsBadValueTests
 
         .Bad<ProcessAgentOptions>(nameof(ProcessAgentOptions.FileName), null, "", "  ")
         .Bad<ProcessAgentOptions>(nameof(ProcessAgentOptions.StartupTimeout), TimeSpan.Zero, Negative, Huge)
-        .Bad<ProcessAgentOptions>(nameof(ProcessAgentOptions.MaxStandardErrorLength), -1)
+        .Bad<ProcessAgentOptions>(nameof(ProcessAgentOptions.MaxStandardErrorLength), -1, ProcessAgentOptions.MaxLineLengthLimit + 1)
+        .Bad<ProcessAgentOptions>(nameof(ProcessAgentOptions.MaxLineLength), 0, -1, ProcessAgentOptions.MaxLineLengthLimit + 1, int.MaxValue)
+        .AnyValue<ProcessAgentOptions>(nameof(ProcessAgentOptions.InheritEnvironment), "a switch")
+        .AnyValue<ProcessAgentOptions>(nameof(ProcessAgentOptions.ContainProcessTree), "a switch")
         .AnyValue<ProcessAgentOptions>(nameof(ProcessAgentOptions.WorkingDirectory), "null is the host's directory; any other path is checked by the operating system when the agent starts")
         .Bad<ProcessAgentOptions>(nameof(ProcessAgentOptions.TimeProvider), [null])
 
@@ -119,6 +130,8 @@ public sealed class OptionsBadValueTests
         .Bad<HttpGateOptions>(nameof(HttpGateOptions.DefaultThrottlePause), TimeSpan.Zero, Negative, Huge)
         .Bad<HttpGateOptions>(nameof(HttpGateOptions.MaxThrottlePause), TimeSpan.Zero, Negative, Huge)
         .Bad<HttpGateOptions>(nameof(HttpGateOptions.ClientOptions), [null])
+        .Bad<HttpGateOptions>(nameof(HttpGateOptions.MaxResponseContentLength), 0L, -1L, HttpGateOptions.MaxResponseContentLengthLimit + 1, long.MaxValue)
+        .Bad<HttpGateOptions>(nameof(HttpGateOptions.RedirectPolicy), (HttpRedirectPolicy)99)
 
         .Bad<ProviderLimits>(nameof(ProviderLimits.RequestLimit), 0, -1)
         .Bad<ProviderLimits>(nameof(ProviderLimits.RequestPeriod), TimeSpan.Zero, Negative)
@@ -132,19 +145,34 @@ public sealed class OptionsBadValueTests
         .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.ConnectTimeout), TimeSpan.Zero, Negative)
         .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.RequestTimeout), TimeSpan.Zero, Negative)
         .AnyValue<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.EnableMultipleHttp2Connections), "a switch")
+        .AnyValue<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.AllowAutoRedirect), "a switch")
 
         .Bad<ParallelFilesOptions>(nameof(ParallelFilesOptions.MaxDegreeOfParallelism), 0, -1)
         .Bad<ParallelFilesOptions>(nameof(ParallelFilesOptions.StreamingThreshold), -1)
         .Bad<ParallelFilesOptions>(nameof(ParallelFilesOptions.BufferSize), 0, -1, (64 * 1024 * 1024) + 1, int.MaxValue)
         .AnyValue<ParallelFilesOptions>(nameof(ParallelFilesOptions.AtomicWrites), "a switch")
         .AnyValue<ParallelFilesOptions>(nameof(ParallelFilesOptions.FlushToDisk), "a switch")
+        .Bad<ParallelFilesOptions>(nameof(ParallelFilesOptions.RootDirectory), "", "/no/such/directory/parallelexec")
 
         .Bad<BatchingMemoryStoreOptions>(nameof(BatchingMemoryStoreOptions.MaxBatchSize), 0, -1)
         .Bad<BatchingMemoryStoreOptions>(nameof(BatchingMemoryStoreOptions.MaxDelay), TimeSpan.Zero, Negative, Huge)
         .Bad<BatchingMemoryStoreOptions>(nameof(BatchingMemoryStoreOptions.MaxDegreeOfParallelism), 0, -1)
         .Bad<BatchingMemoryStoreOptions>(nameof(BatchingMemoryStoreOptions.QueueCapacity), 0, -1)
         .Bad<BatchingMemoryStoreOptions>(nameof(BatchingMemoryStoreOptions.ReadCacheTimeToLive), TimeSpan.Zero, Negative, Huge)
-        .Bad<BatchingMemoryStoreOptions>(nameof(BatchingMemoryStoreOptions.ReadCacheCapacity), 0, -1);
+        .Bad<BatchingMemoryStoreOptions>(nameof(BatchingMemoryStoreOptions.ReadCacheCapacity), 0, -1)
+        .AnyValue<BatchingMemoryStoreOptions>(nameof(BatchingMemoryStoreOptions.EagerFlush), "a switch");
+
+    /// <summary>Copies every public settable property of <paramref name="source"/> onto <paramref name="target"/>.</summary>
+    private static void CopySettableProperties<T>(T source, T target)
+    {
+        foreach (var property in typeof(T).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
+        {
+            if (property.CanRead && property.CanWrite && property.SetMethod!.IsPublic)
+            {
+                property.SetValue(target, property.GetValue(source));
+            }
+        }
+    }
 
     /// <summary>(type, option, value) of every row, a row on ComponentOptions once per component options type.</summary>
     public static TheoryData<string, string, string> Rows()
