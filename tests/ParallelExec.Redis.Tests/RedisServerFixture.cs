@@ -24,7 +24,7 @@ public sealed class RedisServerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await RedisServerProcess.StartAsync();
-        _connection = await ConnectionMultiplexer.ConnectAsync(Configuration);
+        _connection = await ConnectionMultiplexer.ConnectAsync(Configuration + ",allowAdmin=true");
     }
 
     public async Task DisposeAsync()

@@ -117,7 +117,13 @@ public sealed partial class RedisBusBridge
                 var separator = error.IndexOf(':', StringComparison.Ordinal);
                 var type = separator < 0 ? error : error[..separator];
                 var text = separator < 0 ? error : error[(separator + 1)..].Trim();
-                throw type == nameof(NoResponderException) ? new NoResponderException(topic, text) : new RedisBusRequestException(topic, type, text);
+                throw type switch
+                {
+                    nameof(NoResponderException) => new NoResponderException(topic, text),
+                    // The serving process ran out of the requester's own timeout first.
+                    nameof(TimeoutException) => new TimeoutException($"No reply to the request on topic '{topic}' within {wait}: {text}"),
+                    _ => new RedisBusRequestException(topic, type, text),
+                };
             }
 
             return JsonSerializer.Deserialize(answer.Payload.Span, RedisJson.TypeInfo<TReply>(_options.SerializerOptions))!;

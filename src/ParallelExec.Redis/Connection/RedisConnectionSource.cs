@@ -42,6 +42,8 @@ internal sealed class RedisConnectionSource : IAsyncDisposable
     {
         var options = ConfigurationOptions.Parse(configuration);
         options.AbortOnConnectFail = false;
+        // Reconnect soon after a lost server comes back (the default back-off grows to tens of seconds).
+        options.ReconnectRetryPolicy = new ExponentialRetry(deltaBackOffMilliseconds: 100, maxDeltaBackOffMilliseconds: 2_000);
         return options;
     }
 
