@@ -96,7 +96,10 @@ public sealed partial class RedisBusBridge
                 TimeoutMilliseconds = (long)Math.Ceiling(wait.TotalMilliseconds),
                 Payload = JsonSerializer.SerializeToUtf8Bytes(request, RedisJson.TypeInfo<TRequest>(_options.SerializerOptions)),
             };
-            var receivers = await connection.GetSubscriber().PublishAsync(RedisChannel.Literal(_options.ChannelPrefix + "request:" + topic), frame.Write()).ConfigureAwait(false);
+            var bytes = frame.Write();
+            var receivers = await _pipeline.ExecuteAsync(
+                async _ => await connection.GetSubscriber().PublishAsync(RedisChannel.Literal(_options.ChannelPrefix + "request:" + topic), bytes).ConfigureAwait(false),
+                cancellationToken).ConfigureAwait(false);
             if (receivers == 0)
             {
                 throw new NoResponderException(topic, $"No process serves requests on topic '{topic}' (nobody subscribed to its request channel).");

@@ -39,6 +39,7 @@ public sealed partial class RedisBusBridge : IAsyncDisposable
     private readonly CoordinationBus _bus;
     private readonly RedisBusBridgeOptions _options;
     private readonly RedisConnectionSource _connection;
+    private readonly Polly.ResiliencePipeline _pipeline;
     private readonly Guid _origin = Guid.NewGuid();
     private readonly ConcurrentDictionary<string, int> _echoes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _importedTopics = new(StringComparer.Ordinal);
@@ -66,7 +67,8 @@ public sealed partial class RedisBusBridge : IAsyncDisposable
         _options = options.Clone();
         _options.Validate();
         Name = _options.Name;
-        _connection = new RedisConnectionSource(_options.Connection, _options.Configuration);
+        _connection = _options.CreateConnection();
+        _pipeline = _options.CreatePipeline();
     }
 
     /// <summary>Gets the bridge's name (<see cref="ComponentOptions.Name"/>), the tag of its spans.</summary>
@@ -201,16 +203,20 @@ public sealed partial class RedisBusBridge : IAsyncDisposable
         var frame = new BusFrame { Origin = _origin, TraceParent = traceParent, TraceState = traceState, Payload = payload }.Write();
         try
         {
-            if (delivery == RedisBusDelivery.Streams)
-            {
-                await connection.GetDatabase(_options.Database).StreamAddAsync(
-                    StreamKey(message.Topic), RedisStreamFields.Data, frame, maxLength: _options.StreamMaxLength, useApproximateMaxLength: true).ConfigureAwait(false);
-            }
-            else
-            {
-                await connection.GetSubscriber().PublishAsync(RedisChannel.Literal(_options.ChannelPrefix + message.Topic), frame).ConfigureAwait(false);
-            }
-
+            await _pipeline.ExecuteAsync(
+                async _ =>
+                {
+                    if (delivery == RedisBusDelivery.Streams)
+                    {
+                        await connection.GetDatabase(_options.Database).StreamAddAsync(
+                            StreamKey(message.Topic), RedisStreamFields.Data, frame, maxLength: _options.StreamMaxLength, useApproximateMaxLength: true).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await connection.GetSubscriber().PublishAsync(RedisChannel.Literal(_options.ChannelPrefix + message.Topic), frame).ConfigureAwait(false);
+                    }
+                },
+                CancellationToken.None).ConfigureAwait(false);
             Interlocked.Increment(ref _exported);
         }
         catch (Exception ex)

@@ -7,19 +7,8 @@ namespace ParallelExec.Redis;
 /// Options of <see cref="RedisBusBridge"/>: the shared <see cref="ComponentOptions"/> plus the server, the channel and
 /// stream names, the durable subscriber name of stream imports and the request timeout; validated and copied.
 /// </summary>
-public sealed class RedisBusBridgeOptions : ComponentOptions
+public sealed class RedisBusBridgeOptions : RedisComponentOptions
 {
-    /// <summary>Gets or sets the StackExchange.Redis configuration string (for example <c>127.0.0.1:6379</c>); ignored when <see cref="Connection"/> is set.</summary>
-    /// <value>The default is <see langword="null"/>; this or <see cref="Connection"/> must be set.</value>
-    public string? Configuration { get; set; }
-
-    /// <summary>Gets or sets a connection the application owns and shares; never closed by the bridge.</summary>
-    /// <value>The default is <see langword="null"/>.</value>
-    public IConnectionMultiplexer? Connection { get; set; }
-
-    /// <summary>Gets or sets the Redis database number of the streams (Pub/Sub channels are server-wide).</summary>
-    /// <value>The default is -1, the connection's default database.</value>
-    public int Database { get; set; } = -1;
 
     /// <summary>Gets or sets the prefix of every channel and stream key: a topic <c>t</c> travels on channel <c>&lt;prefix&gt;t</c>, stream <c>&lt;prefix&gt;stream:t</c>, requests on <c>&lt;prefix&gt;request:t</c>.</summary>
     /// <value>The default is <c>parallelexec:bus:</c>; must not be <see langword="null"/>.</value>
@@ -57,7 +46,6 @@ public sealed class RedisBusBridgeOptions : ComponentOptions
     {
         base.AddErrors(validator);
         validator
-            .Require(Connection is not null || !string.IsNullOrWhiteSpace(Configuration), nameof(Configuration), Configuration, "must name the server (for example 127.0.0.1:6379) when no Connection is given")
             .Require(ChannelPrefix is not null, nameof(ChannelPrefix), ChannelPrefix, "must not be null")
             .Require(SubscriberName is null || SubscriberName.Length > 0, nameof(SubscriberName), SubscriberName, "must be null or not empty")
             .RequirePositive(StreamMaxLength, nameof(StreamMaxLength))

@@ -59,8 +59,8 @@ public sealed partial class RedisMemoryStore : IMemoryStore, IAsyncDisposable, I
         _options.Validate();
         Name = _options.Name;
         _layout = new RedisKeyLayout(_options.KeyPrefix);
-        _connection = new RedisConnectionSource(_options.Connection, _options.Configuration);
-        _pipeline = _options.ResiliencePipeline ?? RedisRetry.Build(_options.MaxRetries, _options.RetryDelay, _options.TimeProvider, () => Interlocked.Increment(ref _retries));
+        _connection = _options.CreateConnection();
+        _pipeline = _options.CreatePipeline(() => Interlocked.Increment(ref _retries));
         _telemetry = new MemoryStoreTelemetry(_options);
         _telemetry.Instruments.Live.Add(this);
     }

@@ -19,7 +19,7 @@ public sealed class RedisMemoryStoreBuilder : ComponentBuilder<RedisMemoryStoreB
     /// <exception cref="InvalidOperationException">The builder has already built its store.</exception>
     public RedisMemoryStoreBuilder WithKeyPrefix(string keyPrefix) => Set(o => o.KeyPrefix = keyPrefix);
 
-    /// <summary>Sets the Redis database number (<see cref="RedisMemoryStoreOptions.Database"/>).</summary>
+    /// <summary>Sets the Redis database number (<see cref="RedisComponentOptions.Database"/>).</summary>
     /// <param name="database">The database; -1 for the connection's default.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="InvalidOperationException">The builder has already built its store.</exception>
@@ -31,7 +31,7 @@ public sealed class RedisMemoryStoreBuilder : ComponentBuilder<RedisMemoryStoreB
     /// <exception cref="InvalidOperationException">The builder has already built its store.</exception>
     public RedisMemoryStoreBuilder WithMaxKeysPerCommand(int maxKeysPerCommand) => Set(o => o.MaxKeysPerCommand = maxKeysPerCommand);
 
-    /// <summary>Sets the built-in retry of connection losses and timeouts (<see cref="RedisMemoryStoreOptions.MaxRetries"/>, <see cref="RedisMemoryStoreOptions.RetryDelay"/>).</summary>
+    /// <summary>Sets the built-in retry of connection losses and timeouts (<see cref="RedisComponentOptions.MaxRetries"/>, <see cref="RedisComponentOptions.RetryDelay"/>).</summary>
     /// <param name="maxRetries">Zero or more.</param>
     /// <param name="firstDelay">The first back-off delay; greater than zero.</param>
     /// <returns>This builder.</returns>
@@ -42,7 +42,7 @@ public sealed class RedisMemoryStoreBuilder : ComponentBuilder<RedisMemoryStoreB
         o.RetryDelay = firstDelay;
     });
 
-    /// <summary>Runs every operation through a Polly pipeline instead of the built-in retry (<see cref="RedisMemoryStoreOptions.ResiliencePipeline"/>).</summary>
+    /// <summary>Runs every operation through a Polly pipeline instead of the built-in retry (<see cref="RedisComponentOptions.ResiliencePipeline"/>).</summary>
     /// <param name="pipeline">The pipeline.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="pipeline"/> is <see langword="null"/>.</exception>

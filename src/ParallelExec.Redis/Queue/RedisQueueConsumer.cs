@@ -75,8 +75,8 @@ public sealed class RedisQueueConsumer<T> : IExecComponent, IInstrumentedCompone
         ConsumerName = _options.ConsumerName ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
         _stream = _options.StreamKey;
         _deadLetters = _options.DeadLetterKey;
-        _connection = new RedisConnectionSource(_options.Connection, _options.Configuration);
-        _pipeline = _options.ResiliencePipeline ?? RedisRetry.Build(_options.MaxRetries, _options.RetryDelay, _options.TimeProvider);
+        _connection = _options.CreateConnection();
+        _pipeline = _options.CreatePipeline();
         _typeInfo = RedisJson.TypeInfo<T>(_options.SerializerOptions);
         _slots = new SemaphoreSlim(_options.MaxDegreeOfParallelism, _options.MaxDegreeOfParallelism);
         _pool = new WorkerPool(new WorkerPoolOptions

@@ -34,8 +34,8 @@ public sealed class RedisWorkQueue<T> : IAsyncDisposable
         _options = options.Clone();
         _options.Validate();
         Name = _options.Name;
-        _connection = new RedisConnectionSource(_options.Connection, _options.Configuration);
-        _pipeline = _options.ResiliencePipeline ?? RedisRetry.Build(_options.MaxRetries, _options.RetryDelay, _options.TimeProvider);
+        _connection = _options.CreateConnection();
+        _pipeline = _options.CreatePipeline();
         _typeInfo = RedisJson.TypeInfo<T>(_options.SerializerOptions);
     }
 

@@ -9,19 +9,8 @@ namespace ParallelExec.Redis;
 /// consumer (<see cref="RedisQueueConsumer{T}"/>), which share the server, the stream and the payload format; the
 /// consumer also reads its concurrency, reclaim and dead-letter settings. Validated and copied on creation.
 /// </summary>
-public sealed class RedisWorkQueueOptions : ComponentOptions
+public sealed class RedisWorkQueueOptions : RedisComponentOptions
 {
-    /// <summary>Gets or sets the StackExchange.Redis configuration string (for example <c>127.0.0.1:6379</c>); ignored when <see cref="Connection"/> is set.</summary>
-    /// <value>The default is <see langword="null"/>; this or <see cref="Connection"/> must be set.</value>
-    public string? Configuration { get; set; }
-
-    /// <summary>Gets or sets a connection the application owns and shares; never closed by the queue.</summary>
-    /// <value>The default is <see langword="null"/>.</value>
-    public IConnectionMultiplexer? Connection { get; set; }
-
-    /// <summary>Gets or sets the Redis database number.</summary>
-    /// <value>The default is -1, the connection's default database.</value>
-    public int Database { get; set; } = -1;
 
     /// <summary>Gets or sets the key of the stream that holds the queued items.</summary>
     /// <value>The default is <see langword="null"/>; must be set.</value>
@@ -66,18 +55,6 @@ public sealed class RedisWorkQueueOptions : ComponentOptions
     /// <value>The default is <see langword="null"/>: <see cref="JsonSerializerOptions.Default"/>.</value>
     public JsonSerializerOptions? SerializerOptions { get; set; }
 
-    /// <summary>Gets or sets how many times a Redis call that could not reach the server is retried (exponential back-off from <see cref="RetryDelay"/>). Ignored when <see cref="ResiliencePipeline"/> is set.</summary>
-    /// <value>The default is 3; must be zero or greater.</value>
-    public int MaxRetries { get; set; } = 3;
-
-    /// <summary>Gets or sets the first back-off delay of the built-in retry.</summary>
-    /// <value>The default is 100 milliseconds; must be greater than zero.</value>
-    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>Gets or sets the Polly pipeline every Redis call runs through (not the handlers), replacing the built-in retry.</summary>
-    /// <value>The default is <see langword="null"/>.</value>
-    public ResiliencePipeline? ResiliencePipeline { get; set; }
-
     /// <summary>Gets or sets the consumer's callback for a handler that failed (the item stays pending and is delivered again after <see cref="ClaimIdleTime"/>). Runs outside any lock; its exceptions are ignored.</summary>
     /// <value>The default is <see langword="null"/>: the failure is still counted and recorded on the item's span.</value>
     public Action<FailedItem>? OnError { get; set; }
@@ -92,16 +69,13 @@ public sealed class RedisWorkQueueOptions : ComponentOptions
     {
         base.AddErrors(validator);
         validator
-            .Require(Connection is not null || !string.IsNullOrWhiteSpace(Configuration), nameof(Configuration), Configuration, "must name the server (for example 127.0.0.1:6379) when no Connection is given")
             .Require(!string.IsNullOrEmpty(StreamKey), nameof(StreamKey), StreamKey, "must name the stream")
             .Require(!string.IsNullOrEmpty(GroupName), nameof(GroupName), GroupName, "must name the consumer group")
             .Require(ConsumerName is null || ConsumerName.Length > 0, nameof(ConsumerName), ConsumerName, "must be null or not empty")
             .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
             .RequirePositive(ClaimIdleTime, nameof(ClaimIdleTime))
             .RequirePositive(PollInterval, nameof(PollInterval))
-            .RequirePositive(MaxDeliveries, nameof(MaxDeliveries))
-            .Require(MaxRetries >= 0, nameof(MaxRetries), MaxRetries, "must be zero or greater")
-            .RequirePositive(RetryDelay, nameof(RetryDelay));
+            .RequirePositive(MaxDeliveries, nameof(MaxDeliveries));
     }
 
     internal RedisWorkQueueOptions Clone() => (RedisWorkQueueOptions)MemberwiseClone();
