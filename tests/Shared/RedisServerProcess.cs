@@ -38,9 +38,19 @@ internal sealed class RedisServerProcess : IAsyncDisposable
     public static async Task<RedisServerProcess> StartAsync()
     {
         var executable = await FindOrInstallAsync().ConfigureAwait(false);
-        var server = new RedisServerProcess(FreePort());
-        await server.LaunchAsync(executable).ConfigureAwait(false);
-        return server;
+        for (var attempt = 1; ; attempt++)
+        {
+            // The free port is free when chosen; another process may take it before the server binds it: try another.
+            var server = new RedisServerProcess(FreePort());
+            try
+            {
+                await server.LaunchAsync(executable).ConfigureAwait(false);
+                return server;
+            }
+            catch (InvalidOperationException) when (attempt < 3)
+            {
+            }
+        }
     }
 
     /// <summary>Kills the server (SIGKILL: no shutdown save) and starts a fresh, empty one on the same port.</summary>

@@ -256,6 +256,9 @@ public sealed class RedisQueueConsumer<T> : IExecComponent, IInstrumentedCompone
     private async Task<int> ClaimAsync(int room)
     {
         var idle = (long)_options.ClaimIdleTime.TotalMilliseconds;
+        // An entry this consumer was running when the claim went out is its own: still running, or finished (and
+        // acknowledged, or failed and due again) by the time the reply arrives. Running it again would be a duplicate.
+        var ownAtClaim = new HashSet<string>(_running.Keys, StringComparer.Ordinal);
         var claim = await CallAsync(db => db.StreamAutoClaimAsync(_stream, _options.GroupName, ConsumerName, idle, "0-0", room)).ConfigureAwait(false);
         if (claim.DeletedIds.Length > 0)
         {
@@ -263,7 +266,7 @@ public sealed class RedisQueueConsumer<T> : IExecComponent, IInstrumentedCompone
             await CallAsync(db => db.StreamAcknowledgeAsync(_stream, _options.GroupName, claim.DeletedIds)).ConfigureAwait(false);
         }
 
-        var entries = claim.ClaimedEntries.Where(e => !_running.ContainsKey(e.Id.ToString())).ToArray();
+        var entries = claim.ClaimedEntries.Where(e => !ownAtClaim.Contains(e.Id.ToString()) && !_running.ContainsKey(e.Id.ToString())).ToArray();
         if (entries.Length == 0)
         {
             return 0;
