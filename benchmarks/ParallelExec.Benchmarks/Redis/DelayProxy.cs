@@ -7,7 +7,8 @@ namespace ParallelExec.Benchmarks.Redis;
 
 /// <summary>
 /// A loopback TCP proxy in front of a server that adds a fixed round-trip time: every chunk a client sends reaches the
-/// server <see cref="RoundTrip"/> after it was read, in order; replies pass at once. A stand-in for a server on the
+/// server at least <see cref="RoundTrip"/> after it was read (the timer's granularity may add up to about a
+/// millisecond), in order; replies pass at once. A stand-in for a server on the
 /// network, with latency but no bandwidth limit, so pipelining and batching show what they save per round trip.
 /// </summary>
 internal sealed class DelayProxy : IAsyncDisposable
@@ -81,10 +82,11 @@ internal sealed class DelayProxy : IAsyncDisposable
         {
             await foreach (var (due, bytes) in chunks.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
             {
-                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
-                if (wait > TimeSpan.Zero)
+                // Task.Delay counts whole milliseconds and truncates: wait in whole milliseconds rounded up, until due.
+                TimeSpan wait;
+                while ((wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due)) > TimeSpan.Zero)
                 {
-                    await Task.Delay(wait, _stop.Token).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)), _stop.Token).ConfigureAwait(false);
                 }
 
                 await to.WriteAsync(bytes, _stop.Token).ConfigureAwait(false);
