@@ -5,7 +5,6 @@ using ParallelExec;
 using ParallelExec.Agents;
 using ParallelExec.Memory;
 using ParallelExec.Scheduling;
-using ParallelExec.Sqlite;
 
 namespace AgentSwarm;
 
@@ -35,8 +34,8 @@ internal static class ParallelExecWorkflow
             .WithMaxConcurrencyPerAgent(8)
             .Build();
         await using var bus = Exec.Bus().WithName("swarm").Build();
-        await using var sqlite = new SqliteMemoryStore(databasePath);
-        var remote = new RemoteMemoryStore(sqlite, options.MemoryLatency);
+        await using var store = SwarmMemory.Open(options, databasePath);
+        var remote = new RemoteMemoryStore(store, options.MemoryLatency);
         await using var memory = Exec.BatchingMemoryStore(remote).Configure(o => o.MaxDelay = TimeSpan.FromMilliseconds(2)).Build();
         await using var files = Exec.Files().WithMaxDegreeOfParallelism(options.MaxParallelFiles).Build();
 

@@ -37,7 +37,7 @@ try
 {
     var workspace = Workspace.Generate(workDirectory, options.FileCount, options.FileLatency);
     Console.WriteLine($"AgentSwarm: {options.TeamSize} agents, {options.FileCount} files in {workspace.Directory}");
-    Console.WriteLine($"Memory: SQLite at {databasePath}");
+    Console.WriteLine(options.RedisServer is { } redis ? $"Memory: Redis at {redis}" : $"Memory: SQLite at {databasePath}");
     Console.WriteLine(
         $"Simulated latencies: agent start-up {Ms(options.AgentStartup)}, file {Ms(options.FileLatency)}, " +
         $"memory call {Ms(options.MemoryLatency)}, synchronous step {Ms(options.StepLatency)} (--help to change them)");

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 using ParallelExec.Agents;
-using ParallelExec.Sqlite;
 
 namespace AgentSwarm;
 
@@ -35,8 +34,8 @@ internal static class SequentialWorkflow
                 progress.Step($"spawned {member}");
             }
 
-            await using var sqlite = new SqliteMemoryStore(databasePath);
-            var memory = new RemoteMemoryStore(sqlite, options.MemoryLatency);
+            await using var store = SwarmMemory.Open(options, databasePath);
+            var memory = new RemoteMemoryStore(store, options.MemoryLatency);
 
             // 2. Each member reads its share of the files and summarises it, one file at a time; each note is stored
             //    with its own memory call.

@@ -31,6 +31,9 @@ internal sealed class SwarmOptions
           --workdir DIR           where the workspace and the database are created (default: a new temp directory,
                                   deleted at the end)
           --db FILE               the SQLite memory database (default: memory.db in the work directory)
+          --store redis://HOST:PORT
+                                  keep the memory on a Redis server instead of SQLite (each run under keys of its
+                                  own); the simulated memory latency still applies on top of the real network
           --keep                  keep the temp directory
 
           -h, --help              show this help
@@ -53,6 +56,9 @@ internal sealed class SwarmOptions
     public string? WorkDirectory { get; private set; }
 
     public string? DatabasePath { get; private set; }
+
+    /// <summary>Gets the Redis server (<c>host:port</c>) of <c>--store redis://host:port</c>, or <see langword="null"/> for SQLite.</summary>
+    public string? RedisServer { get; private set; }
 
     public bool Keep { get; private set; }
 
@@ -100,6 +106,9 @@ internal sealed class SwarmOptions
                 case "--db":
                     options.DatabasePath = Path.GetFullPath(Next(args, ref i));
                     break;
+                case "--store":
+                    options.RedisServer = RedisServerOf(name, Next(args, ref i));
+                    break;
                 case "--keep":
                     options.Keep = true;
                     break;
@@ -110,6 +119,11 @@ internal sealed class SwarmOptions
 
         return options;
     }
+
+    private static string RedisServerOf(string name, string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme == "redis" && uri.Host.Length > 0 && uri.AbsolutePath is "" or "/"
+            ? $"{uri.Host}:{(uri.IsDefaultPort || uri.Port < 0 ? 6379 : uri.Port)}"
+            : throw new ArgumentException($"Option '{name}' must be redis://HOST:PORT (for example redis://127.0.0.1:6379), not '{text}'.");
 
     private static string Next(string[] args, ref int i) =>
         ++i < args.Length ? args[i] : throw new ArgumentException($"Option '{args[i - 1]}' needs a value.");
