@@ -99,6 +99,14 @@ def main(class_name, folder):
         spread = f"{min(ratios):.2f}–{max(ratios):.2f}" if ratios else "-"
         print(f"| {key[0]} | {key[1]} | {duration(statistics.median(means)) if means else '-'} | {ratio} | {spread} | "
               f"{worst:.1f}% | {samples[-1]['allocated']} | {holds} |")
+    # Each run's own table, as BenchmarkDotNet wrote it: benchmarks/Chart reads every table of a file as one run.
+    print("\n## The runs\n")
+    for index, run in enumerate(runs, 1):
+        github = glob.glob(os.path.join(run, "**", f"*{class_name}-report-github.md"), recursive=True)
+        if github:
+            text = open(github[0], encoding="utf-8").read()
+            table = text.split("```", 2)[2].strip() if text.count("```") >= 2 else text.strip()
+            print(f"### Run {index}\n\n{table}\n")
     load = os.path.join(folder, "load.txt")
     if os.path.exists(load):
         print("\nLoad average (1, 5, 15 min) around each run:\n")
