@@ -56,6 +56,13 @@ internal sealed record DocsSnippetContext(string Usings, string Statements, stri
             public sealed record Order(int Id, decimal Total) { public static Order Parse(string line) => new(int.Parse(line.Split(',')[0]), decimal.Parse(line.Split(',')[1])); }
             public interface IOrderDatabase { Task InsertOrdersAsync(IReadOnlyList<Order> orders, CancellationToken cancellationToken); }
             """),
+        "redis.md" => new("using ParallelExec; using ParallelExec.Redis; using StackExchange.Redis;", """
+            Quote quote = new(); Job job = new("job-1"); IConnectionMultiplexer connection = null!;
+            static ValueTask<byte[]> RenderAsync(Job job, CancellationToken ct) => ValueTask.FromResult(Array.Empty<byte>());
+            """, """
+            public sealed record Order; public sealed record Invoice; public sealed record Quote; public sealed record Price;
+            public sealed record Job(string Id);
+            """),
         "scheduling.md" => new("using Polly;", Token + """
              ResiliencePipeline retryPipeline = ResiliencePipeline.Empty;
             static Task<Spec> LoadSpecAsync(CancellationToken ct) => Task.FromResult(new Spec());
