@@ -61,16 +61,16 @@ public abstract partial class Subscription
         // A waiting publisher is counted received (before the write, as in TryEnqueue) and queued until it gets room.
         ItemLedger.IncrementAtomic(ref _rare.Queued);
         Interlocked.Increment(ref _received);
+        bool written;
         try
         {
-            await _mailbox.Writer.WriteAsync(envelope, cancellationToken).ConfigureAwait(false);
+            // Not ChannelWriter.WriteAsync: a cancellation racing its registration could both write the message and
+            // throw (see ChannelWrite), ending one delivery twice.
+            written = await ChannelWrite.WriteAsync(_mailbox.Writer, envelope, cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException)
         {
-            Interlocked.Decrement(ref _received);
-            ItemLedger.DecrementAtomic(ref _rare.Queued);
-            OnClosedBeforeDelivery(envelope);
-            return EnqueueStatus.Closed;
+            written = false;
         }
         catch (OperationCanceledException)
         {
@@ -81,6 +81,14 @@ public abstract partial class Subscription
             Bus.Telemetry.Submitted();
             ReportDrop(envelope, DropReason.Cancelled);
             throw;
+        }
+
+        if (!written)
+        {
+            Interlocked.Decrement(ref _received);
+            ItemLedger.DecrementAtomic(ref _rare.Queued);
+            OnClosedBeforeDelivery(envelope);
+            return EnqueueStatus.Closed;
         }
 
         ItemLedger.DecrementAtomic(ref _rare.Queued);

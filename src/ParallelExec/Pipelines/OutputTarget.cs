@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using ParallelExec.Internal;
 
 namespace ParallelExec.Pipelines;
 
@@ -25,7 +26,13 @@ internal sealed class OutputTarget<T>(StageCore last, int capacity) : StageTarge
 
     private async ValueTask WriteSlowAsync(T item, CancellationToken cancellationToken)
     {
-        await _channel.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        // Not ChannelWriter.WriteAsync: a cancellation racing its registration could both write the item and throw
+        // (see ChannelWrite), counting one item twice.
+        if (!await ChannelWrite.WriteAsync(_channel.Writer, item, cancellationToken).ConfigureAwait(false))
+        {
+            throw new ChannelClosedException();
+        }
+
         last.CountOutputFromTarget();
     }
 
