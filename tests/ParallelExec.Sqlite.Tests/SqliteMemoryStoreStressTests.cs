@@ -129,7 +129,10 @@ public sealed class SqliteMemoryStoreStressTests(ITestOutputHelper output) : IDi
                             var entries = operation.Keys.Select((_, i) => KeyValuePair.Create(Key(i), (ReadOnlyMemory<byte>)BitConverter.GetBytes(id))).ToArray();
                             // Bulk writes are serialized among themselves so the seam knows whose transaction it is in
                             // (see above); single operations still interleave with them on the store's connection.
-                            await bulkGate.WaitAsync(TestTimeout.Unexpected);
+                            // The gate must really be held: WaitAsync(TimeSpan) returns false on timeout, and a writer that
+                            // went on without it armed the seam inside another writer's transaction (a CI run under load
+                            // waited over 30 s here: eight writers, an unfair semaphore, a 39 s round). A hang still fails.
+                            await bulkGate.WaitAsync().WithTimeout(TimeSpan.FromMinutes(5));
                             try
                             {
                                 Volatile.Write(ref armed, id);
