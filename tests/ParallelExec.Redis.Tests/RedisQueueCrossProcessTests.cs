@@ -24,12 +24,17 @@ public sealed class RedisQueueCrossProcessTests(RedisServerFixture redis)
 
         // Each handler takes 20 ms and then records "<id>|<consumer>"; its consumer acknowledges after that. The claim
         // idle time (3 s) is far above a handler run even on a loaded machine, so only the victim's items are taken over.
-        string[] Args(string consumer) => ["consume", redis.Configuration, stream, consumer, ledgerKey, "20", "3000", "4"];
-        await using var victim = await WorkerProcess.StartAsync(Args("victim"));
-        await using var first = await WorkerProcess.StartAsync(Args("survivor-1"));
-        await using var second = await WorkerProcess.StartAsync(Args("survivor-2"));
+        // The victim's handlers take longer (100 ms), so that it holds taken, unacknowledged items nearly all the time:
+        // killed between two reads with everything acknowledged, it would leave nothing to reclaim (a CI run under load
+        // did that once with 20 ms handlers).
+        string[] Args(string consumer, string handlerMs) => ["consume", redis.Configuration, stream, consumer, ledgerKey, handlerMs, "3000", "4"];
+        await using var victim = await WorkerProcess.StartAsync(Args("victim", "100"));
+        await using var first = await WorkerProcess.StartAsync(Args("survivor-1", "20"));
+        await using var second = await WorkerProcess.StartAsync(Args("survivor-2", "20"));
 
-        await TestTimeout.WaitUntilAsync(() => Completions(db, ledgerKey).Count(c => c.Consumer == "victim") >= 20);
+        await TestTimeout.WaitUntilAsync(() =>
+            Completions(db, ledgerKey).Count(c => c.Consumer == "victim") >= 5
+            && db.StreamPendingMessages(stream, "workers", 10, "victim").Length >= 2);
         victim.Kill();
         // The server has read and run everything the victim sent once it has closed the victim's connections.
         var server = redis.Connection.GetServer(redis.Connection.GetEndPoints()[0]);
@@ -46,7 +51,11 @@ public sealed class RedisQueueCrossProcessTests(RedisServerFixture redis)
         Assert.NotEmpty(pendingIds);
         Assert.True(Completions(db, ledgerKey).Select(c => c.Id).Distinct().Count() < Items, "the victim was killed after the run had finished");
 
-        await TestTimeout.WaitUntilAsync(() => Completions(db, ledgerKey).Select(c => c.Id).Distinct().Count() == Items);
+        // Every item completed once is not the end: the victim's completed-but-unacknowledged items are still pending
+        // until a survivor reclaims them (after the 3 s idle time) and runs them again. Wait for the group to drain too.
+        await TestTimeout.WaitUntilAsync(() =>
+            Completions(db, ledgerKey).Select(c => c.Id).Distinct().Count() == Items
+            && db.StreamPending(stream, "workers").PendingMessageCount == 0);
         await first.StopAsync();
         await second.StopAsync();
 
