@@ -1,17 +1,17 @@
 using System.Threading.Channels;
 using System.Threading.Tasks.Dataflow;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Engines;
 
 namespace ParallelExec.Benchmarks.Pipelines;
 
 /// <summary>
 /// 10,000 items through parse → a middle stage that awaits 5 ms (an I/O call) with 100 at once → write: the pipeline
 /// whose time is set by the waiting stage, each way of linking with the same bounds (100 items queued per stage). One
-/// sequential run takes 50 s, so this class runs a few monitored iterations only.
+/// sequential run takes 50 s or more, so measure it with a few monitored iterations:
+/// <c>--filter '*PipelineAwaitBenchmarks*' --strategy Monitoring --warmupCount 1 --iterationCount 3</c>. No job is set
+/// here, so that CI's dry job (one warm-up and one run) is the only one it gets there.
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 3)]
 public class PipelineAwaitBenchmarks
 {
     private const int Items = 10_000;
