@@ -1,4 +1,3 @@
-using System.Net;
 using ParallelExec.Net;
 
 namespace ParallelExec.Hosting.Http;
@@ -17,20 +16,13 @@ internal sealed class ParallelExecGateHandler(HttpGate gate, string provider, Ti
             async token =>
             {
                 var response = await base.SendAsync(request, token).ConfigureAwait(false);
-                if (response.StatusCode == HttpStatusCode.TooManyRequests
-                    || (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null))
+                // The gate's own rule and clock (its TimeProvider) decide what a throttling answer is and how long it asks for.
+                if (gate.IsThrottle(response, out var retryAfter))
                 {
-                    gate.Pause(provider, RetryAfter(response) ?? defaultPause);
+                    gate.Pause(provider, retryAfter > TimeSpan.Zero ? retryAfter.Value : defaultPause);
                 }
 
                 return response;
             },
             cancellationToken: cancellationToken);
-
-    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
-    {
-        { Delta: { } delta } => delta,
-        { Date: { } date } when date > DateTimeOffset.UtcNow => date - DateTimeOffset.UtcNow,
-        _ => null,
-    };
 }

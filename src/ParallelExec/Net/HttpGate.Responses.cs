@@ -145,8 +145,9 @@ public sealed partial class HttpGate
         $"The response of provider '{provider}' ({uri}) {what} than HttpGateOptions.MaxResponseContentLength allows " +
         $"({limit.ToString(CultureInfo.InvariantCulture)} bytes, counted after decompression). Raise the limit if such responses are expected.");
 
-    /// <summary>Whether a response is a throttling answer: 429, or 503 with <c>Retry-After</c>; and the pause it asks for.</summary>
-    private bool IsThrottle(HttpResponseMessage response, out TimeSpan? retryAfter)
+    /// <summary>Whether a response is a throttling answer: 429, or 503 with <c>Retry-After</c>; and the pause it asks for,
+    /// read against the gate's clock. Also used by ParallelExec.Hosting's <c>IHttpClientFactory</c> handler.</summary>
+    internal bool IsThrottle(HttpResponseMessage response, out TimeSpan? retryAfter)
     {
         var status = response.StatusCode;
         var header = response.Headers.RetryAfter;
