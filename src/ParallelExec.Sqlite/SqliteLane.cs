@@ -78,7 +78,12 @@ internal sealed class SqliteLane
                 return;
             }
 
-            Volatile.Write(ref _running, 0);
+            // The release must be a full fence, not Volatile.Write: a plain store may wait in this core's store buffer
+            // while the IsEmpty read below goes ahead of it (store-load reordering, allowed on x86 too). A poster could
+            // then enqueue, see _running still 1 and leave its operation to this thread, while this thread reads the
+            // queue as empty and leaves too: the operation would wait forever. (A hang of the SQLite stress test's
+            // writers under CI load on net8.0 was this.)
+            Interlocked.Exchange(ref _running, 0);
             // An operation posted between the last TryDequeue and the release found the lane running: take it back.
             if (_queue.IsEmpty || Interlocked.CompareExchange(ref _running, 1, 0) != 0)
             {

@@ -70,7 +70,7 @@ public sealed class SqliteMemoryStoreOptions : ComponentOptions
             .Require(ReadConnections is > 0 and <= ReadConnectionsLimit, nameof(ReadConnections), ReadConnections, $"must be between 1 and {ReadConnectionsLimit}")
             .RequirePositive(BusyRetryDelay, nameof(BusyRetryDelay))
             // The retry delay is a timer: a longer span would fail on the first busy retry instead of here.
-            .Require(BusyRetryDelay <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(BusyRetryDelay), BusyRetryDelay, "must be at most 49.17:02:47.2940000 (the longest timer)");
+            .RequireTimerRange(BusyRetryDelay, nameof(BusyRetryDelay));
     }
 
     internal SqliteMemoryStoreOptions Clone() => (SqliteMemoryStoreOptions)MemberwiseClone();

@@ -67,6 +67,6 @@ public abstract class ComponentOptions
             .Require(DrainTimeout >= TimeSpan.Zero || DrainTimeout == Timeout.InfiniteTimeSpan, nameof(DrainTimeout), DrainTimeout,
                 "must be zero or greater, or Timeout.InfiniteTimeSpan")
             // Longer spans overflow the timer that waits for the drain (an exception from deep inside DisposeAsync).
-            .Require(DrainTimeout == Timeout.InfiniteTimeSpan || DrainTimeout <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(DrainTimeout), DrainTimeout, "must be at most 49.17:02:47.2940000 (the longest timer)");
+            .RequireTimerRange(DrainTimeout, nameof(DrainTimeout));
     }
 }

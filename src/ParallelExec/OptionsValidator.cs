@@ -69,6 +69,32 @@ public sealed class OptionsValidator
     public OptionsValidator RequirePositiveOrInfinite(TimeSpan value, string name) =>
         Require(value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan, name, value, "must be greater than zero or Timeout.InfiniteTimeSpan");
 
+    /// <summary>
+    /// Records an error unless <paramref name="value"/> is <see cref="Timeout.InfiniteTimeSpan"/> or at most the longest
+    /// span a timer can wait (<see cref="MaxTimerSpan"/>, about 49.7 days), so a huge value fails when the options are
+    /// checked instead of inside a later call. It does not check the lower bound: pair it with
+    /// <see cref="RequirePositive(TimeSpan, string)"/> or <see cref="RequirePositiveOrInfinite(TimeSpan, string)"/>.
+    /// </summary>
+    /// <param name="value">The value.</param>
+    /// <param name="name">The option's name.</param>
+    /// <returns>This validator.</returns>
+    public OptionsValidator RequireTimerRange(TimeSpan value, string name) =>
+        RequireAtMost(value, MaxTimerSpan, name, "the longest timer");
+
+    /// <summary>Records an error unless <paramref name="value"/> is <see langword="null"/> or within <see cref="RequireTimerRange(TimeSpan, string)"/>'s range.</summary>
+    /// <param name="value">The value.</param>
+    /// <param name="name">The option's name.</param>
+    /// <returns>This validator.</returns>
+    public OptionsValidator RequireTimerRange(TimeSpan? value, string name) =>
+        value is { } span ? RequireTimerRange(span, name) : this;
+
+    /// <summary>Gets the longest span a <see cref="System.Threading.Timer"/> (and so <see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/> or <see cref="Task.Delay(TimeSpan)"/>) can wait.</summary>
+    public static TimeSpan MaxTimerSpan { get; } = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    /// <summary>Records an error unless <paramref name="value"/> is infinite or at most <paramref name="max"/>, named by <paramref name="limit"/> in the message.</summary>
+    internal OptionsValidator RequireAtMost(TimeSpan value, TimeSpan max, string name, string limit) =>
+        Require(value == Timeout.InfiniteTimeSpan || value <= max, name, value, $"must be at most {max} ({limit})");
+
     /// <summary>Records an error unless <paramref name="value"/> is a defined member of its enum.</summary>
     /// <typeparam name="TEnum">The enum type.</typeparam>
     /// <param name="value">The value.</param>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using ParallelExec.Coordination;
 using ParallelExec.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace ParallelExec.Redis.Tests;
 
@@ -100,6 +101,35 @@ public sealed class RedisBusBridgeTests(RedisServerFixture redis)
         Assert.Contains("'slow'", timeout.Message, StringComparison.Ordinal);
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"the timeout took {stopwatch.Elapsed}");
         await server.StopAsync();
+    }
+
+    [Fact]
+    public async Task Bridges_made_by_builders_carry_a_topic_and_a_request_on_the_chosen_channels()
+    {
+        var prefix = RedisServerFixture.UniquePrefix("bus-built");
+        await using var busA = new CoordinationBus();
+        await using var busB = new CoordinationBus();
+        await using var bridgeA = RedisBusBridge.CreateBuilder(busA, redis.Configuration).WithChannelPrefix(prefix).WithName("a").Build();
+        await using var bridgeB = RedisBusBridge.CreateBuilder(busB, redis.Connection)
+            .WithChannelPrefix(prefix)
+            .WithRequestTimeout(TimeSpan.FromSeconds(20))
+            .WithRetry(1, TimeSpan.FromMilliseconds(10))
+            .Build();
+        var seen = new ConcurrentQueue<string>();
+        using var sub = busB.Subscribe<string>("news", m => seen.Enqueue(m.Message));
+        using var upper = busA.Respond<string, string>("upper", (request, _) => ValueTask.FromResult(request.Message.ToUpperInvariant()));
+        await bridgeB.ImportAsync<string>("news");
+        await bridgeA.ExportAsync<string>("news");
+        await bridgeA.ServeRequestsAsync<string, string>("upper");
+
+        await busA.PublishAsync("news", "built");
+        await TestTimeout.WaitUntilAsync(() => seen.Contains("built"));
+        // No per-call timeout: the builder's request timeout applies.
+        Assert.Equal("HI", await bridgeB.RequestAsync<string, string>("upper", "hi").WithTimeout());
+        // The import listens on the channel the prefix names: one subscriber there.
+        var numsub = (RedisResult[])(await redis.Connection.GetDatabase().ExecuteAsync("PUBSUB", "NUMSUB", prefix + "news"))!;
+        Assert.Equal(1L, (long)numsub[1]);
+        Assert.Equal(("a", 1L, 1L), (bridgeA.Name, bridgeA.Exported, bridgeB.Imported));
     }
 
     [Fact]

@@ -86,6 +86,42 @@ public sealed class RedisWorkQueueTests(RedisServerFixture redis)
         Assert.Equal(4, consumer.GetStatistics().Ledger.Failed);
     }
 
+    [Fact]
+    public async Task Builders_make_a_producer_and_a_consumer_with_the_chosen_group_name_and_dead_letters()
+    {
+        var stream = RedisServerFixture.UniquePrefix("queue-built") + "jobs";
+        var dead = stream + ":graveyard";
+        var handled = new ConcurrentDictionary<string, int>();
+        await using var producer = RedisWorkQueue<int>.CreateBuilder(redis.Connection, stream).WithName("producer").Build();
+        await using var consumer = RedisQueueConsumer<int>.CreateBuilder(redis.Configuration, stream, (item, _) =>
+            {
+                if (item.Message < 0)
+                {
+                    throw new InvalidOperationException("poison " + item.Id);
+                }
+
+                handled.AddOrUpdate(item.Id, 1, (_, n) => n + 1);
+                return ValueTask.CompletedTask;
+            })
+            .WithGroup("crew")
+            .WithConsumerName("built-consumer")
+            .WithMaxDegreeOfParallelism(2)
+            .WithPollInterval(TimeSpan.FromMilliseconds(5))
+            .WithClaimIdleTime(TimeSpan.FromMilliseconds(50))
+            .WithDeadLetters(2, dead)
+            .WithName("consumer")
+            .Build();
+
+        await producer.EnqueueManyAsync(Enumerable.Range(0, 20).Select(i => KeyValuePair.Create("id" + i, i)).Append(KeyValuePair.Create("poison", -1)));
+        await TestTimeout.WaitUntilAsync(() => handled.Count == 20 && consumer.GetStatistics().DeadLettered == 1);
+
+        Assert.All(handled.Values, n => Assert.Equal(1, n));
+        Assert.Equal(("producer", "consumer", "built-consumer"), (producer.Name, consumer.Name, consumer.ConsumerName));
+        var db = redis.Connection.GetDatabase();
+        Assert.Equal("crew", Assert.Single(await db.StreamGroupInfoAsync(stream)).Name);
+        Assert.Equal("poison", (string?)Assert.Single(await db.StreamRangeAsync(dead)).Values.Single(v => v.Name == "id").Value);
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int seen;

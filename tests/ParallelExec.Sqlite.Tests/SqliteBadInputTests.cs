@@ -23,35 +23,15 @@ public sealed class SqliteBadInputTests
         .Bad<SqliteMemoryStoreOptions>(nameof(SqliteMemoryStoreOptions.BusyRetryDelay), TimeSpan.Zero, Negative, TimeSpan.MaxValue)
         .Bad<SqliteMemoryStoreOptions>(nameof(SqliteMemoryStoreOptions.ReadConnections), 0, -1, 65, int.MaxValue);
 
-    public static TheoryData<string, string> Rows()
-    {
-        var rows = new TheoryData<string, string>();
-        foreach ((Type type, string property, object? value, _) in Table.BadRows)
-        {
-            rows.Add(property, OptionsTable.Format(value));
-        }
-
-        return rows;
-    }
+    public static TheoryData<string, string, string> Rows() => Table.Rows();
 
     [Theory]
     [MemberData(nameof(Rows))]
-    public void A_bad_option_is_refused_naming_it_and_its_value(string property, string value)
-    {
-        var problems = Table.BadRows
-            .Where(r => r.Property == property && OptionsTable.Format(r.Value) == value)
-            .SelectMany(r => Table.TargetsOf(r.Type).Select(t => Table.Check(t, r.Property, r.Value, r.Prepare)))
-            .OfType<string>()
-            .ToList();
-        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
-    }
+    public void A_bad_option_is_refused_naming_it_and_its_value(string type, string property, string value) =>
+        Table.AssertRefused(type, property, value);
 
     [Fact]
-    public void Every_public_option_has_rows()
-    {
-        string[] uncovered = Table.UncoveredMembers(typeof(SqliteMemoryStore).Assembly).ToArray();
-        Assert.True(uncovered.Length == 0, $"options without bad-value rows: {string.Join(", ", uncovered)}");
-    }
+    public void Every_public_option_has_rows() => Table.AssertEveryOptionHasRows(typeof(SqliteMemoryStore).Assembly, "SqliteBadInputTests.Table");
 
     [Fact]
     public void Constructors_and_factories_refuse_null_and_empty_arguments_by_name()

@@ -40,6 +40,41 @@ public sealed class SqliteConnectionLaneTests : IDisposable
     }
 
     [Fact]
+    public async Task A_lane_hands_off_between_posters_without_losing_an_operation()
+    {
+        // The lane's hand-off (the draining thread releases the lane while a poster enqueues) under contention: every
+        // operation must run exactly once and every caller resume. The bodies do no SQLite work (the lane opens its
+        // in-memory connection once and no body uses it), so the hand-off is what runs hot. This catches a release that
+        // forgets the re-check; it cannot force the store-load reordering the release's full fence guards against
+        // (a window of a few cycles: 400,000 hand-offs passed with the plain store too).
+        var lane = new SqliteLane(() => SqliteStatements.Open(new SqliteMemoryStoreOptions { DataSource = ":memory:" }));
+        const int Posters = 8;
+        const int PerPoster = 25_000;
+        var ran = new int[Posters * PerPoster];
+        var posters = Enumerable.Range(0, Posters).Select(p => Task.Run(async () =>
+        {
+            for (var i = 0; i < PerPoster; i++)
+            {
+                var id = (p * PerPoster) + i;
+                // A body long enough that other posters find the lane busy and leave their operation to its drainer.
+                var result = await lane.RunAsync(
+                    _ =>
+                    {
+                        Thread.SpinWait(50);
+                        return Interlocked.Increment(ref ran[id]);
+                    },
+                    CancellationToken.None);
+                Assert.Equal(1, result);
+            }
+        })).ToArray();
+
+        await Task.WhenAll(posters).WithTimeout(TimeSpan.FromMinutes(2));
+        Assert.All(ran, count => Assert.Equal(1, count));
+        Assert.True(lane.IsIdle);
+        await lane.CloseAsync().WithTimeout();
+    }
+
+    [Fact]
     public async Task Reads_of_a_file_database_go_on_while_the_writer_connection_is_held()
     {
         await using var store = new SqliteMemoryStore(_database.NewPath());

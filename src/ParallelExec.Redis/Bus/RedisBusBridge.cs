@@ -71,6 +71,30 @@ public sealed partial class RedisBusBridge : IAsyncDisposable
         _pipeline = _options.CreatePipeline();
     }
 
+    /// <summary>Starts building a bridge on <paramref name="bus"/> that opens its own connection from <paramref name="configuration"/>.</summary>
+    /// <param name="bus">The local bus; not disposed by the bridge.</param>
+    /// <param name="configuration">The StackExchange.Redis configuration string, for example <c>127.0.0.1:6379</c>.</param>
+    /// <returns>A single-use builder; <c>Build()</c> returns the bridge (nothing is opened until its first use).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="bus"/> or <paramref name="configuration"/> is <see langword="null"/>.</exception>
+    public static RedisBusBridgeBuilder CreateBuilder(CoordinationBus bus, string configuration)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        ArgumentNullException.ThrowIfNull(configuration);
+        return new RedisBusBridgeBuilder(bus, new RedisBusBridgeOptions { Configuration = configuration });
+    }
+
+    /// <summary>Starts building a bridge on <paramref name="bus"/> over a connection the application owns (never closed by the bridge).</summary>
+    /// <param name="bus">The local bus; not disposed by the bridge.</param>
+    /// <param name="connection">The connection.</param>
+    /// <returns>A single-use builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="bus"/> or <paramref name="connection"/> is <see langword="null"/>.</exception>
+    public static RedisBusBridgeBuilder CreateBuilder(CoordinationBus bus, IConnectionMultiplexer connection)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        ArgumentNullException.ThrowIfNull(connection);
+        return new RedisBusBridgeBuilder(bus, new RedisBusBridgeOptions { Connection = connection });
+    }
+
     /// <summary>Gets the bridge's name (<see cref="ComponentOptions.Name"/>), the tag of its spans.</summary>
     public string Name { get; }
 

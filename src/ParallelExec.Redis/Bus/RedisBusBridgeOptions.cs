@@ -50,7 +50,10 @@ public sealed class RedisBusBridgeOptions : RedisComponentOptions
             .Require(SubscriberName is null || SubscriberName.Length > 0, nameof(SubscriberName), SubscriberName, "must be null or not empty")
             .RequirePositive(StreamMaxLength, nameof(StreamMaxLength))
             .RequirePositive(PollInterval, nameof(PollInterval))
-            .RequirePositive(RequestTimeout, nameof(RequestTimeout));
+            .RequirePositive(RequestTimeout, nameof(RequestTimeout))
+            // Both run on timers: longer spans would fail in an import's loop or a request instead of here.
+            .RequireTimerRange(PollInterval, nameof(PollInterval))
+            .RequireTimerRange(RequestTimeout, nameof(RequestTimeout));
     }
 
     internal RedisBusBridgeOptions Clone() => (RedisBusBridgeOptions)MemberwiseClone();

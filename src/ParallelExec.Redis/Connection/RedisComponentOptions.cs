@@ -22,7 +22,7 @@ public abstract class RedisComponentOptions : ComponentOptions
     public IConnectionMultiplexer? Connection { get; set; }
 
     /// <summary>Gets or sets the Redis database number (Pub/Sub channels are server-wide).</summary>
-    /// <value>The default is -1, the connection's default database.</value>
+    /// <value>The default is -1, the connection's default database; must be -1 or greater.</value>
     public int Database { get; set; } = -1;
 
     /// <summary>
@@ -48,8 +48,10 @@ public abstract class RedisComponentOptions : ComponentOptions
         base.AddErrors(validator);
         validator
             .Require(Connection is not null || !string.IsNullOrWhiteSpace(Configuration), nameof(Configuration), Configuration, "must name the server (for example 127.0.0.1:6379) when no Connection is given")
+            .Require(Database >= -1, nameof(Database), Database, "must be -1 (the connection's default) or a database number")
             .Require(MaxRetries >= 0, nameof(MaxRetries), MaxRetries, "must be zero or greater")
-            .RequirePositive(RetryDelay, nameof(RetryDelay));
+            .RequirePositive(RetryDelay, nameof(RetryDelay))
+            .RequireTimerRange(RetryDelay, nameof(RetryDelay));
     }
 
     internal RedisConnectionSource CreateConnection() => new(Connection, Configuration);

@@ -59,6 +59,34 @@ public sealed class RedisQueueConsumer<T> : IExecComponent, IInstrumentedCompone
     private int _disposeStarted;
     private Task? _disposal;
 
+    /// <summary>Starts building a consumer that opens its own connection from <paramref name="configuration"/>.</summary>
+    /// <param name="configuration">The StackExchange.Redis configuration string, for example <c>127.0.0.1:6379</c>.</param>
+    /// <param name="streamKey">The key of the queue's stream.</param>
+    /// <param name="handler">Runs one item; returning acknowledges it, throwing leaves it for another delivery.</param>
+    /// <returns>A single-use builder; <c>Build()</c> starts consuming.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static RedisQueueConsumerBuilder<T> CreateBuilder(string configuration, string streamKey, Func<RedisWorkItem<T>, CancellationToken, ValueTask> handler)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(streamKey);
+        ArgumentNullException.ThrowIfNull(handler);
+        return new RedisQueueConsumerBuilder<T>(new RedisWorkQueueOptions { Configuration = configuration, StreamKey = streamKey }, handler);
+    }
+
+    /// <summary>Starts building a consumer on a connection the application owns (never closed by the consumer).</summary>
+    /// <param name="connection">The connection.</param>
+    /// <param name="streamKey">The key of the queue's stream.</param>
+    /// <param name="handler">Runs one item; returning acknowledges it, throwing leaves it for another delivery.</param>
+    /// <returns>A single-use builder; <c>Build()</c> starts consuming.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static RedisQueueConsumerBuilder<T> CreateBuilder(IConnectionMultiplexer connection, string streamKey, Func<RedisWorkItem<T>, CancellationToken, ValueTask> handler)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(streamKey);
+        ArgumentNullException.ThrowIfNull(handler);
+        return new RedisQueueConsumerBuilder<T>(new RedisWorkQueueOptions { Connection = connection, StreamKey = streamKey }, handler);
+    }
+
     /// <summary>Initializes a new instance of the <see cref="RedisQueueConsumer{T}"/> class and starts consuming.</summary>
     /// <param name="options">The options; validated and copied.</param>
     /// <param name="handler">Runs one item; returning acknowledges it, throwing leaves it for another delivery.</param>

@@ -39,6 +39,30 @@ public sealed class RedisWorkQueue<T> : IAsyncDisposable
         _typeInfo = RedisJson.TypeInfo<T>(_options.SerializerOptions);
     }
 
+    /// <summary>Starts building a producer that opens its own connection from <paramref name="configuration"/>.</summary>
+    /// <param name="configuration">The StackExchange.Redis configuration string, for example <c>127.0.0.1:6379</c>.</param>
+    /// <param name="streamKey">The key of the stream that holds the queued items.</param>
+    /// <returns>A single-use builder; <c>Build()</c> returns the queue (nothing is opened until its first use).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="configuration"/> or <paramref name="streamKey"/> is <see langword="null"/>.</exception>
+    public static RedisWorkQueueBuilder<T> CreateBuilder(string configuration, string streamKey)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(streamKey);
+        return new RedisWorkQueueBuilder<T>(new RedisWorkQueueOptions { Configuration = configuration, StreamKey = streamKey });
+    }
+
+    /// <summary>Starts building a producer on a connection the application owns (never closed by the queue).</summary>
+    /// <param name="connection">The connection.</param>
+    /// <param name="streamKey">The key of the stream that holds the queued items.</param>
+    /// <returns>A single-use builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="connection"/> or <paramref name="streamKey"/> is <see langword="null"/>.</exception>
+    public static RedisWorkQueueBuilder<T> CreateBuilder(IConnectionMultiplexer connection, string streamKey)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(streamKey);
+        return new RedisWorkQueueBuilder<T>(new RedisWorkQueueOptions { Connection = connection, StreamKey = streamKey });
+    }
+
     /// <summary>Gets the queue's name (<see cref="ComponentOptions.Name"/>).</summary>
     public string Name { get; }
 

@@ -48,7 +48,7 @@ public sealed class RedisWorkQueueOptions : RedisComponentOptions
     public int MaxDeliveries { get; set; } = 5;
 
     /// <summary>Gets or sets the key of the dead-letter stream.</summary>
-    /// <value>The default is <see langword="null"/>: <see cref="StreamKey"/> followed by <c>:dead</c>.</value>
+    /// <value>The default is <see langword="null"/>: <see cref="StreamKey"/> followed by <c>:dead</c>; must not be empty.</value>
     public string? DeadLetterStreamKey { get; set; }
 
     /// <summary>Gets or sets the serializer options of the payloads (a source-generated context's options for trimming and native AOT).</summary>
@@ -75,7 +75,11 @@ public sealed class RedisWorkQueueOptions : RedisComponentOptions
             .RequirePositive(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism))
             .RequirePositive(ClaimIdleTime, nameof(ClaimIdleTime))
             .RequirePositive(PollInterval, nameof(PollInterval))
-            .RequirePositive(MaxDeliveries, nameof(MaxDeliveries));
+            .RequirePositive(MaxDeliveries, nameof(MaxDeliveries))
+            .Require(DeadLetterStreamKey is null || DeadLetterStreamKey.Length > 0, nameof(DeadLetterStreamKey), DeadLetterStreamKey, "must be null or not empty")
+            // The reclaim and the poll run on timers: longer spans would fail in the consumer's loop instead of here.
+            .RequireTimerRange(ClaimIdleTime, nameof(ClaimIdleTime))
+            .RequireTimerRange(PollInterval, nameof(PollInterval));
     }
 
     internal RedisWorkQueueOptions Clone() => (RedisWorkQueueOptions)MemberwiseClone();

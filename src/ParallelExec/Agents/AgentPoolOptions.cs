@@ -134,7 +134,7 @@ public sealed class AgentPoolOptions : ComponentOptions
             .Require(MaxUses >= 0, nameof(MaxUses), MaxUses, "must be zero (never) or greater")
             .RequirePositiveOrInfinite(IdleTimeout, nameof(IdleTimeout))
             // The idle timeout is a timer; the spec's kind and name tag every span and name every agent.
-            .Require(IdleTimeout == Timeout.InfiniteTimeSpan || IdleTimeout <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(IdleTimeout), IdleTimeout, "must be at most 49.17:02:47.2940000 (the longest timer)")
+            .RequireTimerRange(IdleTimeout, nameof(IdleTimeout))
             .Require(Spec is null || !string.IsNullOrWhiteSpace(Spec.Kind), "Spec.Kind", Spec?.Kind, "must not be empty or white space")
             .Require(Spec is null || !string.IsNullOrWhiteSpace(Spec.Name), "Spec.Name", Spec?.Name, "must not be empty or white space")
             .Require(Spec is null || Spec.Arguments is not null, "Spec.Arguments", Spec?.Arguments, "must not be null");

@@ -119,7 +119,7 @@ public sealed class ProcessAgentOptions
             .Require(Arguments.All(static a => a is not null), nameof(Arguments), "[..]", "must not contain null")
             .RequirePositiveOrInfinite(StartupTimeout, nameof(StartupTimeout))
             // The startup timeout is a timer: longer spans would fail when the agent starts.
-            .Require(StartupTimeout == Timeout.InfiniteTimeSpan || StartupTimeout <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(StartupTimeout), StartupTimeout, "must be at most 49.17:02:47.2940000 (the longest timer)")
+            .RequireTimerRange(StartupTimeout, nameof(StartupTimeout))
             .Require(MaxStandardErrorLength >= 0 && MaxStandardErrorLength <= MaxLineLengthLimit, nameof(MaxStandardErrorLength), MaxStandardErrorLength, "must be between 0 and 1 GiB (1073741824)")
             .Require(MaxLineLength >= 1 && MaxLineLength <= MaxLineLengthLimit, nameof(MaxLineLength), MaxLineLength, "must be between 1 and 1 GiB (1073741824): a larger line could exhaust memory")
             .Require(InheritedEnvironmentVariables.All(static n => !string.IsNullOrEmpty(n)), nameof(InheritedEnvironmentVariables), "[..]", "must not contain null or empty names")

@@ -133,8 +133,8 @@ public sealed class BatchProcessorOptions<TItem> : ComponentOptions
             .Require(MinBatchSize >= 1 && MinBatchSize <= MaxBatchSize, nameof(MinBatchSize), MinBatchSize, $"must be between 1 and MaxBatchSize ({MaxBatchSize})")
             .RequirePositive(TargetLatency, nameof(TargetLatency))
             // Spans beyond a timer's range and batch buffers beyond memory fail here rather than later, deep inside.
-            .Require(MaxDelay == Timeout.InfiniteTimeSpan || MaxDelay <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(MaxDelay), MaxDelay, "must be at most 49.17:02:47.2940000 (the longest timer)")
-            .Require(TargetLatency <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(TargetLatency), TargetLatency, "must be at most 49.17:02:47.2940000 (the longest timer)")
+            .RequireTimerRange(MaxDelay, nameof(MaxDelay))
+            .RequireTimerRange(TargetLatency, nameof(TargetLatency))
             .Require(MaxBatchSize <= 1 << 20, nameof(MaxBatchSize), MaxBatchSize, "must be at most 1048576 (a batch's buffers are allocated whole)");
     }
 }

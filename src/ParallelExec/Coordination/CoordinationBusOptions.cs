@@ -78,7 +78,7 @@ public sealed class CoordinationBusOptions : ComponentOptions
             .RequirePositiveOrInfinite(RequestTimeout, nameof(RequestTimeout))
             .RequirePositive(DeadLetterCapacity, nameof(DeadLetterCapacity))
             // A request's timeout is a timer: longer spans would fail inside RequestAsync.
-            .Require(RequestTimeout == Timeout.InfiniteTimeSpan || RequestTimeout <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(RequestTimeout), RequestTimeout, "must be at most 49.17:02:47.2940000 (the longest timer)");
+            .RequireTimerRange(RequestTimeout, nameof(RequestTimeout));
     }
 
     /// <summary>Validates, then copies, so that the bus never sees later changes.</summary>

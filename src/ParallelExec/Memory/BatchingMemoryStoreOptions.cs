@@ -86,8 +86,8 @@ public sealed class BatchingMemoryStoreOptions : ComponentOptions
             .Require(ReadCacheTimeToLive is null || ReadCacheTimeToLive > TimeSpan.Zero, nameof(ReadCacheTimeToLive), ReadCacheTimeToLive, "must be greater than zero or null")
             .Require(ReadCacheCapacity is > 0 and <= ReadCacheCapacityLimit, nameof(ReadCacheCapacity), ReadCacheCapacity, $"must be between 1 and {ReadCacheCapacityLimit}")
             // Spans beyond a timer's range fail here rather than later, deep inside a flush or a cache lookup.
-            .Require(MaxDelay <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(MaxDelay), MaxDelay, "must be at most 49.17:02:47.2940000 (the longest timer)")
-            .Require(ReadCacheTimeToLive is null || ReadCacheTimeToLive <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(ReadCacheTimeToLive), ReadCacheTimeToLive, "must be at most 49.17:02:47.2940000 (the longest timer)");
+            .RequireTimerRange(MaxDelay, nameof(MaxDelay))
+            .RequireTimerRange(ReadCacheTimeToLive, nameof(ReadCacheTimeToLive));
     }
 
     internal BatchingMemoryStoreOptions Clone() => (BatchingMemoryStoreOptions)MemberwiseClone();

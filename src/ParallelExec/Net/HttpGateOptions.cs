@@ -119,8 +119,8 @@ public sealed class HttpGateOptions : ComponentOptions
             .RequirePositive(MaxThrottlePause, nameof(MaxThrottlePause))
             .RequireNotNull(DefaultLimits, nameof(DefaultLimits))
             // Pauses are timers: longer spans would fail when the first 429 arrives.
-            .Require(DefaultThrottlePause <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(DefaultThrottlePause), DefaultThrottlePause, "must be at most 49.17:02:47.2940000 (the longest timer)")
-            .Require(MaxThrottlePause <= TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(MaxThrottlePause), MaxThrottlePause, "must be at most 49.17:02:47.2940000 (the longest timer)")
+            .RequireTimerRange(DefaultThrottlePause, nameof(DefaultThrottlePause))
+            .RequireTimerRange(MaxThrottlePause, nameof(MaxThrottlePause))
             .Require(
                 MaxResponseContentLength >= 1 && MaxResponseContentLength <= MaxResponseContentLengthLimit,
                 nameof(MaxResponseContentLength),

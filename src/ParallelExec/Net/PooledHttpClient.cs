@@ -40,6 +40,9 @@ public static class PooledHttpClient
     public static SocketsHttpHandler CreateHandler(PooledHttpClientOptions? options = null) =>
         CreateHandlerCore(options?.Clone() ?? new PooledHttpClientOptions());
 
+    /// <summary>The longest <see cref="HttpClient.Timeout"/> and <see cref="SocketsHttpHandler.ConnectTimeout"/> (<see cref="int.MaxValue"/> milliseconds).</summary>
+    private static readonly TimeSpan MaxClientTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
+
     internal static void Validate(PooledHttpClientOptions options, OptionsValidator validator) =>
         validator
             .RequirePositiveOrInfinite(options.PooledConnectionLifetime, nameof(PooledHttpClientOptions.PooledConnectionLifetime))
@@ -47,6 +50,12 @@ public static class PooledHttpClient
             .RequirePositive(options.MaxConnectionsPerServer, nameof(PooledHttpClientOptions.MaxConnectionsPerServer))
             .RequirePositiveOrInfinite(options.ConnectTimeout, nameof(PooledHttpClientOptions.ConnectTimeout))
             .RequirePositiveOrInfinite(options.RequestTimeout, nameof(PooledHttpClientOptions.RequestTimeout))
+            // HttpClient and SocketsHttpHandler throw for longer spans when the client is built, with the property's
+            // name only; refused here with the options' name and the value, together with every other bad value.
+            .RequireTimerRange(options.PooledConnectionLifetime, nameof(PooledHttpClientOptions.PooledConnectionLifetime))
+            .RequireTimerRange(options.PooledConnectionIdleTimeout, nameof(PooledHttpClientOptions.PooledConnectionIdleTimeout))
+            .RequireAtMost(options.ConnectTimeout, MaxClientTimeout, nameof(PooledHttpClientOptions.ConnectTimeout), "the longest HttpClient timeout")
+            .RequireAtMost(options.RequestTimeout, MaxClientTimeout, nameof(PooledHttpClientOptions.RequestTimeout), "the longest HttpClient timeout")
             .Require(options.BaseAddress is null || options.BaseAddress.IsAbsoluteUri, nameof(PooledHttpClientOptions.BaseAddress), options.BaseAddress, "must be an absolute URI");
 
     private static SocketsHttpHandler CreateHandlerCore(PooledHttpClientOptions options)

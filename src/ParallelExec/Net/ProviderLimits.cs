@@ -50,7 +50,10 @@ public sealed class ProviderLimits
             .Require(RequestLimit is null or > 0, prefix + "." + nameof(RequestLimit), RequestLimit, "must be greater than zero or null")
             .RequirePositive(RequestPeriod, prefix + "." + nameof(RequestPeriod))
             .Require(WeightLimit is null or > 0, prefix + "." + nameof(WeightLimit), WeightLimit, "must be greater than zero or null")
-            .RequirePositive(WeightPeriod, prefix + "." + nameof(WeightPeriod));
+            .RequirePositive(WeightPeriod, prefix + "." + nameof(WeightPeriod))
+            // Permits come back on timers: longer periods would fail at the first admitted call instead of here.
+            .RequireTimerRange(RequestPeriod, prefix + "." + nameof(RequestPeriod))
+            .RequireTimerRange(WeightPeriod, prefix + "." + nameof(WeightPeriod));
 
     internal ProviderLimits Clone() => new()
     {

@@ -115,6 +115,28 @@ public sealed class PipelineBuilder<TIn, T> : ComponentBuilder<PipelineBuilder<T
         return Extend<TOut>(new DelegateStageSpec<T, TOut>(stage, StageFunctions.SelectMany(selector, stage.ResiliencePipeline)));
     }
 
+    /// <summary>
+    /// Adds a stage that turns each item into an asynchronous sequence of outputs (pages of an API, lines of a file),
+    /// passed on one by one as they arrive: the next stage's backpressure paces the enumeration.
+    /// </summary>
+    /// <typeparam name="TOut">The output type.</typeparam>
+    /// <param name="selector">The expansion; it receives the run's token, which also cancels the enumeration.</param>
+    /// <param name="configure">Configures the stage.</param>
+    /// <returns>The builder of the next stage.</returns>
+    /// <remarks>
+    /// The item counts as left once its sequence has ended; a sequence that throws part-way fails the item (the outputs
+    /// already passed on stay passed on). The stage's resilience pipeline covers the call that returns the sequence, not
+    /// its enumeration: outputs already passed on cannot be taken back to retry.
+    /// </remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="selector"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">This builder has already been extended or has built.</exception>
+    public PipelineBuilder<TIn, TOut> SelectMany<TOut>(Func<T, CancellationToken, IAsyncEnumerable<TOut>> selector, Action<PipelineStage>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(selector);
+        var stage = Settings("selectmany", configure);
+        return Extend<TOut>(new DelegateStageSpec<T, TOut>(stage, StageFunctions.SelectManyAsync(selector, stage.ResiliencePipeline)));
+    }
+
     /// <summary>Adds a stage that passes on only the items the predicate accepts; the others are counted filtered.</summary>
     /// <param name="predicate">The filter.</param>
     /// <param name="configure">Configures the stage.</param>

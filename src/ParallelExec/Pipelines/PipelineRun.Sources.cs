@@ -6,40 +6,8 @@ namespace ParallelExec.Pipelines;
 public partial class PipelineRun
 {
     /// <summary>Starts the run over a sequence: a pump on the thread pool writes each item into the first stage.</summary>
-    internal void Start<TIn>(IEnumerable<TIn> source, CancellationToken cancellationToken)
-    {
-        RegisterCaller(cancellationToken);
-        _ = RunAsync(Task.Run(() => PumpAsync(source)));
-    }
-
-    internal void Start<TIn>(IAsyncEnumerable<TIn> source, CancellationToken cancellationToken)
-    {
-        RegisterCaller(cancellationToken);
-        _ = RunAsync(Task.Run(() => PumpAsync(source)));
-    }
-
-    internal void Start<TIn>(ChannelReader<TIn> source, CancellationToken cancellationToken)
-    {
-        RegisterCaller(cancellationToken);
-        _ = RunAsync(Task.Run(() => PumpAsync(source)));
-    }
-
-    /// <summary>Starts the run with a writer as its source; the first stage ends when the writer is completed.</summary>
-    internal ChannelWriter<TIn> StartWithWriter<TIn>(CancellationToken cancellationToken)
-    {
-        var writer = new PipelineInputWriter<TIn>(this, (StageTarget<TIn>)FirstInput);
-        IntakeClosedCallback = () => writer.TryComplete();
-        RegisterCaller(cancellationToken);
-        Token.UnsafeRegister(static state => ((PipelineInputWriter<TIn>)state!).TryComplete(), writer);
-        _ = RunAsync(writer.Closed);
-        return writer;
-    }
-
-    private async Task PumpAsync<TIn>(IEnumerable<TIn> source)
-    {
-        var target = (StageTarget<TIn>)FirstInput;
-        var token = Token;
-        try
+    internal void Start<TIn>(IEnumerable<TIn> source, CancellationToken cancellationToken) =>
+        StartPump<TIn>(cancellationToken, async (target, token) =>
         {
             foreach (var item in source)
             {
@@ -54,26 +22,10 @@ public partial class PipelineRun
                     await WriteSlowAsync(write, item).ConfigureAwait(false);
                 }
             }
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            OnSourceFailed(exception);
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The run was cancelled while the source produced an item.
-        }
-        finally
-        {
-            target.Complete();
-        }
-    }
+        });
 
-    private async Task PumpAsync<TIn>(IAsyncEnumerable<TIn> source)
-    {
-        var target = (StageTarget<TIn>)FirstInput;
-        var token = Token;
-        try
+    internal void Start<TIn>(IAsyncEnumerable<TIn> source, CancellationToken cancellationToken) =>
+        StartPump<TIn>(cancellationToken, async (target, token) =>
         {
             await foreach (var item in source.WithCancellation(token).ConfigureAwait(false))
             {
@@ -88,26 +40,10 @@ public partial class PipelineRun
                     await WriteSlowAsync(write, item).ConfigureAwait(false);
                 }
             }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            // The run was cancelled while the source produced an item.
-        }
-        catch (Exception exception)
-        {
-            OnSourceFailed(exception);
-        }
-        finally
-        {
-            target.Complete();
-        }
-    }
+        });
 
-    private async Task PumpAsync<TIn>(ChannelReader<TIn> source)
-    {
-        var target = (StageTarget<TIn>)FirstInput;
-        var token = Token;
-        try
+    internal void Start<TIn>(ChannelReader<TIn> source, CancellationToken cancellationToken) =>
+        StartPump<TIn>(cancellationToken, async (target, token) =>
         {
             while (!IntakeClosed && await source.WaitToReadAsync(token).ConfigureAwait(false))
             {
@@ -120,14 +56,44 @@ public partial class PipelineRun
                     }
                 }
             }
+        });
+
+    /// <summary>Starts the run with a writer as its source; the first stage ends when the writer is completed.</summary>
+    internal ChannelWriter<TIn> StartWithWriter<TIn>(CancellationToken cancellationToken)
+    {
+        var writer = new PipelineInputWriter<TIn>(this, (StageTarget<TIn>)FirstInput);
+        IntakeClosedCallback = () => writer.TryComplete();
+        RegisterCaller(cancellationToken);
+        Token.UnsafeRegister(static state => ((PipelineInputWriter<TIn>)state!).TryComplete(), writer);
+        _ = RunAsync(writer.Closed);
+        return writer;
+    }
+
+    private void StartPump<TIn>(CancellationToken cancellationToken, Func<StageTarget<TIn>, CancellationToken, Task> pump)
+    {
+        RegisterCaller(cancellationToken);
+        _ = RunAsync(Task.Run(() => PumpAsync(pump)));
+    }
+
+    /// <summary>
+    /// Runs one source's loop into the first stage and completes that stage however the loop ends: the run cancelled
+    /// (while the source produced an item or while it waited for room), or the source failed (an enumerator that threw,
+    /// a channel completed with an error), which goes to the run's failure policy.
+    /// </summary>
+    private async Task PumpAsync<TIn>(Func<StageTarget<TIn>, CancellationToken, Task> pump)
+    {
+        var target = (StageTarget<TIn>)FirstInput;
+        var token = Token;
+        try
+        {
+            await pump(target, token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            // The run was cancelled while waiting for the source.
+            // The run was cancelled: what was in flight is counted by the stages.
         }
         catch (Exception exception)
         {
-            // A channel completed with an error: its writer's failure.
             OnSourceFailed(exception);
         }
         finally

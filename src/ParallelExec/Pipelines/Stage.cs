@@ -155,7 +155,15 @@ internal abstract partial class Stage<TIn, TOut> : StageCore
                     CountLeft();
                     break;
                 case StageResultKind.Many:
-                    foreach (var output in result.Many!)
+                    foreach (var output in result.Many)
+                    {
+                        await Target.WriteAsync(output, token).ConfigureAwait(false);
+                    }
+
+                    CountLeft();
+                    break;
+                case StageResultKind.ManyAsync:
+                    await foreach (var output in result.ManyAsync.WithCancellation(token).ConfigureAwait(false))
                     {
                         await Target.WriteAsync(output, token).ConfigureAwait(false);
                     }
@@ -176,7 +184,7 @@ internal abstract partial class Stage<TIn, TOut> : StageCore
         }
         catch (Exception exception)
         {
-            // A SelectMany's sequence threw while it was enumerated.
+            // A SelectMany's sequence (or asynchronous sequence) threw while it was enumerated.
             ItemFailed(item, exception, null);
         }
     }

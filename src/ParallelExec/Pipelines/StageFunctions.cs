@@ -43,6 +43,12 @@ internal static class StageFunctions
             : (item, ct) => new ValueTask<StageResult<TOut>>(StageResult<TOut>.Several(
                 resilience.Execute(static (state, _) => state.selector(state.item), (selector, item), ct)));
 
+    public static Func<TIn, CancellationToken, ValueTask<StageResult<TOut>>> SelectManyAsync<TIn, TOut>(Func<TIn, CancellationToken, IAsyncEnumerable<TOut>> selector, ResiliencePipeline? resilience) =>
+        resilience is null
+            ? (item, ct) => new ValueTask<StageResult<TOut>>(StageResult<TOut>.Several(selector(item, ct)))
+            : (item, ct) => new ValueTask<StageResult<TOut>>(StageResult<TOut>.Several(
+                resilience.Execute(static (state, ct) => state.selector(state.item, ct), (selector, item), ct)));
+
     public static Func<T, CancellationToken, ValueTask<StageResult<T>>> Where<T>(Func<T, bool> predicate, ResiliencePipeline? resilience) =>
         resilience is null
             ? (item, _) => new ValueTask<StageResult<T>>(predicate(item) ? StageResult<T>.One(item) : StageResult<T>.Filtered)

@@ -1,11 +1,12 @@
 namespace ParallelExec.Pipelines;
 
-/// <summary>What one input of a stage became: one output, several, none (consumed by a sink), or filtered out.</summary>
+/// <summary>What one input of a stage became: one output, several (a sequence or an asynchronous one), none (consumed by a sink), or filtered out.</summary>
 internal enum StageResultKind : byte
 {
     None,
     One,
     Many,
+    ManyAsync,
     Filtered,
 }
 
@@ -18,14 +19,19 @@ internal readonly struct StageResult<T>
 {
     public readonly StageResultKind Kind;
     public readonly T Value;
-    public readonly IEnumerable<T>? Many;
+    // An IEnumerable<T> (Many) or an IAsyncEnumerable<T> (ManyAsync): one field keeps the struct small for every stage.
+    private readonly object? _many;
 
-    private StageResult(StageResultKind kind, T value, IEnumerable<T>? many)
+    private StageResult(StageResultKind kind, T value, object? many)
     {
         Kind = kind;
         Value = value;
-        Many = many;
+        _many = many;
     }
+
+    public IEnumerable<T> Many => (IEnumerable<T>)_many!;
+
+    public IAsyncEnumerable<T> ManyAsync => (IAsyncEnumerable<T>)_many!;
 
     public static StageResult<T> Consumed => default;
 
@@ -34,4 +40,6 @@ internal readonly struct StageResult<T>
     public static StageResult<T> One(T value) => new(StageResultKind.One, value, null);
 
     public static StageResult<T> Several(IEnumerable<T> values) => new(StageResultKind.Many, default!, values);
+
+    public static StageResult<T> Several(IAsyncEnumerable<T> values) => new(StageResultKind.ManyAsync, default!, values);
 }

@@ -81,6 +81,8 @@ internal static class TaskDefinitionFactory
             .RequireNotNull(options.DependsOn, nameof(TaskNodeOptions.DependsOn))
             .Require(double.IsFinite(options.CostEstimate) && options.CostEstimate >= 0, nameof(TaskNodeOptions.CostEstimate), options.CostEstimate, "must be finite and not negative")
             .RequirePositiveOrInfinite(options.Timeout, nameof(TaskNodeOptions.Timeout))
+            // The timeout is a timer: a longer span would fail when the task starts instead of here.
+            .RequireTimerRange(options.Timeout, nameof(TaskNodeOptions.Timeout))
             .ThrowIfInvalid();
         return CheckDependencies(options.DependsOn, nameof(options));
     }

@@ -440,7 +440,7 @@ public sealed partial class WorkerPool
         var ended = EndedRun.Of(item);
         lock (_lock)
         {
-            CountEndLocked(ref ended, item.Outcome);
+            CountEndLocked(item, ref ended);
             CheckDrainedLocked();
         }
 

@@ -126,10 +126,15 @@ public sealed partial class WorkerPool : IInstrumentedComponent
                 _reporter.Failed(ended.Error!, ended.Work, ended.Key, ended.Span);
             }
         }
+        else if (ended.CutByDrainTimeout)
+        {
+            // Cut by the drain timeout (decided under the lock, with its count): a drop, whoever submitted it.
+            _reporter.Dropped(DropReason.DrainTimeout, ended.Work, ended.Key);
+        }
         else if (!ended.Awaited)
         {
-            // A fire-and-forget item cancelled while it ran: by its token, or by the drain timeout (decided with its count).
-            _reporter.Dropped(ended.CutByDrainTimeout ? DropReason.DrainTimeout : DropReason.Cancelled, ended.Work, ended.Key);
+            // A fire-and-forget item cancelled by its token while it ran; an awaiting caller gets the exception instead.
+            _reporter.Dropped(DropReason.Cancelled, ended.Work, ended.Key);
         }
     }
 
@@ -141,20 +146,26 @@ public sealed partial class WorkerPool : IInstrumentedComponent
     };
 
     /// <summary>
-    /// Counts the end of a run in the ledger (under the lock). A fire-and-forget item cancelled once the drain timeout
-    /// has passed was cut by it: counted, and then reported, as dropped with <see cref="DropReason.DrainTimeout"/>.
+    /// Counts the end of a run in the ledger (under the lock). An item cancelled once the drain timeout has passed was cut
+    /// by it, unless its awaiting caller cancelled it: counted, and then reported, as dropped with
+    /// <see cref="DropReason.DrainTimeout"/>; an awaiting caller gets <see cref="ItemDroppedException"/> instead of the
+    /// work's own <see cref="OperationCanceledException"/>, as for an item the drain timeout found still queued.
     /// </summary>
-    private void CountEndLocked(ref EndedRun ended, ItemOutcome outcome)
+    private void CountEndLocked(WorkItem item, ref EndedRun ended)
     {
-        if (outcome == ItemOutcome.Cancelled && !ended.Awaited && _drainTimedOut)
+        if (item.Outcome == ItemOutcome.Cancelled && _drainTimedOut && !(ended.Awaited && item.CallerToken.IsCancellationRequested))
         {
             ended.CutByDrainTimeout = true;
             _ledger.InFlight--;
             _ledger.CountDrop(DropReason.DrainTimeout);
+            if (ended.Awaited)
+            {
+                item.Error = new ItemDroppedException(DropReason.DrainTimeout);
+            }
         }
         else
         {
-            _ledger.End(outcome);
+            _ledger.End(item.Outcome);
         }
     }
 

@@ -266,7 +266,7 @@ public sealed partial class WorkerPool
             item.RunCts = null;
         }
 
-        CountEndLocked(ref ended, item.Outcome);
+        CountEndLocked(item, ref ended);
         if (!ended.IsSet && item is PostedWorkItem posted && _freePostedCount < FreePostedLimit)
         {
             posted.ResetForReuse(this);

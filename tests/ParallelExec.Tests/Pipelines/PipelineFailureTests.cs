@@ -179,4 +179,39 @@ public class PipelineFailureTests
         Assert.Equal(10, seen);
         Assert.Equal(10, result["foreach"].Left);
     }
+
+    [Theory]
+    [InlineData("enumerable")]
+    [InlineData("async-enumerable")]
+    public async Task ASourceThatThrowsItsOwnCancellationIsASourceFailureNotACancelledRun(string kind)
+    {
+        // A source's own OperationCanceledException (a timeout inside it, not the run's token) is its failure: the run
+        // stops with it, as for any other exception, instead of the pump ending unobserved.
+        static IEnumerable<int> Broken()
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                yield return i;
+            }
+
+            throw new OperationCanceledException("the source's own timeout");
+        }
+
+        static async IAsyncEnumerable<int> BrokenAsync()
+        {
+            foreach (var i in Broken())
+            {
+                await Task.Yield();
+                yield return i;
+            }
+        }
+
+        var seen = 0;
+        var pipeline = Exec.Pipeline<int>().ForEach(_ => Interlocked.Increment(ref seen));
+        var result = await (kind == "enumerable" ? pipeline.RunAsync(Broken()) : pipeline.RunAsync(BrokenAsync())).WithTimeout();
+
+        Assert.Equal(PipelineOutcome.Stopped, result.Outcome);
+        Assert.Equal("the source's own timeout", Assert.IsType<OperationCanceledException>(result.Failure).Message);
+        Assert.Equal((5, 5L), (seen, result["foreach"].Left));
+    }
 }

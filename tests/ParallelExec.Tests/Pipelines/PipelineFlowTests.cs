@@ -140,6 +140,51 @@ public class PipelineFlowTests
         Assert.Equal([0, 10, 20, 30, 40], fromAsync);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SelectManyPassesOnEveryElementAndFailsTheItemWhoseSequenceThrows(bool asynchronous)
+    {
+        // Item i expands into i % 4 elements (i * 10 + k); item 14's sequence throws after its first element.
+        static IEnumerable<int> Expand(int i)
+        {
+            for (var k = 0; k < i % 4; k++)
+            {
+                if (i == 14 && k == 1)
+                {
+                    throw new InvalidOperationException("sequence of 14");
+                }
+
+                yield return (i * 10) + k;
+            }
+        }
+
+        static async IAsyncEnumerable<int> ExpandAsync(int i, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        {
+            foreach (var element in Expand(i))
+            {
+                await Task.Yield();
+                ct.ThrowIfCancellationRequested();
+                yield return element;
+            }
+        }
+
+        var failed = new System.Collections.Concurrent.ConcurrentQueue<object?>();
+        var start = Exec.Pipeline<int>().WithFailurePolicy(PipelineFailurePolicy.SkipAndReport).OnError(f => failed.Enqueue(f.Item));
+        var expanded = asynchronous
+            ? start.SelectMany<int>(ExpandAsync, stage => stage.WithQueue(2))
+            : start.SelectMany<int>(Expand, stage => stage.WithQueue(2));
+        var outputs = new System.Collections.Concurrent.ConcurrentQueue<int>();
+        var result = await expanded.ForEach(outputs.Enqueue).RunAsync(Enumerable.Range(0, 100)).WithTimeout();
+
+        var expected = Enumerable.Range(0, 100).Where(i => i != 14).SelectMany(Expand).Append(140).Order().ToList();
+        Assert.Equal(expected, outputs.Order());
+        Assert.Equal(14, Assert.Single(failed));
+        var stage = result["selectmany"];
+        Assert.Equal((100L, 99L, 1L, (long)expected.Count), (stage.Entered, stage.Left, stage.Failed, stage.Emitted));
+        Assert.Equal(PipelineOutcome.Completed, result.Outcome);
+    }
+
     [Fact]
     public async Task BatchesFlushBySizeAndByTimeOnThePipelinesClock()
     {

@@ -22,9 +22,11 @@ public sealed class OptionsBadValueTests
     private static readonly QueueFullMode BadMode = (QueueFullMode)42;
 
     // Timer-backed spans beyond what a timer takes (about 49.7 days): refusing them at build time beats an
-    // ArgumentOutOfRangeException from a timer deep inside a later call. Not yet refused (validation outside the
-    // *Options files): TaskNodeOptions.Timeout, ProviderLimits' periods, PooledHttpClientOptions' timeouts.
+    // ArgumentOutOfRangeException from a timer deep inside a later call.
     private static readonly TimeSpan Huge = TimeSpan.MaxValue;
+
+    // Beyond HttpClient.Timeout's and SocketsHttpHandler.ConnectTimeout's limit (int.MaxValue ms, about 24.9 days), within a timer's.
+    private static readonly TimeSpan BeyondHttpClient = TimeSpan.FromDays(25);
     private static readonly TimeSpan Negative = TimeSpan.FromMilliseconds(-2);
 
     /// <summary>The table.</summary>
@@ -120,7 +122,7 @@ public sealed class OptionsBadValueTests
 
         .Bad<TaskNodeOptions>(nameof(TaskNodeOptions.DependsOn), [null])
         .Bad<TaskNodeOptions>(nameof(TaskNodeOptions.CostEstimate), double.NaN, double.PositiveInfinity, double.NegativeInfinity, -1.0)
-        .Bad<TaskNodeOptions>(nameof(TaskNodeOptions.Timeout), TimeSpan.Zero, Negative)
+        .Bad<TaskNodeOptions>(nameof(TaskNodeOptions.Timeout), TimeSpan.Zero, Negative, Huge)
         .AnyValue<TaskNodeOptions>(nameof(TaskNodeOptions.Priority), "an order among ready tasks: every int is one")
 
         .Bad<HttpGateOptions>(nameof(HttpGateOptions.MaxDegreeOfParallelism), 0, -1)
@@ -134,16 +136,16 @@ public sealed class OptionsBadValueTests
         .Bad<HttpGateOptions>(nameof(HttpGateOptions.RedirectPolicy), (HttpRedirectPolicy)99)
 
         .Bad<ProviderLimits>(nameof(ProviderLimits.RequestLimit), 0, -1)
-        .Bad<ProviderLimits>(nameof(ProviderLimits.RequestPeriod), TimeSpan.Zero, Negative)
+        .Bad<ProviderLimits>(nameof(ProviderLimits.RequestPeriod), TimeSpan.Zero, Negative, Huge)
         .Bad<ProviderLimits>(nameof(ProviderLimits.WeightLimit), 0, -1)
-        .Bad<ProviderLimits>(nameof(ProviderLimits.WeightPeriod), TimeSpan.Zero, Negative)
+        .Bad<ProviderLimits>(nameof(ProviderLimits.WeightPeriod), TimeSpan.Zero, Negative, Huge)
         .AnyValue<ProviderLimits>(nameof(ProviderLimits.CountFromCompletion), "a switch")
 
-        .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.PooledConnectionLifetime), Negative, TimeSpan.MinValue)
-        .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.PooledConnectionIdleTimeout), Negative, TimeSpan.MinValue)
+        .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.PooledConnectionLifetime), Negative, TimeSpan.MinValue, Huge)
+        .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.PooledConnectionIdleTimeout), Negative, TimeSpan.MinValue, Huge)
         .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.MaxConnectionsPerServer), 0, -1)
-        .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.ConnectTimeout), TimeSpan.Zero, Negative)
-        .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.RequestTimeout), TimeSpan.Zero, Negative)
+        .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.ConnectTimeout), TimeSpan.Zero, Negative, BeyondHttpClient, Huge)
+        .Bad<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.RequestTimeout), TimeSpan.Zero, Negative, BeyondHttpClient, Huge)
         .AnyValue<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.EnableMultipleHttp2Connections), "a switch")
         .AnyValue<PooledHttpClientOptions>(nameof(PooledHttpClientOptions.AllowAutoRedirect), "a switch")
 
@@ -175,43 +177,13 @@ public sealed class OptionsBadValueTests
     }
 
     /// <summary>(type, option, value) of every row, a row on ComponentOptions once per component options type.</summary>
-    public static TheoryData<string, string, string> Rows()
-    {
-        var rows = new TheoryData<string, string, string>();
-        foreach ((Type type, string property, object? value, _) in Table.BadRows.DistinctBy(r => (r.Type, r.Property, OptionsTable.Format(r.Value))))
-        {
-            foreach (Type target in Table.TargetsOf(type))
-            {
-                rows.Add(target.Name, property, OptionsTable.Format(value));
-            }
-        }
-
-        return rows;
-    }
+    public static TheoryData<string, string, string> Rows() => Table.Rows();
 
     [Theory]
     [MemberData(nameof(Rows))]
-    public void A_bad_option_is_refused_naming_it_and_its_value(string type, string property, string value)
-    {
-        var problems = new List<string>();
-        foreach ((Type rowType, string rowProperty, object? rowValue, Action<object>? prepare) in Table.BadRows)
-        {
-            foreach (Type target in Table.TargetsOf(rowType).Where(t => t.Name == type))
-            {
-                if (rowProperty == property && OptionsTable.Format(rowValue) == value && Table.Check(target, property, rowValue, prepare) is { } problem)
-                {
-                    problems.Add(problem);
-                }
-            }
-        }
-
-        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
-    }
+    public void A_bad_option_is_refused_naming_it_and_its_value(string type, string property, string value) =>
+        Table.AssertRefused(type, property, value);
 
     [Fact]
-    public void Every_public_option_has_rows()
-    {
-        string[] uncovered = Table.UncoveredMembers(typeof(WorkerPool).Assembly).ToArray();
-        Assert.True(uncovered.Length == 0, $"options without bad-value rows (add rows to OptionsBadValueTests.Table, or AnyValue with the reason): {string.Join(", ", uncovered)}");
-    }
+    public void Every_public_option_has_rows() => Table.AssertEveryOptionHasRows(typeof(WorkerPool).Assembly, "OptionsBadValueTests.Table");
 }

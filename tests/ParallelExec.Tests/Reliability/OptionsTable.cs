@@ -83,8 +83,8 @@ public sealed class OptionsTable
             foreach (PropertyInfo property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is { IsPublic: true }))
             {
                 bool checkedKind = property.PropertyType.IsValueType || property.PropertyType == typeof(string) || property.GetValue(defaults) is not null;
-                bool covered = _anyValue.ContainsKey((type, property.Name)) || _bad.Any(r => r.Type == type && r.Property == property.Name)
-                    || (property.DeclaringType == typeof(ComponentOptions) && _bad.Any(r => r.Type == typeof(ComponentOptions) && r.Property == property.Name));
+                bool covered = _anyValue.Keys.Any(k => k.Item1.IsAssignableFrom(type) && k.Item2 == property.Name)
+                    || _bad.Any(r => r.Type.IsAssignableFrom(type) && r.Property == property.Name);
                 if (checkedKind && !covered)
                 {
                     yield return $"{type.Name}.{property.Name} ({property.PropertyType.Name})";
@@ -93,9 +93,48 @@ public sealed class OptionsTable
         }
     }
 
-    /// <summary>The types rows apply to: a row on <see cref="ComponentOptions"/> applies to every registered type deriving from it.</summary>
-    public IEnumerable<Type> TargetsOf(Type rowType) =>
-        rowType == typeof(ComponentOptions) ? _entryPoints.Keys.Where(t => t.IsSubclassOf(typeof(ComponentOptions))) : [rowType];
+    /// <summary>(target type, option, value) of every row: a row on a base options type once per registered type deriving from it.</summary>
+    public TheoryData<string, string, string> Rows()
+    {
+        var rows = new TheoryData<string, string, string>();
+        foreach ((Type type, string property, object? value, _) in _bad.DistinctBy(r => (r.Type, r.Property, Format(r.Value))))
+        {
+            foreach (Type target in TargetsOf(type))
+            {
+                rows.Add(target.Name, property, Format(value));
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Checks the rows of one (target type, option, value) of <see cref="Rows"/>; fails with every problem found.</summary>
+    public void AssertRefused(string type, string property, string value)
+    {
+        var problems = new List<string>();
+        foreach ((Type rowType, string rowProperty, object? rowValue, Action<object>? prepare) in _bad)
+        {
+            foreach (Type target in TargetsOf(rowType).Where(t => t.Name == type))
+            {
+                if (rowProperty == property && Format(rowValue) == value && Check(target, property, rowValue, prepare) is { } problem)
+                {
+                    problems.Add(problem);
+                }
+            }
+        }
+
+        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
+    /// <summary>Fails when a public option of <paramref name="assembly"/> has neither bad-value rows nor an <see cref="AnyValue{T}"/> reason.</summary>
+    public void AssertEveryOptionHasRows(Assembly assembly, string where)
+    {
+        string[] uncovered = UncoveredMembers(assembly).ToArray();
+        Assert.True(uncovered.Length == 0, $"options without bad-value rows (add rows to {where}, or AnyValue with the reason): {string.Join(", ", uncovered)}");
+    }
+
+    /// <summary>The types rows apply to: a row on a base options type (<see cref="ComponentOptions"/>, a package's shared base) applies to every registered type deriving from it.</summary>
+    public IEnumerable<Type> TargetsOf(Type rowType) => _entryPoints.Keys.Where(rowType.IsAssignableFrom);
 
     /// <summary>
     /// Sets <paramref name="value"/> on a fresh options object of <paramref name="type"/>, passes it to the public API and

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace ParallelExec.Tests.Reliability;
 
 /// <summary>
-/// Regression for the deadlock the stress suite found (RELIABILITY.md, "Found and fixed"), with the interleaving
+/// Regression for the deadlock the stress suite found (docs/reliability-log.md, "Found and fixed"), with the interleaving
 /// forced: a queued item's caller token fires while <c>DisposeAsync()</c> with a zero drain timeout holds the pool's
 /// lock. Before the fix, DisposeAsync ran DisposeCoreAsync -> CancelRemaining -> Drop ->
 /// CancellationTokenRegistration.Dispose under the lock, waiting for the running OnItemCancelled callback, which waited
@@ -48,10 +48,11 @@ public sealed class WorkerPoolDisposeDeadlockTests(ITestOutputHelper output)
                 $"queued item ended with {attempt.QueuedOutcome}");
 
             // The running blocker is never released: the zero drain timeout cancels its token, its work throws, and
-            // its caller sees that OperationCanceledException (the work's own exception, passed through; it had no
-            // token of its own). docs/conventions.md promises ItemDroppedException(DrainTimeout) for an awaited item
-            // the drain timeout ended: see RELIABILITY.md, open points.
-            Assert.True(attempt.BlockerOutcome is OperationCanceledException, $"blocker ended with {attempt.BlockerOutcome?.ToString() ?? "success"}");
+            // its caller gets ItemDroppedException(DrainTimeout), as docs/conventions.md promises for an awaited item
+            // the drain timeout ended (not the work's own OperationCanceledException).
+            Assert.True(
+                attempt.BlockerOutcome is ItemDroppedException { Reason: DropReason.DrainTimeout },
+                $"blocker ended with {attempt.BlockerOutcome?.ToString() ?? "success"}");
         }
 
         Assert.Equal(Attempts, cancelled + cut);

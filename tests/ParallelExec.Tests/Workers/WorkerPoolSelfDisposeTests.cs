@@ -185,7 +185,8 @@ public class WorkerPoolSelfDisposeTests
         await fromInside.WithTimeout();
         await self.WithTimeout();
         Assert.True(selfSawCancellation);
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => other.WithTimeout());
+        var cut = await Assert.ThrowsAsync<ItemDroppedException>(() => other.WithTimeout());
+        Assert.Equal(DropReason.DrainTimeout, cut.Reason);
         foreach (var item in queued)
         {
             var dropped = await Assert.ThrowsAsync<ItemDroppedException>(() => item.WithTimeout());
@@ -194,7 +195,7 @@ public class WorkerPoolSelfDisposeTests
 
         await pool.DisposeAsync().WithTimeout();
         var statistics = pool.GetStatistics();
-        Assert.Equal((1, 1, 2), (statistics.Ledger.Succeeded, statistics.Ledger.Cancelled, statistics.Ledger.Dropped));
+        Assert.Equal((1, 0, 3), (statistics.Ledger.Succeeded, statistics.Ledger.Cancelled, statistics.Ledger.Dropped));
     }
 
     [Fact]

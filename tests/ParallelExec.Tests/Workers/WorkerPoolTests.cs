@@ -442,16 +442,44 @@ public class WorkerPoolTests
         time.Advance(TimeSpan.FromSeconds(1));
 
         await disposing.WithTimeout();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running).WithTimeout();
+        // The running item's caller learns why it ended the same way as the queued ones: the drain timeout cut it.
+        var cut = await Assert.ThrowsAsync<ItemDroppedException>(() => running).WithTimeout();
+        Assert.Equal(DropReason.DrainTimeout, cut.Reason);
         foreach (var item in queued)
         {
             var error = await Assert.ThrowsAsync<ItemDroppedException>(() => item).WithTimeout();
             Assert.Equal(DropReason.DrainTimeout, error.Reason);
         }
 
-        Assert.Equal(3, dropped.Count(d => d.Reason == DropReason.DrainTimeout));
+        Assert.Equal(4, dropped.Count(d => d.Reason == DropReason.DrainTimeout));
         var stats = pool.GetStatistics();
-        Assert.Equal((3L, 1L), (stats.Ledger.Dropped, stats.Ledger.Cancelled));
+        Assert.Equal((4L, 0L), (stats.Ledger.Dropped, stats.Ledger.Cancelled));
+        Assert.True(stats.Ledger.IsBalanced);
+    }
+
+    [Fact]
+    public async Task ARunningItemItsCallerCancelsDuringTheDrainEndsAsCancelledNotAsADrainDrop()
+    {
+        var time = new FakeTimeProvider();
+        var dropped = new ConcurrentQueue<DroppedItem>();
+        var pool = CreatePool(workers: 1, capacity: 10, onDropped: dropped.Enqueue, time: time, drainTimeout: TimeSpan.FromSeconds(5));
+        using var callerCts = new CancellationTokenSource();
+        var started = new Gate();
+        var running = pool.RunAsync(async ct =>
+        {
+            started.Open();
+            await Task.Delay(Timeout.Infinite, ct);
+        }, callerCts.Token).AsTask();
+        await started.Task.WithTimeout();
+
+        var disposing = pool.DisposeAsync().AsTask();
+        callerCts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running).WithTimeout();
+        await disposing.WithTimeout();
+
+        Assert.Empty(dropped);
+        var stats = pool.GetStatistics();
+        Assert.Equal((0L, 1L), (stats.Ledger.Dropped, stats.Ledger.Cancelled));
     }
 
     [Fact]
