@@ -225,15 +225,16 @@ public sealed class SqliteMemoryStoreStressTests(ITestOutputHelper output) : IDi
         Task locker = Task.Run(HoldLockAsync);
         // The writers start while the first lock window is open, so every round meets a locked database.
         await firstLockTaken.Task.WithTimeout();
-        Task writers = Task.WhenAll(Enumerable.Range(0, Writers).Select(w => Task.Run(() => WriteAsync(w))));
-        if (await Task.WhenAny(writers, Task.Delay(TimeSpan.FromSeconds(120))) != writers)
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, Writers).Select(w => Task.Run(() => WriteAsync(w)))).WithTimeout(TimeSpan.FromSeconds(120));
+        }
+        catch (TimeoutException)
         {
             // Say where it hangs: the operations that never ended, and where the store thinks its calls are.
             int[] stuck = Enumerable.Range(0, operations.Length).Where(ledger.Unended).Take(10).ToArray();
             Assert.Fail($"{context}: the writers did not finish in 120 s; unended operations {string.Join(",", stuck.Select(id => $"{id}:{operations[id].Op}{(ledger.HasStarted(id) ? "(started)" : "")}"))}; store {store.GetStatistics()}; lock windows {locksTaken}");
         }
-
-        await writers;
         await stop.CancelAsync();
         await locker.WithTimeout();
         Assert.True(problems.IsEmpty, $"{context}: {string.Join("; ", problems.Take(5))}");

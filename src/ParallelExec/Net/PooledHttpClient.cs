@@ -50,8 +50,9 @@ public static class PooledHttpClient
             .RequirePositive(options.MaxConnectionsPerServer, nameof(PooledHttpClientOptions.MaxConnectionsPerServer))
             .RequirePositiveOrInfinite(options.ConnectTimeout, nameof(PooledHttpClientOptions.ConnectTimeout))
             .RequirePositiveOrInfinite(options.RequestTimeout, nameof(PooledHttpClientOptions.RequestTimeout))
-            // HttpClient and SocketsHttpHandler throw for longer spans when the client is built, with the property's
-            // name only; refused here with the options' name and the value, together with every other bad value.
+            // HttpClient.Timeout and SocketsHttpHandler.ConnectTimeout throw beyond int.MaxValue ms when the client is
+            // built, naming only the property: refused here with the options' name and value, beside every other bad
+            // value. The connection lifetimes get the timer bound every span option of the library has.
             .RequireTimerRange(options.PooledConnectionLifetime, nameof(PooledHttpClientOptions.PooledConnectionLifetime))
             .RequireTimerRange(options.PooledConnectionIdleTimeout, nameof(PooledHttpClientOptions.PooledConnectionIdleTimeout))
             .RequireAtMost(options.ConnectTimeout, MaxClientTimeout, nameof(PooledHttpClientOptions.ConnectTimeout), "the longest HttpClient timeout")
