@@ -116,8 +116,9 @@ public sealed partial class CoordinationBus
             await drained.ConfigureAwait(false);
         }
 
-        // The registrations on _disposed are the bus's own (reply sinks, waits): they complete tasks whose continuations
-        // run asynchronously, so cancelling runs no user code and does not throw.
+        // The pending requests and the registrations on _disposed (waits, barriers) are the bus's own: they complete
+        // tasks whose continuations run asynchronously, so this runs no user code and does not throw.
+        PendingRequests.Close();
         _disposed.Cancel();
         _deadLetters.Writer.TryComplete();
         Telemetry.Instruments.Live.Remove(this);

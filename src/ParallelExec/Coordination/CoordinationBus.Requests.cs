@@ -35,7 +35,7 @@ public sealed partial class CoordinationBus
         }
 
         var targets = Route(topic, RuntimeType(request));
-        var sink = new SingleReplySink<TReply>();
+        var sink = new SingleReplySink<TReply>(this, topic, wait);
         var responders = CountResponders(targets, sink);
         if (responders == 0)
         {
@@ -43,7 +43,7 @@ public sealed partial class CoordinationBus
         }
 
         sink.SetResponders(responders);
-        sink.Arm(this, topic, wait, cancellationToken);
+        sink.Arm(cancellationToken);
         var envelope = CreateEnvelope(topic, request, sink, out var span);
         var delivery = DeliverAsync(envelope, targets, span, cancellationToken);
         return delivery.IsCompletedSuccessfully ? sink.Task : AwaitDeliveryThenReply(delivery, sink.Task);

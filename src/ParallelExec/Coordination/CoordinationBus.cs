@@ -80,6 +80,7 @@ public sealed partial class CoordinationBus : IExecComponent, IInstrumentedCompo
     {
         Options = (options ?? new CoordinationBusOptions()).ValidatedCopy();
         Telemetry = new BusTelemetry(Options);
+        PendingRequests = new PendingRequests(Options.TimeProvider);
         _deadLetters = Channel.CreateBounded<DeadLetter>(
             new BoundedChannelOptions(Options.DeadLetterCapacity) { FullMode = BoundedChannelFullMode.DropOldest, AllowSynchronousContinuations = false },
             _ => Interlocked.Increment(ref _deadLettersLost));
@@ -104,6 +105,9 @@ public sealed partial class CoordinationBus : IExecComponent, IInstrumentedCompo
     internal BusTelemetry Telemetry { get; }
 
     internal CancellationToken DisposedToken => _disposed.Token;
+
+    /// <summary>Gets the requests waiting for a reply: their timeouts, and their failure when the bus is disposed.</summary>
+    internal PendingRequests PendingRequests { get; }
 
     /// <summary>Stops publishing: later publishes, requests and subscriptions throw <see cref="InvalidOperationException"/>;
     /// every subscription stops taking messages and its handler drains what is queued (<see cref="Completion"/>).

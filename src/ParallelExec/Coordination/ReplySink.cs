@@ -22,51 +22,56 @@ internal interface IReplySink<in T> : IReplySink
 }
 
 /// <summary>
-/// A sink for <c>RequestAsync</c>: the first reply wins; the request fails when every responder failed. It owns its
-/// timeout timer and its cancellation registrations, so the requester awaits one task and nothing else (no WaitAsync
-/// wrapper, no linked token source).
+/// A sink for <c>RequestAsync</c>: the first reply wins; the request fails when every responder failed. The bus's
+/// <see cref="PendingRequests"/> keeps its timeout and fails it on disposal, and it listens to the caller's token
+/// itself, so the requester awaits one task and nothing else (no WaitAsync wrapper, no linked token source).
 /// </summary>
-internal sealed class SingleReplySink<TReply> : TaskCompletionSource<TReply>, IReplySink<TReply>
+internal sealed class SingleReplySink<TReply> : TaskCompletionSource<TReply>, IReplySink<TReply>, IPendingRequest
 {
+    private readonly CoordinationBus _bus;
+    private readonly string _topic;
+    private readonly TimeSpan _timeout;
     private int _pending;
     private Exception? _firstFailure;
-    private string _topic = string.Empty;
-    private TimeSpan _timeout;
-    private CancellationToken _cancellationToken;
     private ITimer? _timer;
+    private CancellationToken _cancellationToken;
     private CancellationTokenRegistration _cancellation;
-    private CancellationTokenRegistration _disposal;
-    private string _busName = string.Empty;
+    private PendingRequestLink _link;
 
     /// <summary>The sink is the task's completion source itself: one object fewer per request.</summary>
-    public SingleReplySink()
+    public SingleReplySink(CoordinationBus bus, string topic, TimeSpan timeout)
         : base(TaskCreationOptions.RunContinuationsAsynchronously)
     {
+        _bus = bus;
+        _topic = topic;
+        _timeout = timeout;
     }
+
+    public ref PendingRequestLink Link => ref _link;
 
     public void SetResponders(int count) => _pending = count;
 
     /// <summary>Starts the timeout and listens to the caller's token and the bus's disposal. Called before the request
     /// is delivered, so no reply can race with it.</summary>
-    public void Arm(CoordinationBus bus, string topic, TimeSpan timeout, CancellationToken cancellationToken)
+    public void Arm(CancellationToken cancellationToken)
     {
-        _topic = topic;
-        _timeout = timeout;
-        _busName = bus.Name;
+        // Kept in a field, not read back from the registration: a token cancelled during UnsafeRegister runs Cancel
+        // before the registration is assigned.
         _cancellationToken = cancellationToken;
-        if (timeout != Timeout.InfiniteTimeSpan)
+        switch (_bus.PendingRequests.Add(this, _timeout))
         {
-            // A timer per request: measured against a pool of re-armed timers, creating one costs about half the time
-            // (the pool saved its 120 B but re-arming and the pool's bookkeeping took longer than a new timer).
-            _timer = bus.Options.TimeProvider.CreateTimer(static state => ((SingleReplySink<TReply>)state!).Expire(), this, timeout, Timeout.InfiniteTimeSpan);
+            case PendingAdd.Closed:
+                BusDisposed();
+                return;
+            case PendingAdd.NeedsOwnTimer:
+                _timer = _bus.Options.TimeProvider.CreateTimer(static state => ((SingleReplySink<TReply>)state!).Expire(), this, _timeout, Timeout.InfiniteTimeSpan);
+                break;
         }
 
         if (cancellationToken.CanBeCanceled)
         {
             _cancellation = cancellationToken.UnsafeRegister(static state => ((SingleReplySink<TReply>)state!).Cancel(), this);
         }
-
-        _disposal = bus.DisposedToken.UnsafeRegister(static state => ((SingleReplySink<TReply>)state!).BusDisposed(), this);
     }
 
     public bool Accepts(Type replyType) => typeof(TReply).IsAssignableFrom(replyType);
@@ -90,9 +95,17 @@ internal sealed class SingleReplySink<TReply> : TaskCompletionSource<TReply>, IR
         }
     }
 
-    private void Expire()
+    public void Expire()
     {
         if (TrySetException(new TimeoutException($"No reply to the request on topic \"{_topic}\" within {_timeout}.")))
+        {
+            Release();
+        }
+    }
+
+    public void BusDisposed()
+    {
+        if (TrySetException(new ObjectDisposedException(nameof(CoordinationBus), $"The bus {_bus.Name} was disposed while waiting for a reply on \"{_topic}\".")))
         {
             Release();
         }
@@ -106,21 +119,13 @@ internal sealed class SingleReplySink<TReply> : TaskCompletionSource<TReply>, IR
         }
     }
 
-    private void BusDisposed()
-    {
-        if (TrySetException(new ObjectDisposedException(nameof(CoordinationBus), $"The bus {_busName} was disposed while waiting for a reply on \"{_topic}\".")))
-        {
-            Release();
-        }
-    }
-
     private void Release()
     {
         // Unregister rather than Dispose: Dispose would wait for a callback running on another thread, and may be
         // called from inside one of these very callbacks.
+        _bus.PendingRequests.Remove(this);
         _timer?.Dispose();
         _cancellation.Unregister();
-        _disposal.Unregister();
     }
 }
 

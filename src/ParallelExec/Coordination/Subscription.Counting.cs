@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using ParallelExec.Internal;
 
 namespace ParallelExec.Coordination;
@@ -112,12 +111,5 @@ public abstract partial class Subscription
         Debug.Assert(Interlocked.Read(ref _rare.Queued) >= 0, "Negative count of publishers waiting for room.");
         Debug.Assert(Interlocked.Read(ref _handled.Value) + Interlocked.Read(ref _rare.Failed) <= Interlocked.Read(ref _received),
             "A handler ended more deliveries than publishers counted.");
-    }
-
-    [StructLayout(LayoutKind.Explicit, Size = 128)]
-    private struct PaddedCounter
-    {
-        [FieldOffset(64)]
-        public long Value;
     }
 }

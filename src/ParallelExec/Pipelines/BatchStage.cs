@@ -120,6 +120,7 @@ internal sealed class BatchStage<T> : StageCore
             // RunAsync completes the processor once the stage before has ended.
         }
 
+        [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
         private async ValueTask WaitAsync(BatchEntry<T> entry, CancellationToken cancellationToken)
         {
             try

@@ -24,6 +24,7 @@ internal sealed class OutputTarget<T>(StageCore last, int capacity) : StageTarge
         return WriteSlowAsync(item, cancellationToken);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteSlowAsync(T item, CancellationToken cancellationToken)
     {
         // Not ChannelWriter.WriteAsync: a cancellation racing its registration could both write the item and throw
@@ -53,6 +54,7 @@ internal sealed class WriterTarget<T>(StageCore last, ChannelWriter<T> writer, b
         return WriteSlowAsync(item, cancellationToken);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteSlowAsync(T item, CancellationToken cancellationToken)
     {
         await writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);

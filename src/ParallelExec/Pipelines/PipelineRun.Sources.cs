@@ -103,6 +103,7 @@ public partial class PipelineRun
     }
 
     /// <summary>Waits for room in the first stage; an item read from the source but cancelled on the way in counts dropped there.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteSlowAsync<TIn>(ValueTask write, TIn item)
     {
         try

@@ -102,6 +102,7 @@ internal abstract partial class Stage<TIn, TOut>
     }
 
     /// <summary>Stores an item's result in its slot; the worker that completes the next item in order passes on every ready one.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask PassOnInOrderAsync(long seq, TIn item, StageResult<TOut> result, bool counted, CancellationToken token)
     {
         lock (_orderLock)

@@ -144,6 +144,7 @@ internal abstract partial class Stage<TIn, TOut> : StageCore
     }
 
     /// <summary>Passes one item's outputs on and counts how it ended; never throws.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask EmitAsync(TIn item, StageResult<TOut> result, CancellationToken token)
     {
         try

@@ -29,7 +29,10 @@ internal abstract class StageCore
     private int _live;
     private bool _workersFinished;
 
-    public long Entered;
+    // Written by the stage before (its workers, or the source) on every item while this stage's workers write the end
+    // counters below: on a cache line of its own, so that the two sides do not invalidate each other's line per item.
+    private PaddedCounter _entered;
+
     public long Left;
     public long Failed;
     public long Filtered;
@@ -75,14 +78,17 @@ internal abstract class StageCore
 
     public void CountEntered()
     {
-        Interlocked.Increment(ref Entered);
+        Interlocked.Increment(ref _entered.Value);
         if (_submittedCounter.Enabled)
         {
             _reporter.Submitted();
         }
     }
 
-    public void UncountEntered() => Interlocked.Decrement(ref Entered);
+    public void UncountEntered() => Interlocked.Decrement(ref _entered.Value);
+
+    /// <summary>Gets how many items were written into this stage (accepted or not yet refused).</summary>
+    public long Entered => Volatile.Read(ref _entered.Value);
 
     public void Evicted(object? item, DropReason reason)
     {
@@ -221,7 +227,7 @@ internal abstract class StageCore
     /// <summary>Reads the stage's counters.</summary>
     public PipelineStageStatistics Snapshot()
     {
-        var entered = Volatile.Read(ref Entered);
+        var entered = Entered;
         var left = Volatile.Read(ref Left);
         var failed = Volatile.Read(ref Failed);
         var filtered = Volatile.Read(ref Filtered);
@@ -242,7 +248,7 @@ internal abstract class StageCore
             InFlight = inFlight,
             Queued = queued,
         };
-        var emitted = Next is { } next ? Volatile.Read(ref next.Entered) : Volatile.Read(ref OutputCount);
+        var emitted = Next is { } next ? next.Entered : Volatile.Read(ref OutputCount);
         return new PipelineStageStatistics(Name, ledger, left, filtered, emitted, MaxDegreeOfParallelism);
     }
 }

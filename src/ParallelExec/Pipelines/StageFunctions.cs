@@ -97,8 +97,10 @@ internal static class StageFunctions
             ? selector
             : (item, ct) => resilience.ExecuteAsync(static (state, ct) => state.selector(state.item, ct), (selector, item), ct);
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<StageResult<TOut>> AwaitOne<TOut>(ValueTask<TOut> pending) => StageResult<TOut>.One(await pending.ConfigureAwait(false));
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<StageResult<T>> AwaitThen<T>(ValueTask pending, T item, Func<T, StageResult<T>> after)
     {
         await pending.ConfigureAwait(false);

@@ -67,6 +67,7 @@ internal sealed class StageInput<T> : StageTarget<T>
 
     public ValueTask<bool> WaitToWriteAsync(CancellationToken cancellationToken) => _channel.Writer.WaitToWriteAsync(cancellationToken);
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteSlowAsync(T item, CancellationToken cancellationToken)
     {
         while (await _channel.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false))

@@ -20,8 +20,10 @@ public sealed class CoordinationBusSilentLossTests
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         bus.Subscribe<int>("work", async (m, ct) =>
         {
-            entered.TrySetResult();
+            // Registered before saying it entered: the test may dispose as soon as it hears, and a registration made
+            // after the cancellation would run too late for the assertion below.
             using var registration = ct.Register(() => cancelled.TrySetResult());
+            entered.TrySetResult();
             await Task.Delay(Timeout.Infinite, ct);
         });
         await bus.PublishAsync("work", 1);
