@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using System.Threading.Tasks.Dataflow;
 using BenchmarkDotNet.Attributes;
+using ParallelExec.Workers;
 
 namespace ParallelExec.Benchmarks.Pipelines;
 
@@ -90,6 +91,19 @@ public class PipelineAwaitBenchmarks
         await Exec.Pipeline<int>()
             .Select(i => i * 2, stage => stage.WithQueue(Capacity))
             .Select(CallAsync, stage => stage.WithQueue(Capacity).WithMaxDegreeOfParallelism(Parallelism))
+            .ForEach(value => _sum += value, stage => stage.WithQueue(Capacity))
+            .RunAsync(Enumerable.Range(0, Items));
+        return _sum;
+    }
+
+    /// <summary>The same pipeline with the waiting stage unordered (<see cref="ResultOrder.Completion"/>), as the hand-written
+    /// channels are: no reorder window.</summary>
+    [Benchmark(OperationsPerInvoke = Items)]
+    public async Task<long> ParallelExecPipelineUnordered()
+    {
+        await Exec.Pipeline<int>()
+            .Select(i => i * 2, stage => stage.WithQueue(Capacity))
+            .Select(CallAsync, stage => stage.WithQueue(Capacity).WithMaxDegreeOfParallelism(Parallelism).WithResultOrder(ResultOrder.Completion))
             .ForEach(value => _sum += value, stage => stage.WithQueue(Capacity))
             .RunAsync(Enumerable.Range(0, Items));
         return _sum;

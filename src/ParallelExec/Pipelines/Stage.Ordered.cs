@@ -15,7 +15,7 @@ namespace ParallelExec.Pipelines;
 internal abstract partial class Stage<TIn, TOut>
 {
     private readonly object _orderLock = new();
-    private SemaphoreSlim? _window;
+    private ReorderWindowPermits? _window;
     private Slot[] _slots = [];
     private long _nextSeq;
     private long _nextEmit;
@@ -33,19 +33,23 @@ internal abstract partial class Stage<TIn, TOut>
 
     private void InitializeWindow(int window)
     {
-        _window = new SemaphoreSlim(window, window);
+        _window = new ReorderWindowPermits(window, Run.Token);
         _slots = new Slot[window];
     }
+
+    /// <summary>Stops listening to the run's token once the stage's workers are done (an unordered stage has no window).</summary>
+    private void DisposeWindow() => _window?.Dispose();
 
     private async Task OrderedWorkerAsync()
     {
         var reader = Input.Reader;
         var token = Run.Token;
+        var waiter = new ReorderWindowPermits.Waiter();
         try
         {
             while (true)
             {
-                await _window!.WaitAsync(token).ConfigureAwait(false);
+                await _window!.WaitAsync(waiter).ConfigureAwait(false);
                 TIn item;
                 long seq;
                 while (true)

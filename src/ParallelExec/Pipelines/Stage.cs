@@ -65,6 +65,7 @@ internal abstract partial class Stage<TIn, TOut> : StageCore
         }
 
         Target.Complete();
+        DisposeWindow();
     }
 
     public override void SetMaxDegreeOfParallelism(int maxDegreeOfParallelism)

@@ -120,6 +120,53 @@ public class PipelineFailureTests
     }
 
     [Fact]
+    public async Task CancellingFreesOrderedWorkersWaitingForTheReorderWindowAndEveryItemEndsOnce()
+    {
+        // Item 0 runs until cancelled; the items after it finish at once but cannot pass it, so the two-item reorder
+        // window fills and the other workers wait for a permit. Cancelling must wake them, and every item read must end
+        // exactly once: passed on to the sink, or dropped at the stage it was in.
+        using var cts = new CancellationTokenSource();
+        var blocking = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ends = new System.Collections.Concurrent.ConcurrentDictionary<int, string>();
+        var duplicates = 0;
+        void End(int id, string how)
+        {
+            if (!ends.TryAdd(id, how))
+            {
+                Interlocked.Increment(ref duplicates);
+            }
+        }
+
+        var pipeline = Exec.Pipeline<int>()
+            .OnDropped(item => End((int)item.Item!, "dropped at " + item.Key))
+            .Select(async (i, ct) =>
+            {
+                if (i == 0)
+                {
+                    blocking.TrySetResult();
+                    await Task.Delay(Timeout.Infinite, ct);
+                }
+
+                return i;
+            }, stage => stage.WithName("ordered").WithMaxDegreeOfParallelism(4).WithQueue(2).WithResultOrder(ResultOrder.Input))
+            .ForEach(i => End(i, "left"), stage => stage.WithName("sink"));
+
+        var running = pipeline.RunAsync(Enumerable.Range(0, 100), cts.Token);
+        await blocking.Task.WithTimeout();
+        await cts.CancelAsync();
+        var result = await running.WithTimeout();
+
+        Assert.Equal(PipelineOutcome.Cancelled, result.Outcome);
+        Assert.Equal(0, duplicates);
+        var entered = result["ordered"].Entered;
+        Assert.True(entered is >= 2 and < 100, $"Entered {entered}.");
+        Assert.Equal(Enumerable.Range(0, (int)entered), ends.Keys.Order());
+        Assert.Equal("dropped at ordered", ends[0]);
+        Assert.DoesNotContain("left", ends.Values);
+        Assert.Equal(entered, result.Dropped);
+    }
+
+    [Fact]
     public async Task TheDrainTimeoutCutsWhatIsLeftOnThePipelinesClock()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
