@@ -140,10 +140,11 @@ public sealed partial class SqliteMemoryStore
     /// Runs one operation through the resilience pipeline on a lane: reads on a reader connection, writes on the writer.
     /// Each attempt waits for its lane anew, so a retry's back-off does not hold other callers up. Its
     /// <paramref name="keys"/> count in the ledger as queued until the first attempt holds a connection, then in flight
-    /// until the operation ends.
+    /// until the operation ends. A single-key read or write (<paramref name="group"/>) may share a transaction with the
+    /// operations of its kind waiting on the same lane; its body must then be safe to run twice (see <see cref="SqliteLane"/>).
     /// </summary>
     private async ValueTask<TResult> RunAsync<TArgs, TResult>(
-        MemoryOperation operation, int keys, bool bulk, Func<SqliteMemoryStore, SqliteStatements, TArgs, CancellationToken, TResult> run, TArgs args, CancellationToken cancellationToken)
+        MemoryOperation operation, int keys, bool bulk, Func<SqliteMemoryStore, SqliteStatements, TArgs, CancellationToken, TResult> run, TArgs args, CancellationToken cancellationToken, LaneGroup group = LaneGroup.None)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var span = bulk ? _telemetry.StartBulkSpan(operation, keys) : null;
@@ -163,9 +164,10 @@ public sealed partial class SqliteMemoryStore
                             store.Started(context.Call);
                             return context.Run(store, db, context.Args, token);
                         },
+                        context.Group,
                         token));
                 },
-                (Store: this, Run: run, Args: args, Call: call),
+                (Store: this, Run: run, Args: args, Call: call, Group: group),
                 cancellationToken).ConfigureAwait(false);
             Exit(call, ItemOutcome.Succeeded);
             return result;

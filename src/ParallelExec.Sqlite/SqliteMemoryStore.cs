@@ -88,6 +88,9 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
     /// <summary>Gets how many times the built-in retry has retried an operation that found the database busy or locked.</summary>
     internal long BusyRetries => Interlocked.Read(ref _busyRetries);
 
+    /// <summary>Gets how many group transactions the store's connections have begun (for tests).</summary>
+    internal long GroupTransactions => _writer.GroupTransactions + _readers.Sum(reader => reader.GroupTransactions);
+
     /// <summary>A test seam: called inside a bulk write's transaction after each row, with the row's index.</summary>
     internal Action<int>? AfterBulkRowWritten { get; set; }
 
@@ -104,7 +107,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
             var found = reader.Read();
             store._telemetry.Lookups(found ? 1 : 0, found ? 0 : 1);
             return found ? (ReadOnlyMemory<byte>?)reader.GetFieldValue<byte[]>(0) : null;
-        }, (namespaceName, key), cancellationToken);
+        }, (namespaceName, key), cancellationToken, LaneGroup.Read);
     }
 
     /// <inheritdoc/>
@@ -165,7 +168,7 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
             s.SetExpiresAt.Value = store.ExpiresAt(args.timeToLive);
             s.Set.ExecuteNonQuery();
             return true;
-        }, (namespaceName, key, value, timeToLive), cancellationToken).ConfigureAwait(false);
+        }, (namespaceName, key, value, timeToLive), cancellationToken, LaneGroup.Write).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>

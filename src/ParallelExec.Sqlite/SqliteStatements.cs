@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace ParallelExec.Sqlite;
 
@@ -48,6 +49,11 @@ internal sealed class SqliteStatements : IDisposable
         }
     }
 
+    private readonly SqliteCommand _beginRead;
+    private readonly SqliteCommand _beginWrite;
+    private readonly SqliteCommand _commit;
+    private readonly SqliteCommand _rollback;
+
     /// <summary>Gets the open connection the statements run on.</summary>
     public SqliteConnection Connection { get; }
 
@@ -83,7 +89,17 @@ internal sealed class SqliteStatements : IDisposable
 
         Purge = Prepare(connection, $"DELETE FROM {TableName} WHERE expires_at IS NOT NULL AND expires_at <= $now;", "$now");
         PurgeNow = Purge.Parameters["$now"];
+
+        // A lane's group transactions, in plain SQL: Microsoft.Data.Sqlite's SqliteTransaction would have to be set on
+        // every command the group runs. The store's own bulk operations use SqliteTransaction and never run in a group.
+        _beginRead = Prepare(connection, "BEGIN;");
+        _beginWrite = Prepare(connection, "BEGIN IMMEDIATE;");
+        _commit = Prepare(connection, "COMMIT;");
+        _rollback = Prepare(connection, "ROLLBACK;");
     }
+
+    /// <summary>Gets a value indicating whether the connection is inside a transaction (SQLite's autocommit is off).</summary>
+    public bool InTransaction => raw.sqlite3_get_autocommit(Connection.Handle) == 0;
 
     public SqliteCommand Get { get; }
 
@@ -123,8 +139,20 @@ internal sealed class SqliteStatements : IDisposable
 
     public SqliteParameter PurgeNow { get; }
 
+    /// <summary>Begins a group transaction: deferred for reads (the snapshot is taken at the first read), immediate for
+    /// writes (the write lock is taken now, waiting up to the busy timeout, not midway through the group).</summary>
+    public void Begin(bool write) => (write ? _beginWrite : _beginRead).ExecuteNonQuery();
+
+    public void Commit() => _commit.ExecuteNonQuery();
+
+    public void Rollback() => _rollback.ExecuteNonQuery();
+
     public void Dispose()
     {
+        _beginRead.Dispose();
+        _beginWrite.Dispose();
+        _commit.Dispose();
+        _rollback.Dispose();
         Get.Dispose();
         Set.Dispose();
         Delete.Dispose();

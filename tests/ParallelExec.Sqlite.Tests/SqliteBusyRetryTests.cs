@@ -1,6 +1,6 @@
-using System.Text;
 using Microsoft.Data.Sqlite;
 using ParallelExec.Tests.Infrastructure;
+using static ParallelExec.Sqlite.Tests.Utf8Values;
 
 namespace ParallelExec.Sqlite.Tests;
 
@@ -75,8 +75,4 @@ public sealed class SqliteBusyRetryTests : IDisposable
         await store.SetAsync("ns", "warm", Bytes("schema exists"));
         return store;
     }
-
-    private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);
-
-    private static string? Text(ReadOnlyMemory<byte>? value) => value is { } v ? Encoding.UTF8.GetString(v.Span) : null;
 }

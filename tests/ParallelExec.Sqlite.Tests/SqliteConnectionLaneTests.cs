@@ -1,5 +1,5 @@
-using System.Text;
 using ParallelExec.Tests.Infrastructure;
+using static ParallelExec.Sqlite.Tests.Utf8Values;
 
 namespace ParallelExec.Sqlite.Tests;
 
@@ -63,6 +63,7 @@ public sealed class SqliteConnectionLaneTests : IDisposable
                         Thread.SpinWait(50);
                         return Interlocked.Increment(ref ran[id]);
                     },
+                    LaneGroup.None,
                     CancellationToken.None);
                 Assert.Equal(1, result);
             }
@@ -80,7 +81,7 @@ public sealed class SqliteConnectionLaneTests : IDisposable
         await using var store = new SqliteMemoryStore(_database.NewPath());
         await store.SetAsync("ns", "stable", Bytes("before"));
         using var release = new SemaphoreSlim(0);
-        var bulk = await HoldWriterAsync(store, "held", release);
+        var bulk = await SqliteWriterHold.StartAsync(store, "held", release);
 
         // The writer connection is inside an open transaction; a read on a reader connection does not wait for it.
         Assert.Equal("before", Text(await store.GetAsync("ns", "stable").WithTimeout()));
@@ -98,7 +99,7 @@ public sealed class SqliteConnectionLaneTests : IDisposable
         await using var store = new SqliteMemoryStore(_database.NewPath());
         await store.SetAsync("ns", "warm", Bytes("schema exists"));
         using var release = new SemaphoreSlim(0);
-        var bulk = await HoldWriterAsync(store, "first", release);
+        var bulk = await SqliteWriterHold.StartAsync(store, "first", release);
         using var cts = new CancellationTokenSource();
         var waiting = store.SetAsync("ns", "cancelled", Bytes("x"), cancellationToken: cts.Token).AsTask();
         Assert.False(waiting.IsCompleted);
@@ -122,7 +123,7 @@ public sealed class SqliteConnectionLaneTests : IDisposable
         var store = new SqliteMemoryStore(_database.NewPath());
         await store.SetAsync("ns", "warm", Bytes("schema exists"));
         using var release = new SemaphoreSlim(0);
-        var bulk = await HoldWriterAsync(store, "first", release);
+        var bulk = await SqliteWriterHold.StartAsync(store, "first", release);
         var waiting = store.SetAsync("ns", "second", Bytes("2")).AsTask();
         var disposal = store.DisposeAsync().AsTask();
         Assert.False(disposal.IsCompleted);
@@ -133,23 +134,4 @@ public sealed class SqliteConnectionLaneTests : IDisposable
         var ledger = store.GetStatistics().Ledger;
         Assert.Equal(3, ledger.Succeeded);
     }
-
-    /// <summary>Starts a one-row bulk write that holds the writer connection inside its transaction until <paramref name="release"/> is released.</summary>
-    private static async Task<Task> HoldWriterAsync(SqliteMemoryStore store, string key, SemaphoreSlim release)
-    {
-        var inside = new SemaphoreSlim(0);
-        store.AfterBulkRowWritten = _ =>
-        {
-            inside.Release();
-            release.Wait(TestTimeout.Unexpected);
-        };
-
-        var bulk = Task.Run(async () => await store.SetManyAsync("ns", [new(key, Bytes("1"))]));
-        Assert.True(await inside.WaitAsync(TestTimeout.Unexpected));
-        return bulk;
-    }
-
-    private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);
-
-    private static string? Text(ReadOnlyMemory<byte>? value) => value is { } v ? Encoding.UTF8.GetString(v.Span) : null;
 }

@@ -1,6 +1,6 @@
-using System.Text;
 using Microsoft.Data.Sqlite;
 using ParallelExec.Tests.Infrastructure;
+using static ParallelExec.Sqlite.Tests.Utf8Values;
 
 namespace ParallelExec.Sqlite.Tests;
 
@@ -246,8 +246,4 @@ public sealed class SqliteMemoryStoreTests : IDisposable
         connection.Open();
         return connection;
     }
-
-    private static ReadOnlyMemory<byte> Bytes(string text) => Encoding.UTF8.GetBytes(text);
-
-    private static string? Text(ReadOnlyMemory<byte>? value) => value is { } bytes ? Encoding.UTF8.GetString(bytes.Span) : null;
 }
