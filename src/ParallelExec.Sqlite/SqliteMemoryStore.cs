@@ -123,31 +123,23 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
                 return (IReadOnlyDictionary<string, ReadOnlyMemory<byte>>)found;
             }
 
-            var hits = 0;
             // One read transaction: one consistent snapshot and one lock acquisition for all the keys.
             using var transaction = s.Connection.BeginTransaction(deferred: true);
-            s.Get.Transaction = transaction;
+            s.Enlist(transaction, write: false);
             try
             {
-                s.GetNamespace.Value = args.namespaceName;
-                s.GetNow.Value = store.NowMilliseconds();
-                foreach (var key in args.list)
-                {
-                    token.ThrowIfCancellationRequested();
-                    s.GetKey.Value = key;
-                    using var reader = s.Get.ExecuteReader(CommandBehavior.SingleRow);
-                    if (reader.Read())
-                    {
-                        found[key] = reader.GetFieldValue<byte[]>(0);
-                        hits++;
-                    }
-                }
-
+                store.ReadInChunks(s, args.namespaceName, args.list, found, token);
                 transaction.Commit();
             }
             finally
             {
-                s.Get.Transaction = null;
+                s.Enlist(null, write: false);
+            }
+
+            var hits = 0;
+            foreach (var key in args.list)
+            {
+                hits += found.ContainsKey(key) ? 1 : 0;
             }
 
             store._telemetry.Lookups(hits, args.list.Count - hits);
@@ -185,27 +177,16 @@ public sealed partial class SqliteMemoryStore : IMemoryStore, IAsyncDisposable, 
             }
 
             using var transaction = s.Connection.BeginTransaction(deferred: false);
-            s.Set.Transaction = transaction;
+            s.Enlist(transaction, write: true);
             try
             {
-                s.SetNamespace.Value = args.namespaceName;
-                s.SetExpiresAt.Value = store.ExpiresAt(args.timeToLive);
-                for (var i = 0; i < args.list.Count; i++)
-                {
-                    // Checked inside the transaction: a cancellation midway rolls back every row already written.
-                    token.ThrowIfCancellationRequested();
-                    s.SetKey.Value = args.list[i].Key;
-                    s.SetValue.Value = AsArray(args.list[i].Value);
-                    s.Set.ExecuteNonQuery();
-                    store.AfterBulkRowWritten?.Invoke(i);
-                }
-
+                store.WriteInChunks(s, args.namespaceName, args.list, args.timeToLive, token);
                 token.ThrowIfCancellationRequested();
                 transaction.Commit();
             }
             finally
             {
-                s.Set.Transaction = null;
+                s.Enlist(null, write: true);
             }
 
             return true;

@@ -11,6 +11,11 @@ internal sealed class SqliteStatements : IDisposable
 {
     private const string TableName = "parallelexec_memory";
 
+    /// <summary>The sizes of the chunk statements: a bulk call of n keys takes the largest that fit, then smaller ones,
+    /// and its last few keys (fewer than the smallest) go one by one. The batches of a batching store over 64 callers
+    /// hold about 20 keys, so the smaller sizes matter as much as the largest.</summary>
+    private static readonly int[] ChunkSizes = [32, 16, 8, 4];
+
     /// <summary>Opens the connection, sets WAL, creates the schema if needed and prepares the statements.</summary>
     /// <param name="options">The store's options.</param>
     /// <returns>The statements, owning the open connection.</returns>
@@ -87,6 +92,9 @@ internal sealed class SqliteStatements : IDisposable
             "$now");
         (ListNamespace, ListPrefix, ListNow) = (List.Parameters["$ns"], List.Parameters["$prefix"], List.Parameters["$now"]);
 
+        GetChunks = [.. ChunkSizes.Select(rows => SqliteChunkStatement.Read(connection, TableName, rows))];
+        SetChunks = [.. ChunkSizes.Select(rows => SqliteChunkStatement.Write(connection, TableName, rows))];
+
         Purge = Prepare(connection, $"DELETE FROM {TableName} WHERE expires_at IS NOT NULL AND expires_at <= $now;", "$now");
         PurgeNow = Purge.Parameters["$now"];
 
@@ -108,6 +116,12 @@ internal sealed class SqliteStatements : IDisposable
     public SqliteParameter GetKey { get; }
 
     public SqliteParameter GetNow { get; }
+
+    /// <summary>Gets the statements that read a bulk call's keys several at a time, largest first (<see cref="ChunkSizes"/>).</summary>
+    public SqliteChunkStatement[] GetChunks { get; }
+
+    /// <summary>Gets the statements that upsert a bulk call's rows several at a time, largest first (<see cref="ChunkSizes"/>).</summary>
+    public SqliteChunkStatement[] SetChunks { get; }
 
     public SqliteCommand Set { get; }
 
@@ -139,6 +153,16 @@ internal sealed class SqliteStatements : IDisposable
 
     public SqliteParameter PurgeNow { get; }
 
+    /// <summary>Enlists the statements a bulk call uses in its transaction, or (null) takes them out again.</summary>
+    public void Enlist(SqliteTransaction? transaction, bool write)
+    {
+        (write ? Set : Get).Transaction = transaction;
+        foreach (var chunk in write ? SetChunks : GetChunks)
+        {
+            chunk.Command.Transaction = transaction;
+        }
+    }
+
     /// <summary>Begins a group transaction: deferred for reads (the snapshot is taken at the first read), immediate for
     /// writes (the write lock is taken now, waiting up to the busy timeout, not midway through the group).</summary>
     public void Begin(bool write) => (write ? _beginWrite : _beginRead).ExecuteNonQuery();
@@ -155,6 +179,11 @@ internal sealed class SqliteStatements : IDisposable
         _rollback.Dispose();
         Get.Dispose();
         Set.Dispose();
+        foreach (var chunk in GetChunks.Concat(SetChunks))
+        {
+            chunk.Dispose();
+        }
+
         Delete.Dispose();
         List.Dispose();
         Purge.Dispose();

@@ -89,8 +89,42 @@ public sealed class SqliteMemoryStoreTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
             await store.SetManyAsync("ns", Enumerable.Range(0, 1000).Select(i => new KeyValuePair<string, ReadOnlyMemory<byte>>($"k{i:D4}", Bytes("v"))), cancellationToken: cts.Token));
 
-        Assert.Equal(500, rowsWritten);
+        // Cancellation is checked before each statement: row 499 is in the chunk of rows 480-511, the next is refused.
+        Assert.Equal(512, rowsWritten);
         Assert.Equal(["before"], await store.ListKeysAsync("ns"));
+    }
+
+    [Fact]
+    public async Task Bulk_calls_longer_than_a_chunk_keep_the_last_value_of_a_repeated_key_and_count_every_key_read()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(50));
+        await using var store = new SqliteMemoryStore(new SqliteMemoryStoreOptions { DataSource = _database.NewPath(), TimeProvider = time });
+        // 70 entries: two chunks of 32, one of 4, then two rows key by key. "dup" is written in the first chunk, again in the
+        // second and last in the chunk of 4; "twice" twice inside the first chunk.
+        var entries = Enumerable.Range(0, 70).Select(i => new KeyValuePair<string, ReadOnlyMemory<byte>>($"k{i:D2}", Bytes($"v{i}"))).ToList();
+        entries[3] = new("dup", Bytes("first"));
+        entries[40] = new("dup", Bytes("second"));
+        entries[67] = new("dup", Bytes("last"));
+        entries[5] = new("twice", Bytes("one"));
+        entries[6] = new("twice", Bytes("two"));
+        await store.SetManyAsync("ns", entries);
+        await store.SetAsync("ns", "expiring", Bytes("gone soon"), TimeSpan.FromSeconds(1));
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Equal("last", Text(await store.GetAsync("ns", "dup")));
+        Assert.Equal("two", Text(await store.GetAsync("ns", "twice")));
+
+        // 80 keys read: the 67 distinct stored keys, "dup" asked for three times, ten missing and the expired one.
+        var keys = entries.Select(e => e.Key).Distinct().Concat(["dup", "dup"]).Concat(Enumerable.Range(0, 10).Select(i => $"missing-{i}")).Append("expiring").ToList();
+        var before = store.GetStatistics();
+        var found = await store.GetManyAsync("ns", keys);
+        var after = store.GetStatistics();
+
+        var expected = entries.GroupBy(e => e.Key).ToDictionary(g => g.Key, g => Text(g.Last().Value));
+        Assert.Equal(expected.OrderBy(p => p.Key, StringComparer.Ordinal), found.Select(p => KeyValuePair.Create(p.Key, Text(p.Value))).OrderBy(p => p.Key, StringComparer.Ordinal));
+        Assert.Equal(80, keys.Count);
+        Assert.Equal(69, after.Hits - before.Hits);
+        Assert.Equal(11, after.Misses - before.Misses);
     }
 
     [Fact]
