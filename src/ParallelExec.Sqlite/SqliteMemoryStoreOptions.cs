@@ -43,11 +43,18 @@ public sealed class SqliteMemoryStoreOptions : ComponentOptions
 
     /// <summary>
     /// Gets or sets how many connections read a database file beside the one connection that writes (WAL lets readers
-    /// and the writer work at once). Each runs one read at a time; a read goes to an idle one, or waits its turn. An
-    /// in-memory database has one connection, which reads and writes.
+    /// and the writer work at once). Each runs one read at a time; a read goes to an idle one, or waits its turn, and
+    /// the reads waiting for one connection run together in one read transaction. An in-memory database has one
+    /// connection, which reads and writes.
     /// </summary>
-    /// <value>The default is the number of processors, at most 4; must be between 1 and 64.</value>
-    public int ReadConnections { get; set; } = Math.Min(Environment.ProcessorCount, 4);
+    /// <value>The default is half the number of processors, at least 1 and at most 4; must be between 1 and 64.</value>
+    /// <remarks>
+    /// Half, because the callers need processors too: a connection's reads run one after another on one thread, and the
+    /// callers' continuations run on the others. Measured on 2 processors with 8 and 64 concurrent readers, one reader
+    /// connection was 1.5x and 1.1x faster than two: the reads waiting on it shared transactions, where two connections
+    /// each ran their reads alone and contended for SQLite's file locks.
+    /// </remarks>
+    public int ReadConnections { get; set; } = Math.Clamp(Environment.ProcessorCount / 2, 1, 4);
 
     /// <summary>
     /// Gets or sets the Polly pipeline every operation runs through, replacing the built-in busy retry. Each attempt
