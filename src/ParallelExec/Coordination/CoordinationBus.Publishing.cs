@@ -101,7 +101,7 @@ public sealed partial class CoordinationBus
     /// the publisher's context and a timestamp for the deliveries; otherwise it costs what it always did.</summary>
     private Envelope<T> CreateEnvelope<T>(string topic, T message, IReplySink? reply, out Activity? span)
     {
-        var id = Interlocked.Increment(ref _nextMessageId);
+        var id = Interlocked.Increment(ref _nextMessageId.Value);
         var publishedAt = Options.TimeProvider.GetUtcNow();
         Telemetry.Published();
         if (!Telemetry.ObservesDeliveries)

@@ -61,8 +61,9 @@ public sealed partial class CoordinationBus : IExecComponent, IInstrumentedCompo
     private TaskCompletionSource? _selfDisposersChanged;
 
     // Every publish (plain, request, scatter-gather) takes exactly one id, so the last id is also the published count:
-    // one interlocked operation per publish instead of two.
-    private long _nextMessageId;
+    // one interlocked operation per publish instead of two. Padded: handler loops read the bus's other fields (options,
+    // telemetry) on every message, and a publish must not invalidate their line.
+    private PaddedCounter _nextMessageId;
     private long _nextSubscriptionNumber;
 
     // Subscriptions count their deliveries themselves (no shared counter on the hot path); the bus sums the live ones
@@ -131,7 +132,7 @@ public sealed partial class CoordinationBus : IExecComponent, IInstrumentedCompo
     /// <summary>Takes a snapshot of the bus's counters. Cheap: a short lock (no user code), a sum over the subscriptions.</summary>
     /// <returns>The snapshot.</returns>
     public CoordinationBusStatistics GetStatistics() =>
-        new(Name, ReadLedger(), Interlocked.Read(ref _nextMessageId), SubscriptionCount, Interlocked.Read(ref _deadLettered), Interlocked.Read(ref _deadLettersLost));
+        new(Name, ReadLedger(), Interlocked.Read(ref _nextMessageId.Value), SubscriptionCount, Interlocked.Read(ref _deadLettered), Interlocked.Read(ref _deadLettersLost));
 
     /// <inheritdoc/>
     ComponentStatistics IExecComponent.GetStatistics() => GetStatistics();

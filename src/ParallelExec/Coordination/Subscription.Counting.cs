@@ -22,8 +22,10 @@ public abstract partial class Subscription
     private readonly object _countersLock = new();
     private bool _countersRetired;
 
-    // Written by publishers on every delivery.
-    private long _received;
+    // Written by publishers on every delivery, while the handler loop reads the subscription's other fields (the mailbox,
+    // _abandoned, the handler) on every message: padded onto its own cache line, so that a publish does not invalidate
+    // the line the handler reads. (The runtime lays a class's fields out by size, so a plain long lands among them.)
+    private PaddedCounter _received;
 
     // Written by the handler loop(s) on every message while publishers write _received: padded onto its own cache line
     // so that the two sides do not invalidate each other's line on every message.
@@ -36,7 +38,7 @@ public abstract partial class Subscription
     internal LedgerSnapshot ReadLedger()
     {
         var rare = _rare.Snapshot();
-        var received = Interlocked.Read(ref _received);
+        var received = Interlocked.Read(ref _received.Value);
         var handled = Interlocked.Read(ref _handled.Value);
         long queued = _mailbox.Reader.CanCount ? _mailbox.Reader.Count : 0;
 
@@ -109,7 +111,7 @@ public abstract partial class Subscription
     {
         // Only what cannot race: a handler may end a delivery while its publisher is still inside the write.
         Debug.Assert(Interlocked.Read(ref _rare.Queued) >= 0, "Negative count of publishers waiting for room.");
-        Debug.Assert(Interlocked.Read(ref _handled.Value) + Interlocked.Read(ref _rare.Failed) <= Interlocked.Read(ref _received),
+        Debug.Assert(Interlocked.Read(ref _handled.Value) + Interlocked.Read(ref _rare.Failed) <= Interlocked.Read(ref _received.Value),
             "A handler ended more deliveries than publishers counted.");
     }
 }

@@ -79,7 +79,7 @@ public abstract partial class Subscription
     {
         while (_mailbox.Reader.TryRead(out var envelope))
         {
-            Interlocked.Decrement(ref _received);
+            Interlocked.Decrement(ref _received.Value);
             ItemLedger.IncrementAtomic(ref _rare.Cancelled);
             try
             {

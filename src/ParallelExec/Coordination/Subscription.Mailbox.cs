@@ -11,7 +11,7 @@ public abstract partial class Subscription
     internal EnqueueStatus TryEnqueue(Envelope envelope, ref int evicted)
     {
         // Counted before the write: once written, a handler may end the delivery at once.
-        Interlocked.Increment(ref _received);
+        Interlocked.Increment(ref _received.Value);
         bool written;
         if (_evicts)
         {
@@ -31,7 +31,7 @@ public abstract partial class Subscription
             return EnqueueStatus.Accepted;
         }
 
-        Interlocked.Decrement(ref _received);
+        Interlocked.Decrement(ref _received.Value);
 
         // Close() sets _closed before completing the writer, so a write that failed because of completion sees it.
         if (_closed)
@@ -60,7 +60,7 @@ public abstract partial class Subscription
     {
         // A waiting publisher is counted received (before the write, as in TryEnqueue) and queued until it gets room.
         ItemLedger.IncrementAtomic(ref _rare.Queued);
-        Interlocked.Increment(ref _received);
+        Interlocked.Increment(ref _received.Value);
         bool written;
         try
         {
@@ -75,7 +75,7 @@ public abstract partial class Subscription
         catch (OperationCanceledException)
         {
             // The publisher gets the exception; this subscriber's copy is reported once, as cancelled while queued.
-            Interlocked.Decrement(ref _received);
+            Interlocked.Decrement(ref _received.Value);
             ItemLedger.DecrementAtomic(ref _rare.Queued);
             CountCancelledWait();
             Bus.Telemetry.Submitted();
@@ -85,7 +85,7 @@ public abstract partial class Subscription
 
         if (!written)
         {
-            Interlocked.Decrement(ref _received);
+            Interlocked.Decrement(ref _received.Value);
             ItemLedger.DecrementAtomic(ref _rare.Queued);
             OnClosedBeforeDelivery(envelope);
             return EnqueueStatus.Closed;
