@@ -37,9 +37,10 @@ public sealed class SqliteGroupTransactionTests : IDisposable
         await Task.WhenAll(writes.Where((_, i) => i != 7)).WithTimeout();
 
         Assert.Equal(groupsBefore + 1, store.GroupTransactions);
+        var stored = await store.GetManyAsync("ns", Enumerable.Range(0, Writes).Select(i => $"key-{i}"));
         for (var i = 0; i < Writes; i++)
         {
-            Assert.Equal(i == 7 ? null : $"v{i}", Text(await store.GetAsync("ns", $"key-{i}")));
+            Assert.Equal(i == 7 ? null : $"v{i}", Text(stored.TryGetValue($"key-{i}", out var value) ? (ReadOnlyMemory<byte>?)value : null));
         }
 
         var ledger = store.GetStatistics().Ledger;
@@ -79,9 +80,10 @@ public sealed class SqliteGroupTransactionTests : IDisposable
         await Task.WhenAll(writes.Where((_, i) => i != 8)).WithTimeout();
 
         Assert.Equal(groupsBefore + 1, store.GroupTransactions);
+        var stored = await store.GetManyAsync("ns", Enumerable.Range(0, Writes).Select(KeyOf));
         for (var i = 0; i < Writes; i++)
         {
-            Assert.Equal(i == 8 ? null : $"v{i}", Text(await store.GetAsync("ns", KeyOf(i))));
+            Assert.Equal(i == 8 ? null : $"v{i}", Text(stored.TryGetValue(KeyOf(i), out var value) ? (ReadOnlyMemory<byte>?)value : null));
         }
 
         var ledger = store.GetStatistics().Ledger;
