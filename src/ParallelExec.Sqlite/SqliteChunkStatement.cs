@@ -15,8 +15,8 @@ internal sealed class SqliteChunkStatement : IDisposable
         Rows = rows;
         Namespace = command.Parameters["$ns"];
         Time = command.Parameters[write ? "$expires" : "$now"];
-        Keys = [.. Enumerable.Range(0, rows).Select(row => command.Parameters[$"$k{row}"])];
-        Values = write ? [.. Enumerable.Range(0, rows).Select(row => command.Parameters[$"$v{row}"])] : [];
+        Keys = [.. KeyNames(rows).Select(name => command.Parameters[name])];
+        Values = write ? [.. ValueNames(rows).Select(name => command.Parameters[name])] : [];
     }
 
     public SqliteCommand Command { get; }
@@ -37,38 +37,30 @@ internal sealed class SqliteChunkStatement : IDisposable
     /// <summary>Prepares <c>SELECT key, value</c> of the live rows among <paramref name="rows"/> keys.</summary>
     public static SqliteChunkStatement Read(SqliteConnection connection, string table, int rows)
     {
-        var keys = string.Join(", ", Enumerable.Range(0, rows).Select(row => $"$k{row}"));
-        return new(Prepare(connection, $"""
+        var keys = KeyNames(rows);
+        return new(SqliteStatements.Prepare(connection, $"""
             SELECT key, value FROM {table}
-            WHERE namespace = $ns AND key IN ({keys}) AND (expires_at IS NULL OR expires_at > $now);
-            """), rows, write: false);
+            WHERE namespace = $ns AND key IN ({string.Join(", ", keys)}) AND (expires_at IS NULL OR expires_at > $now);
+            """,
+            ["$ns", "$now", .. keys]), rows, write: false);
     }
 
     /// <summary>Prepares an upsert of <paramref name="rows"/> rows, applied in their order (a key given twice keeps its last value).</summary>
     public static SqliteChunkStatement Write(SqliteConnection connection, string table, int rows)
     {
-        var values = string.Join(", ", Enumerable.Range(0, rows).Select(row => $"($ns, $k{row}, $v{row}, $expires)"));
-        return new(Prepare(connection, $"""
-            INSERT INTO {table} (namespace, key, value, expires_at) VALUES {values}
+        var keys = KeyNames(rows);
+        var values = ValueNames(rows);
+        var tuples = string.Join(", ", keys.Zip(values, (key, value) => $"($ns, {key}, {value}, $expires)"));
+        return new(SqliteStatements.Prepare(connection, $"""
+            INSERT INTO {table} (namespace, key, value, expires_at) VALUES {tuples}
             ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;
-            """), rows, write: true);
+            """,
+            ["$ns", "$expires", .. keys, .. values]), rows, write: true);
     }
 
     public void Dispose() => Command.Dispose();
 
-    private static SqliteCommand Prepare(SqliteConnection connection, string sql)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var name in ParameterNames(sql))
-        {
-            command.Parameters.Add(new SqliteParameter(name, DBNull.Value));
-        }
+    private static string[] KeyNames(int rows) => [.. Enumerable.Range(0, rows).Select(row => $"$k{row}")];
 
-        command.Prepare();
-        return command;
-    }
-
-    private static IEnumerable<string> ParameterNames(string sql) =>
-        System.Text.RegularExpressions.Regex.Matches(sql, @"\$[a-z]+[0-9]*").Select(match => match.Value).Distinct();
+    private static string[] ValueNames(int rows) => [.. Enumerable.Range(0, rows).Select(row => $"$v{row}")];
 }

@@ -49,7 +49,8 @@ public sealed partial class SqliteMemoryStore
     }
 
     /// <summary>Upserts <paramref name="entries"/> in their order (a key given twice keeps its last value); cancellation is
-    /// checked before each statement, and the test seam sees every row once it is written.</summary>
+    /// checked before each statement, inside the call's transaction, so a cancellation midway rolls back every row
+    /// already written; the test seam sees every row once it is written.</summary>
     private void WriteInChunks(SqliteStatements s, string namespaceName, List<KeyValuePair<string, ReadOnlyMemory<byte>>> entries, TimeSpan? timeToLive, CancellationToken token)
     {
         var expiresAt = ExpiresAt(timeToLive);

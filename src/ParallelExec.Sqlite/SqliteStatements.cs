@@ -197,7 +197,9 @@ internal sealed class SqliteStatements : IDisposable
         command.ExecuteNonQuery();
     }
 
-    private static SqliteCommand Prepare(SqliteConnection connection, string sql, params string[] parameterNames)
+    /// <summary>Prepares <paramref name="sql"/> with its parameters (each bound to NULL until set); compiled once,
+    /// kept by Microsoft.Data.Sqlite for as long as the command text is unchanged.</summary>
+    internal static SqliteCommand Prepare(SqliteConnection connection, string sql, params string[] parameterNames)
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
