@@ -9,7 +9,8 @@ using Polly;
 namespace ParallelExec.Sqlite;
 
 // Locking: each connection and its prepared statements belong to a lane (SqliteLane): one operation at a time runs on
-// it, on the thread that drains it; a lane is taken per attempt, so a retry's back-off holds nobody up. Writes go to the
+// it, on the thread that drains it (and groups the single-key calls waiting for it into one transaction, see
+// SqliteLane.Groups.cs); a lane is taken per attempt, so a retry's back-off holds nobody up. Writes go to the
 // one writer lane; reads of a database file go to one of ReadConnections reader lanes (WAL lets them read beside the
 // writer), reads of an in-memory database to the writer. _lock guards the ledger only and is held for counting; no user
 // code runs under it (the resilience pipeline and the callers' continuations run outside). The store holds no queued
@@ -25,10 +26,12 @@ namespace ParallelExec.Sqlite;
 /// The store owns one writer connection, opened with its schema on first use, and for a database file
 /// <see cref="SqliteMemoryStoreOptions.ReadConnections"/> reader connections: SQLite serializes writers anyway, and WAL
 /// lets the readers (and readers in other processes) read beside the writer. Each connection runs one operation at a
-/// time, back to back under contention, so many concurrent callers are not slower than one. Single writes run in autocommit
-/// mode; every bulk operation runs in one transaction (<c>BEGIN IMMEDIATE</c> for writes) that commits whole or rolls
-/// back whole, including when it is cancelled midway. For throughput, coalesce concurrent single calls into bulk calls
-/// with <c>ParallelExec.Memory.BatchingMemoryStore</c>.
+/// time, back to back under contention, and the single-key reads (or writes) waiting for the same connection share one
+/// transaction: a write completes when its group commits, and a write that fails in a group fails alone (the others run
+/// again on their own). So concurrent callers are faster than one. A lone single-key write runs in autocommit mode;
+/// every bulk operation runs in one transaction (<c>BEGIN IMMEDIATE</c> for writes) that commits whole or rolls back
+/// whole, including when it is cancelled midway. For throughput, coalesce concurrent single calls into bulk calls with
+/// <c>ParallelExec.Memory.BatchingMemoryStore</c>.
 /// </para>
 /// <para>
 /// Durability: WAL with <c>synchronous=NORMAL</c>: a committed write survives a crash of the process; the last commits
