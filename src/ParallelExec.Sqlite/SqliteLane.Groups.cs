@@ -63,13 +63,10 @@ internal sealed partial class SqliteLane
             return;
         }
 
+        // Reads complete as they run: a read transaction has nothing to commit that a reader would wait for.
         foreach (var work in group)
         {
-            if (work.TryStart())
-            {
-                work.Execute(this);
-                work.Publish();
-            }
+            work.Run(this);
         }
 
         EndTransaction(db, commit: true);
