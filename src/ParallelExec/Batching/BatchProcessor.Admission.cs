@@ -23,85 +23,94 @@ public sealed partial class BatchProcessor<TItem, TResult>
     {
         lock (_gate)
         {
-            if (!_lifecycle.IsOpen)
+            SettleOpenLocked(ref effects);
+            var result = EnqueueLocked(item, caller, ref effects);
+            ArmOpenLocked();
+            return result;
+        }
+    }
+
+    /// <summary>The decision itself, on a settled open batch.</summary>
+    private EnqueueResult EnqueueLocked(TItem item, BatchItemSource<TItem, TResult>? caller, ref Effects effects)
+    {
+        if (!_lifecycle.IsOpen)
+        {
+            return EnqueueResult.Closed;
+        }
+
+        if (caller is { CancelRequested: true })
+        {
+            return EnqueueResult.Cancelled;
+        }
+
+        effects.Submitted = true;
+        var open = _open;
+        if (open.SlotByItem is { } slots && slots.TryGetValue(item, out var slot))
+        {
+            if (caller is null)
             {
-                return EnqueueResult.Closed;
+                open.Posts[slot]++;
             }
-
-            if (caller is { CancelRequested: true })
-            {
-                return EnqueueResult.Cancelled;
-            }
-
-            effects.Submitted = true;
-            var open = _open;
-            if (open.SlotByItem is { } slots && slots.TryGetValue(item, out var slot))
-            {
-                if (caller is null)
-                {
-                    open.Posts[slot]++;
-                }
-                else
-                {
-                    caller.Batch = open;
-                    caller.Next = open.Callers[slot];
-                    open.Callers[slot] = caller;
-                }
-
-                CaptureLinkLocked(open, slot);
-                open.Submissions++;
-                _ledger.Accept(queued: true);
-                _coalesced++;
-                AssertInvariants();
-                return EnqueueResult.Accepted;
-            }
-
-            // The decision is AdmissionPolicy's; the common case (room) is settled here without calling it.
-            var admission = _pending < _queueCapacity ? Admission.Accept : AdmissionPolicy.Decide(_pending, _queueCapacity, _options.FullMode);
-            switch (admission)
-            {
-                case Admission.Wait:
-                    effects.Submitted = false;
-                    effects.Room = (_roomAvailable ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-                    return EnqueueResult.Full;
-                case Admission.Reject:
-                    // Handed to the processor and ended as rejected: it is in the ledger.
-                    _ledger.Refuse();
-                    AssertInvariants();
-                    return EnqueueResult.Rejected;
-                case Admission.EvictOldest or Admission.EvictNewest:
-                    EvictLocked(admission, ref effects);
-                    open = _open;
-                    break;
-            }
-
-            if (caller is not null)
+            else
             {
                 caller.Batch = open;
+                caller.Next = open.Callers[slot];
+                open.Callers[slot] = caller;
             }
 
-            open.Add(item, caller);
-            if (Telemetry.ActivitySource.HasListeners())
-            {
-                CaptureLinkLocked(open, open.Count - 1);
-            }
-
-            _pending++;
+            CaptureLinkLocked(open, slot);
+            open.Submissions++;
             _ledger.Accept(queued: true);
-            if (open.Count == 1)
-            {
-                open.OpenedAt = _time.GetTimestamp();
-                effects.ArmTimer = _timer is not null;
-            }
-
-            if (open.Count >= _batchSize)
-            {
-                effects.Start = SealLocked(BatchFlushReason.Size, ref effects);
-            }
-
+            _coalesced++;
             AssertInvariants();
-            return effects.Victim is null ? EnqueueResult.Accepted : EnqueueResult.AcceptedAfterDrop;
+            return EnqueueResult.Accepted;
         }
+
+        // The decision is AdmissionPolicy's; the common case (room) is settled here without calling it.
+        var admission = _pending < _queueCapacity ? Admission.Accept : AdmissionPolicy.Decide(_pending, _queueCapacity, _options.FullMode);
+        switch (admission)
+        {
+            case Admission.Wait:
+                effects.Submitted = false;
+                effects.Room = (_roomAvailable ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                return EnqueueResult.Full;
+            case Admission.Reject:
+                // Handed to the processor and ended as rejected: it is in the ledger.
+                _ledger.Refuse();
+                AssertInvariants();
+                return EnqueueResult.Rejected;
+            case Admission.EvictOldest or Admission.EvictNewest:
+                EvictLocked(admission, ref effects);
+                open = _open;
+                break;
+        }
+
+        if (caller is not null)
+        {
+            caller.Batch = open;
+        }
+
+        open.Add(item, caller);
+        if (Telemetry.ActivitySource.HasListeners())
+        {
+            CaptureLinkLocked(open, open.Count - 1);
+        }
+
+        _pending++;
+        _ledger.Accept(queued: true);
+        if (open.Count == 1)
+        {
+            open.OpenedAt = _time.GetTimestamp();
+            effects.ArmTimer = _timer is not null;
+        }
+
+        if (open.Count >= _batchSize)
+        {
+            effects.Start = SealLocked(BatchFlushReason.Size, ref effects);
+        }
+
+        AssertInvariants();
+        return effects.Victim is null ? EnqueueResult.Accepted : EnqueueResult.AcceptedAfterDrop;
     }
 
     /// <summary>
@@ -174,6 +183,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
     private PendingBatch<TItem, TResult>? SealLocked(BatchFlushReason reason, ref Effects effects)
     {
         var batch = _open;
+        Debug.Assert(!batch.IsArmed, "A batch is settled before it is sealed.");
         _open = _spareBatches.Count > 0 ? _spareBatches.Pop() : NewBatch();
         batch.Reason = reason;
         batch.Sequence = ++_sequence;
@@ -244,6 +254,11 @@ public sealed partial class BatchProcessor<TItem, TResult>
         }
 
         effects.RoomSignal?.TrySetResult();
+        if (effects.StartSettled is not null)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(effects.StartSettled, preferLocal: false);
+        }
+
         if (effects.Start is not null)
         {
             ThreadPool.UnsafeQueueUserWorkItem(effects.Start, preferLocal: false);
@@ -258,6 +273,9 @@ public sealed partial class BatchProcessor<TItem, TResult>
     {
         public bool Submitted;
         public PendingBatch<TItem, TResult>? Start;
+
+        /// <summary>A batch that settling the open batch found full and sealed (SettleOpenLocked), before any Start.</summary>
+        public PendingBatch<TItem, TResult>? StartSettled;
         public bool ArmTimer;
         public Task? Room;
         public TaskCompletionSource? RoomSignal;

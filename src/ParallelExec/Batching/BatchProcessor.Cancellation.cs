@@ -8,6 +8,7 @@ public sealed partial class BatchProcessor<TItem, TResult>
     {
         var caller = (BatchItemSource<TItem, TResult>)state!;
         var effects = default(Effects);
+        bool removed;
         lock (_gate)
         {
             if (caller.Removed)
@@ -23,49 +24,61 @@ public sealed partial class BatchProcessor<TItem, TResult>
                 return;
             }
 
-            if (batch.Started)
+            // A cancellable submission is never appended without the lock, but its batch may have been armed since:
+            // settled, it can lose a slot (or, filled by appends, it is sealed and may start here).
+            if (ReferenceEquals(batch, _open))
             {
-                return;
+                SettleOpenLocked(ref effects);
             }
 
-            var index = batch.IndexOfCaller(caller);
-            if (index < 0)
-            {
-                return;
-            }
-
-            if (ReferenceEquals(batch.Callers[index], caller))
-            {
-                batch.Callers[index] = caller.Next;
-            }
-            else
-            {
-                var previous = batch.Callers[index]!;
-                while (!ReferenceEquals(previous.Next, caller))
-                {
-                    previous = previous.Next!;
-                }
-
-                previous.Next = caller.Next;
-            }
-
-            caller.Next = null;
-            caller.Removed = true;
-            batch.Submissions--;
-            _ledger.EndQueued(DropReason.Cancelled);
-            if (batch.Callers[index] is null && batch.Posts[index] == 0)
-            {
-                batch.RemoveAt(index);
-                _pending--;
-                TakeRoomSignalLocked(ref effects);
-            }
-
+            removed = !batch.Started && TryRemoveLocked(batch, caller, ref effects);
+            ArmOpenLocked();
             AssertInvariants();
         }
 
         Apply(in effects);
+        if (removed)
+        {
+            // An awaited item that is cancelled ends at its caller with OperationCanceledException (not OnDropped).
+            caller.SetException(new OperationCanceledException(token));
+        }
+    }
 
-        // An awaited item that is cancelled ends at its caller with OperationCanceledException (not OnDropped).
-        caller.SetException(new OperationCanceledException(token));
+    /// <summary>Takes a caller out of its batch (which has not started); its slot goes too when nobody else shares it.</summary>
+    private bool TryRemoveLocked(PendingBatch<TItem, TResult> batch, BatchItemSource<TItem, TResult> caller, ref Effects effects)
+    {
+        var index = batch.IndexOfCaller(caller);
+        if (index < 0)
+        {
+            return false;
+        }
+
+        if (ReferenceEquals(batch.Callers[index], caller))
+        {
+            batch.Callers[index] = caller.Next;
+        }
+        else
+        {
+            var previous = batch.Callers[index]!;
+            while (!ReferenceEquals(previous.Next, caller))
+            {
+                previous = previous.Next!;
+            }
+
+            previous.Next = caller.Next;
+        }
+
+        caller.Next = null;
+        caller.Removed = true;
+        batch.Submissions--;
+        _ledger.EndQueued(DropReason.Cancelled);
+        if (batch.Callers[index] is null && batch.Posts[index] == 0)
+        {
+            batch.RemoveAt(index);
+            _pending--;
+            TakeRoomSignalLocked(ref effects);
+        }
+
+        return true;
     }
 }

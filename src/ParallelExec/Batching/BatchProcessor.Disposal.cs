@@ -86,6 +86,8 @@ public sealed partial class BatchProcessor<TItem, TResult>
     /// <summary>Intake has just stopped (Complete or the first DisposeAsync): flush the open batch, wake the waiters.</summary>
     private void StopIntakeLocked(ref Effects effects)
     {
+        // Closes the open batch to appends for good (ArmOpenLocked arms only while intake is open).
+        SettleOpenLocked(ref effects);
         if (_open.Count > 0)
         {
             effects.Start = SealLocked(BatchFlushReason.Dispose, ref effects);

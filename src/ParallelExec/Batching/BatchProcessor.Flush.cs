@@ -21,11 +21,14 @@ public sealed partial class BatchProcessor<TItem, TResult>
                 ThrowClosed();
             }
 
+            SettleOpenLocked(ref effects);
             if (_open.Count > 0)
             {
                 effects.Start = SealLocked(BatchFlushReason.Forced, ref effects);
                 AssertInvariants();
             }
+
+            ArmOpenLocked();
 
             if (HasOutstandingLocked(_sequence))
             {

@@ -50,6 +50,12 @@ public sealed partial class BatchProcessor<TItem, TResult>
             caller.Token = cancellationToken;
             caller.Registration = cancellationToken.UnsafeRegister(_onCancel, caller);
         }
+        else if (TryAppend(item, caller))
+        {
+            // Nothing can take an uncancellable submission out of its batch before it starts but eviction and the
+            // drain, which complete it through the same source.
+            return task;
+        }
 
         var effects = default(Effects);
         var result = Enqueue(item, caller, ref effects);
@@ -136,6 +142,11 @@ public sealed partial class BatchProcessor<TItem, TResult>
             throw new ArgumentNullException(nameof(item));
         }
 
+        if (TryAppend(item, null))
+        {
+            return PostResult.Accepted;
+        }
+
         var effects = default(Effects);
         var result = Enqueue(item, null, ref effects);
         Apply(in effects);
@@ -168,6 +179,11 @@ public sealed partial class BatchProcessor<TItem, TResult>
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<PostResult>(cancellationToken);
+        }
+
+        if (TryAppend(item, null))
+        {
+            return new ValueTask<PostResult>(PostResult.Accepted);
         }
 
         var effects = default(Effects);

@@ -45,22 +45,24 @@ public sealed partial class BatchProcessor<TItem, TResult>
         var rearm = TimeSpan.Zero;
         lock (_gate)
         {
-            if (_open.Count == 0)
+            // Settling may seal a batch that appends filled; an empty open batch has no age.
+            SettleOpenLocked(ref effects);
+            if (_open.Count > 0)
             {
-                return;
+                var age = _time.GetElapsedTime(_open.OpenedAt);
+                if (age >= _options.MaxDelay)
+                {
+                    effects.Start = SealLocked(BatchFlushReason.Time, ref effects);
+                }
+                else
+                {
+                    // A firing armed for an earlier batch: wait for this batch's own deadline.
+                    rearm = _options.MaxDelay - age;
+                }
             }
 
-            var age = _time.GetElapsedTime(_open.OpenedAt);
-            if (age >= _options.MaxDelay)
-            {
-                effects.Start = SealLocked(BatchFlushReason.Time, ref effects);
-                AssertInvariants();
-            }
-            else
-            {
-                // A firing armed for an earlier batch: wait for this batch's own deadline.
-                rearm = _options.MaxDelay - age;
-            }
+            ArmOpenLocked();
+            AssertInvariants();
         }
 
         if (rearm > TimeSpan.Zero)

@@ -189,9 +189,14 @@ public sealed partial class BatchProcessor<TItem, TResult> : IExecComponent, IIn
     /// <returns>The statistics at the time of the call.</returns>
     public BatchProcessorStatistics GetStatistics()
     {
+        var effects = default(Effects);
+        BatchProcessorStatistics statistics;
         lock (_gate)
         {
-            return new BatchProcessorStatistics(Name, _ledger.Snapshot())
+            // Appended items count once settled; a batch the appends filled is sealed and started on the way.
+            SettleOpenLocked(ref effects);
+            ArmOpenLocked();
+            statistics = new BatchProcessorStatistics(Name, _ledger.Snapshot())
             {
                 Coalesced = _coalesced,
                 RunningBatches = _running.Count,
@@ -203,7 +208,11 @@ public sealed partial class BatchProcessor<TItem, TResult> : IExecComponent, IIn
                 CurrentBatchSize = _batchSize,
                 LastBatchLatency = TimeSpan.FromTicks(_lastLatencyTicks),
             };
+            AssertInvariants();
         }
+
+        Apply(in effects);
+        return statistics;
     }
 
     /// <inheritdoc/>
@@ -212,10 +221,17 @@ public sealed partial class BatchProcessor<TItem, TResult> : IExecComponent, IIn
     /// <inheritdoc/>
     LedgerSnapshot IInstrumentedComponent.ReadLedger()
     {
+        var effects = default(Effects);
+        LedgerSnapshot ledger;
         lock (_gate)
         {
-            return _ledger.Snapshot();
+            SettleOpenLocked(ref effects);
+            ArmOpenLocked();
+            ledger = _ledger.Snapshot();
         }
+
+        Apply(in effects);
+        return ledger;
     }
 
     /// <summary>

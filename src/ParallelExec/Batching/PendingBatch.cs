@@ -14,7 +14,7 @@ namespace ParallelExec.Batching;
 /// outcome counts (<see cref="SucceededCount"/>, <see cref="FailedCount"/>, <see cref="CutCount"/>) are written by that
 /// worker and moved into the processor's ledger under the lock when the batch ends.
 /// </remarks>
-internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
+internal sealed partial class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
     where TItem : notnull
 {
     private readonly BatchProcessor<TItem, TResult> _owner;
@@ -28,6 +28,7 @@ internal sealed class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
         Items = new TItem[capacity];
         Callers = new BatchItemSource<TItem, TResult>?[capacity];
         Posts = new int[capacity];
+        _published = new int[capacity];
         if (coalesce)
         {
             SlotByItem = new Dictionary<TItem, int>(capacity, coalesceComparer);

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+
+namespace ParallelExec.Batching;
+
+// Appends without the lock (BatchProcessor.Appends.cs): while the open batch is armed, a submitter takes a slot with one
+// Interlocked.Increment, writes it, and publishes it with a flag; the lock holder that settles the batch closes it to
+// such appends and waits for every taken slot's flag before it counts the slots as its own.
+internal sealed partial class PendingBatch<TItem, TResult>
+{
+    // Any value at or above it closes the batch to appends. Far below int.MaxValue, so that the increments of submitters
+    // that read a closed batch cannot wrap it around.
+    private const int Closed = int.MaxValue / 2;
+
+    // One flag per slot: set by the submitter once the slot is written, cleared by SettleAppends.
+    private readonly int[] _published;
+
+    // The next slot an append takes; Closed (or above) while the batch is not armed.
+    private int _next = Closed;
+
+    // The armed range: appends take slots [_armedFrom, _armedLimit).
+    private int _armedFrom;
+    private int _armedLimit;
+
+    /// <summary>Gets whether submitters may append to the batch without the lock. Read under the lock.</summary>
+    public bool IsArmed => _next < Closed;
+
+    /// <summary>
+    /// Opens slots <see cref="Count"/> up to <paramref name="limit"/> (exclusive) to appends without the lock. Under the
+    /// lock, on the open batch only: until <see cref="SettleAppends"/>, nobody else may add or remove slots.
+    /// </summary>
+    public void ArmAppends(int limit)
+    {
+        Debug.Assert(!IsArmed && Count < limit && limit <= Items.Length, $"Arming {Count}..{limit} of {Items.Length}.");
+        _armedFrom = Count;
+        _armedLimit = limit;
+
+        // The range is written before the counter that admits appends: a submitter that takes a slot reads both after.
+        Volatile.Write(ref _next, Count);
+    }
+
+    /// <summary>
+    /// Takes a slot for an append, or returns -1 when the batch is not armed or its armed slots are taken. Without the
+    /// lock. A slot taken must be published with <see cref="Publish"/>, promptly: the lock holder waits for it.
+    /// </summary>
+    /// <param name="last">Whether the slot is the last of the armed range (its taker seals the batch).</param>
+    public int TryTakeSlot(out bool last)
+    {
+        last = false;
+        if (Volatile.Read(ref _next) >= Closed)
+        {
+            return -1;
+        }
+
+        var index = Interlocked.Increment(ref _next) - 1;
+        var limit = _armedLimit;
+        if (index >= limit)
+        {
+            return -1;
+        }
+
+        last = index == limit - 1;
+        return index;
+    }
+
+    /// <summary>Writes a taken slot and publishes it. Without the lock; <see cref="OpenedAt"/> must be written before, when it is the first.</summary>
+    public void Publish(int index, TItem item, BatchItemSource<TItem, TResult>? caller)
+    {
+        Items[index] = item;
+        if (caller is null)
+        {
+            Posts[index] = 1;
+        }
+        else
+        {
+            caller.Batch = this;
+            Callers[index] = caller;
+        }
+
+        Volatile.Write(ref _published[index], 1);
+    }
+
+    /// <summary>
+    /// Closes the batch to appends and takes the published slots in as if they had been added under the lock. Under the
+    /// lock. Returns how many slots it took in (each one submission). Waits for slots taken but not yet published: their
+    /// takers are between two plain writes, so the wait is short unless a taker's thread was preempted.
+    /// </summary>
+    public int SettleAppends()
+    {
+        if (!IsArmed)
+        {
+            return 0;
+        }
+
+        var end = Math.Min(Interlocked.Exchange(ref _next, Closed), _armedLimit);
+        Debug.Assert(Count == _armedFrom, $"The batch changed under the lock while armed ({_armedFrom} -> {Count}).");
+        var spinner = default(SpinWait);
+        for (var i = _armedFrom; i < end; i++)
+        {
+            while (Volatile.Read(ref _published[i]) == 0)
+            {
+                spinner.SpinOnce();
+            }
+
+            _published[i] = 0;
+        }
+
+        var added = end - _armedFrom;
+        Count = end;
+        Submissions += added;
+        return added;
+    }
+}
