@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ParallelExec.Internal;
 
 namespace ParallelExec.Batching;
 
@@ -7,22 +8,27 @@ namespace ParallelExec.Batching;
 // such appends and waits for every taken slot's flag before it counts the slots as its own.
 internal sealed partial class PendingBatch<TItem, TResult>
 {
-    // Any value at or above it closes the batch to appends. Far below int.MaxValue, so that the increments of submitters
-    // that read a closed batch cannot wrap it around.
-    private const int Closed = int.MaxValue / 2;
+    // Any value at or above it closes the batch to appends. Far below long.MaxValue, so that the increments of
+    // submitters that read a closed batch cannot wrap it around.
+    private const long Closed = long.MaxValue / 2;
+
+    // Flags are written on every append while the handler worker reads whatever the allocator put next to them (often
+    // the next batch's fields): the flags sit FlagPadding ints in from both ends of their array, off those lines.
+    private const int FlagPadding = 16;
 
     // One flag per slot: set by the submitter once the slot is written, cleared by SettleAppends.
     private readonly int[] _published;
 
-    // The next slot an append takes; Closed (or above) while the batch is not armed.
-    private int _next = Closed;
+    // The next slot an append takes; Closed (or above) while the batch is not armed. Incremented on every append, so
+    // alone on its cache line: the worker writes this object's outcome counts while it handles the batch.
+    private PaddedCounter _next = new() { Value = Closed };
 
     // The armed range: appends take slots [_armedFrom, _armedLimit).
     private int _armedFrom;
     private int _armedLimit;
 
     /// <summary>Gets whether submitters may append to the batch without the lock. Read under the lock.</summary>
-    public bool IsArmed => _next < Closed;
+    public bool IsArmed => _next.Value < Closed;
 
     /// <summary>
     /// Opens slots <see cref="Count"/> up to <paramref name="limit"/> (exclusive) to appends without the lock. Under the
@@ -35,7 +41,7 @@ internal sealed partial class PendingBatch<TItem, TResult>
         _armedLimit = limit;
 
         // The range is written before the counter that admits appends: a submitter that takes a slot reads both after.
-        Volatile.Write(ref _next, Count);
+        Volatile.Write(ref _next.Value, Count);
     }
 
     /// <summary>
@@ -46,12 +52,12 @@ internal sealed partial class PendingBatch<TItem, TResult>
     public int TryTakeSlot(out bool last)
     {
         last = false;
-        if (Volatile.Read(ref _next) >= Closed)
+        if (Volatile.Read(ref _next.Value) >= Closed)
         {
             return -1;
         }
 
-        var index = Interlocked.Increment(ref _next) - 1;
+        var index = Interlocked.Increment(ref _next.Value) - 1;
         var limit = _armedLimit;
         if (index >= limit)
         {
@@ -59,7 +65,7 @@ internal sealed partial class PendingBatch<TItem, TResult>
         }
 
         last = index == limit - 1;
-        return index;
+        return (int)index;
     }
 
     /// <summary>Writes a taken slot and publishes it. Without the lock; <see cref="OpenedAt"/> must be written before, when it is the first.</summary>
@@ -76,7 +82,7 @@ internal sealed partial class PendingBatch<TItem, TResult>
             Callers[index] = caller;
         }
 
-        Volatile.Write(ref _published[index], 1);
+        Volatile.Write(ref _published[FlagPadding + index], 1);
     }
 
     /// <summary>
@@ -91,17 +97,17 @@ internal sealed partial class PendingBatch<TItem, TResult>
             return 0;
         }
 
-        var end = Math.Min(Interlocked.Exchange(ref _next, Closed), _armedLimit);
+        var end = (int)Math.Min(Interlocked.Exchange(ref _next.Value, Closed), _armedLimit);
         Debug.Assert(Count == _armedFrom, $"The batch changed under the lock while armed ({_armedFrom} -> {Count}).");
         var spinner = default(SpinWait);
         for (var i = _armedFrom; i < end; i++)
         {
-            while (Volatile.Read(ref _published[i]) == 0)
+            while (Volatile.Read(ref _published[FlagPadding + i]) == 0)
             {
                 spinner.SpinOnce();
             }
 
-            _published[i] = 0;
+            _published[FlagPadding + i] = 0;
         }
 
         var added = end - _armedFrom;

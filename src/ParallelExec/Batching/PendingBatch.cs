@@ -28,7 +28,7 @@ internal sealed partial class PendingBatch<TItem, TResult> : IThreadPoolWorkItem
         Items = new TItem[capacity];
         Callers = new BatchItemSource<TItem, TResult>?[capacity];
         Posts = new int[capacity];
-        _published = new int[capacity];
+        _published = new int[capacity + (2 * FlagPadding)];
         if (coalesce)
         {
             SlotByItem = new Dictionary<TItem, int>(capacity, coalesceComparer);
