@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using ParallelExec.Batching;
 using ParallelExec.Internal;
@@ -89,6 +90,8 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
     KeyValuePair<string, object?> IInstrumentedComponent.NameTag => _telemetry.NameTag;
 
     /// <inheritdoc/>
+    /// <remarks>Its state machine comes from a pool: every call that waits for a batch would otherwise allocate one.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadOnlyMemory<byte>?> GetAsync(string namespaceName, string key, CancellationToken cancellationToken = default)
     {
         MemoryStoreArguments.Check(namespaceName, key);
@@ -133,6 +136,8 @@ public sealed partial class BatchingMemoryStore : IMemoryStore, IExecComponent, 
     }
 
     /// <inheritdoc/>
+    /// <remarks>Its state machine comes from a pool: every call that waits for a batch would otherwise allocate one.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SetAsync(string namespaceName, string key, ReadOnlyMemory<byte> value, TimeSpan? timeToLive = null, CancellationToken cancellationToken = default)
     {
         MemoryStoreArguments.Check(namespaceName, key);
