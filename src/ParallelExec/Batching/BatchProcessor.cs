@@ -7,7 +7,10 @@ namespace ParallelExec.Batching;
 // Locking: one lock, _gate, guards the open batch (_open), the flushed batches waiting for a handler slot (_ready), the
 // running batches (_running), the spare batches, _pending, _batchSize, _sequence, the room signal, the flush waiters, the
 // self-disposal state, the flush counters, _lifecycle and _ledger. A batch's slots belong to the lock until the batch
-// starts; then only its worker touches them. _handlerCalls is the one counter updated with Interlocked outside the lock.
+// starts; then only its worker touches them. The one exception is an armed open batch: submitters append to its armed
+// slots without the lock (BatchProcessor.Appends.cs), and every holder of the lock that reads or changes the open batch
+// settles it first, which takes those slots in. _handlerCalls is the one counter updated with Interlocked outside the
+// lock.
 // No user code runs under _gate: handlers, OnDropped/OnError, instruments and callers' continuations (their completions
 // run asynchronously) all run after it is released; decisions taken under it leave their effects in an Effects value.
 //
@@ -30,8 +33,9 @@ namespace ParallelExec.Batching;
 /// </para>
 /// <para>
 /// Concurrency: one lock guards the open batch, the queue of flushed batches and the counters; it is held only for
-/// bookkeeping. The handler, the callbacks and the callers' continuations never run under it; results complete
-/// asynchronously. Handler calls run on the thread pool, at most
+/// bookkeeping, and a post or an uncancellable submission usually does not take it (it claims a slot of the open batch
+/// with one atomic increment). The handler, the callbacks and the callers' continuations never run under it; results
+/// complete asynchronously. Handler calls run on the thread pool, at most
 /// <see cref="BatchProcessorOptions{TItem}.MaxDegreeOfParallelism"/> at a time, started in flush order.
 /// </para>
 /// <para>
