@@ -8,10 +8,6 @@ namespace ParallelExec.Batching;
 // such appends and waits for every taken slot's flag before it counts the slots as its own.
 internal sealed partial class PendingBatch<TItem, TResult>
 {
-    // Any value at or above it closes the batch to appends. Far below long.MaxValue, so that the increments of
-    // submitters that read a closed batch cannot wrap it around.
-    private const long Closed = long.MaxValue / 2;
-
     // Flags are written on every append while the handler worker reads whatever the allocator put next to them (often
     // the next batch's fields): the flags sit FlagPadding ints in from both ends of their array, off those lines.
     private const int FlagPadding = 16;
@@ -19,16 +15,18 @@ internal sealed partial class PendingBatch<TItem, TResult>
     // One flag per slot: set by the submitter once the slot is written, cleared by SettleAppends.
     private readonly int[] _published;
 
-    // The next slot an append takes; Closed (or above) while the batch is not armed. Incremented on every append, so
+    // The armed range's end (high 32 bits) and the next slot an append takes (low 32 bits), in one value so that the
+    // increment that takes a slot also reads the end it was taken against: a taker delayed across a settle, a reuse of
+    // the batch and a new arming with another end can never mistake its slot for one of the new range. Zero (no end)
+    // while the batch is not armed; takers that read it then only raise the low half. Incremented on every append, so
     // alone on its cache line: the worker writes this object's outcome counts while it handles the batch.
-    private PaddedCounter _next = new() { Value = Closed };
+    private PaddedCounter _slots;
 
-    // The armed range: appends take slots [_armedFrom, _armedLimit).
+    // Where the armed range starts (appends take slots [_armedFrom, end)); read and written under the lock.
     private int _armedFrom;
-    private int _armedLimit;
 
     /// <summary>Gets whether submitters may append to the batch without the lock. Read under the lock.</summary>
-    public bool IsArmed => _next.Value < Closed;
+    public bool IsArmed => (_slots.Value >> 32) != 0;
 
     /// <summary>
     /// Opens slots <see cref="Count"/> up to <paramref name="limit"/> (exclusive) to appends without the lock. Under the
@@ -38,10 +36,7 @@ internal sealed partial class PendingBatch<TItem, TResult>
     {
         Debug.Assert(!IsArmed && Count < limit && limit <= Items.Length, $"Arming {Count}..{limit} of {Items.Length}.");
         _armedFrom = Count;
-        _armedLimit = limit;
-
-        // The range is written before the counter that admits appends: a submitter that takes a slot reads both after.
-        Volatile.Write(ref _next.Value, Count);
+        Volatile.Write(ref _slots.Value, ((long)limit << 32) | (uint)Count);
     }
 
     /// <summary>
@@ -52,20 +47,21 @@ internal sealed partial class PendingBatch<TItem, TResult>
     public int TryTakeSlot(out bool last)
     {
         last = false;
-        if (Volatile.Read(ref _next.Value) >= Closed)
+        if ((Volatile.Read(ref _slots.Value) >> 32) == 0)
         {
             return -1;
         }
 
-        var index = Interlocked.Increment(ref _next.Value) - 1;
-        var limit = _armedLimit;
+        var slots = Interlocked.Increment(ref _slots.Value);
+        var index = (int)(uint)slots - 1;
+        var limit = (int)(slots >> 32);
         if (index >= limit)
         {
             return -1;
         }
 
         last = index == limit - 1;
-        return (int)index;
+        return index;
     }
 
     /// <summary>Writes a taken slot and publishes it. Without the lock; <see cref="OpenedAt"/> must be written before, when it is the first.</summary>
@@ -97,7 +93,8 @@ internal sealed partial class PendingBatch<TItem, TResult>
             return 0;
         }
 
-        var end = (int)Math.Min(Interlocked.Exchange(ref _next.Value, Closed), _armedLimit);
+        var slots = Interlocked.Exchange(ref _slots.Value, 0);
+        var end = Math.Min((int)(uint)slots, (int)(slots >> 32));
         Debug.Assert(Count == _armedFrom, $"The batch changed under the lock while armed ({_armedFrom} -> {Count}).");
         var spinner = default(SpinWait);
         for (var i = _armedFrom; i < end; i++)
