@@ -28,15 +28,24 @@ public sealed partial class BatchProcessor<TItem, TResult>
             return false;
         }
 
-        if (index == 0)
+        long openedAt = 0;
+        try
         {
-            open.OpenedAt = _time.GetTimestamp();
+            if (index == 0)
+            {
+                // The batch's age starts with its first item.
+                openedAt = _time.GetTimestamp();
+            }
         }
-
-        open.Publish(index, item, caller);
-        if (_submittedCounter.Enabled)
+        finally
         {
-            _reporter.Submitted();
+            // A taken slot is published even when the clock throws: the lock holder that settles the batch waits for it.
+            if (index == 0)
+            {
+                open.OpenedAt = openedAt;
+            }
+
+            open.Publish(index, item, caller);
         }
 
         if (index == 0 && _timer is not null)
@@ -47,6 +56,12 @@ public sealed partial class BatchProcessor<TItem, TResult>
         if (last)
         {
             SealAppended(open);
+        }
+
+        // Last: a throwing meter listener reaches the caller, but cannot keep the batch from being timed or sealed.
+        if (_submittedCounter.Enabled)
+        {
+            _reporter.Submitted();
         }
 
         return true;

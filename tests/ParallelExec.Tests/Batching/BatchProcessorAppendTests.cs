@@ -248,6 +248,36 @@ public class BatchProcessorAppendTests
         await processor.DisposeAsync().AsTask().WithTimeout();
     }
 
+    [Fact]
+    public async Task AClockThatThrowsOnTheFirstAppendStillLeavesItsSlotPublished()
+    {
+        // The first append of a batch stamps its age after taking its slot; if the clock throws there, the slot must
+        // still be published, or the next holder of the lock would wait for it forever.
+        var clock = new FaultyClock { FailTimestampsFrom = 1 };
+        var handled = new ConcurrentQueue<int>();
+        var processor = new BatchProcessor<int, int>(
+            (items, _) =>
+            {
+                foreach (var item in items)
+                {
+                    handled.Enqueue(item);
+                }
+
+                return new ValueTask<IReadOnlyList<int>>(items.ToArray());
+            },
+            new BatchProcessorOptions<int> { MaxBatchSize = 10, MaxDelay = Timeout.InfiniteTimeSpan, TimeProvider = clock });
+
+        Assert.Throws<ClockFault>(() => processor.TryPost(1));
+        clock.FailTimestampsFrom = 0;
+
+        var ledger = await Task.Run(() => processor.GetStatistics().Ledger).WithTimeout();
+        Assert.Equal(1, ledger.Submitted);
+        Assert.Equal(PostResult.Accepted, processor.TryPost(2));
+        await processor.FlushAsync().AsTask().WithTimeout();
+        Assert.Equal([1, 2], handled.ToArray());
+        await processor.DisposeAsync().AsTask().WithTimeout();
+    }
+
     private static async Task DrainAsync(
         List<(int Id, ValueTask<int> Task, CancellationTokenSource? Source)> awaited,
         ConcurrentBag<int> succeeded,
