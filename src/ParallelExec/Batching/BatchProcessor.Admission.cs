@@ -238,11 +238,23 @@ public sealed partial class BatchProcessor<TItem, TResult>
     /// <summary>Runs what an admission decided, outside the lock.</summary>
     private void Apply(in Effects effects)
     {
-        if (effects.Submitted && _submittedCounter.Enabled)
+        try
         {
-            _reporter.Submitted();
+            if (effects.Submitted && _submittedCounter.Enabled)
+            {
+                _reporter.Submitted();
+            }
         }
+        finally
+        {
+            // A throwing meter listener reaches the submitter, but cannot keep a started batch from running.
+            ApplyDecisions(in effects);
+        }
+    }
 
+    /// <summary>The rest of <see cref="Apply"/>: the timer, the evicted item's report, the room signal, the started batches.</summary>
+    private void ApplyDecisions(in Effects effects)
+    {
         if (effects.ArmTimer)
         {
             ArmTimer(_options.MaxDelay);

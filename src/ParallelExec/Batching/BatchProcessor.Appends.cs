@@ -48,20 +48,26 @@ public sealed partial class BatchProcessor<TItem, TResult>
             open.Publish(index, item, caller);
         }
 
-        if (index == 0 && _timer is not null)
+        try
         {
-            ArmTimer(_options.MaxDelay);
+            // Before the batch can start, so that no item is seen ending before it was counted submitted.
+            if (_submittedCounter.Enabled)
+            {
+                _reporter.Submitted();
+            }
         }
-
-        if (last)
+        finally
         {
-            SealAppended(open);
-        }
+            // A throwing meter listener reaches the caller, but cannot keep the batch from being timed or sealed.
+            if (index == 0 && _timer is not null)
+            {
+                ArmTimer(_options.MaxDelay);
+            }
 
-        // Last: a throwing meter listener reaches the caller, but cannot keep the batch from being timed or sealed.
-        if (_submittedCounter.Enabled)
-        {
-            _reporter.Submitted();
+            if (last)
+            {
+                SealAppended(open);
+            }
         }
 
         return true;

@@ -278,6 +278,55 @@ public class BatchProcessorAppendTests
         await processor.DisposeAsync().AsTask().WithTimeout();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AThrowingSubmittedListenerReachesTheSubmitterButTheBatchStillRuns(bool coalesce)
+    {
+        // Without coalescing the items are appended without the lock; with it they take the lock (Enqueue, Apply). Either
+        // way the listener's exception is the submitter's, and the batch the second item fills is sealed and handled.
+        var name = $"throwing-submitted-{coalesce}";
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "parallelexec.batch.items.submitted")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Value is string value && value == name)
+                {
+                    throw new InvalidDataException("listener");
+                }
+            }
+        });
+        listener.Start();
+
+        var handled = new ConcurrentQueue<int>();
+        var processor = new BatchProcessor<int, int>(
+            (items, _) =>
+            {
+                foreach (var item in items)
+                {
+                    handled.Enqueue(item);
+                }
+
+                return new ValueTask<IReadOnlyList<int>>(items.ToArray());
+            },
+            new BatchProcessorOptions<int> { Name = name, MaxBatchSize = 2, MaxDelay = Timeout.InfiniteTimeSpan, Coalesce = coalesce });
+
+        Assert.Throws<InvalidDataException>(() => processor.TryPost(1));
+        Assert.Throws<InvalidDataException>(() => processor.TryPost(2));
+        await TestTimeout.WaitUntilAsync(() => handled.Count == 2);
+        Assert.Equal([1, 2], handled.Order().ToArray());
+        listener.Dispose();
+        await processor.DisposeAsync().AsTask().WithTimeout();
+    }
+
     private static async Task DrainAsync(
         List<(int Id, ValueTask<int> Task, CancellationTokenSource? Source)> awaited,
         ConcurrentBag<int> succeeded,
