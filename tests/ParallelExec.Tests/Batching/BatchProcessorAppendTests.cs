@@ -20,15 +20,7 @@ public class BatchProcessorAppendTests
         const int ItemsPerProducer = 20_000;
         var handled = new ConcurrentDictionary<int, int>();
         var processor = new BatchProcessor<int, int>(
-            (items, _) =>
-            {
-                foreach (var id in items)
-                {
-                    handled.AddOrUpdate(id, 1, (_, n) => n + 1);
-                }
-
-                return new ValueTask<IReadOnlyList<int>>(items.Select(i => i * 2).ToArray());
-            },
+            Counting(handled, resultFactor: 2),
             new BatchProcessorOptions<int>
             {
                 // Odd, so that sealing by size, by time and by flush all land in the middle of runs of appends.
@@ -115,15 +107,7 @@ public class BatchProcessorAppendTests
     {
         var handled = new ConcurrentDictionary<int, int>();
         var processor = new BatchProcessor<int, int>(
-            (items, _) =>
-            {
-                foreach (var id in items)
-                {
-                    handled.AddOrUpdate(id, 1, (_, n) => n + 1);
-                }
-
-                return new ValueTask<IReadOnlyList<int>>(items.ToArray());
-            },
+            Counting(handled, resultFactor: 1),
             new BatchProcessorOptions<int> { MaxBatchSize = 64, QueueCapacity = 100_000 });
 
         var accepted = new ConcurrentBag<int>();
@@ -256,15 +240,7 @@ public class BatchProcessorAppendTests
         var clock = new FaultyClock { FailTimestampsFrom = 1 };
         var handled = new ConcurrentQueue<int>();
         var processor = new BatchProcessor<int, int>(
-            (items, _) =>
-            {
-                foreach (var item in items)
-                {
-                    handled.Enqueue(item);
-                }
-
-                return new ValueTask<IReadOnlyList<int>>(items.ToArray());
-            },
+            Recording(handled),
             new BatchProcessorOptions<int> { MaxBatchSize = 10, MaxDelay = Timeout.InfiniteTimeSpan, TimeProvider = clock });
 
         Assert.Throws<ClockFault>(() => processor.TryPost(1));
@@ -308,15 +284,7 @@ public class BatchProcessorAppendTests
 
         var handled = new ConcurrentQueue<int>();
         var processor = new BatchProcessor<int, int>(
-            (items, _) =>
-            {
-                foreach (var item in items)
-                {
-                    handled.Enqueue(item);
-                }
-
-                return new ValueTask<IReadOnlyList<int>>(items.ToArray());
-            },
+            Recording(handled),
             new BatchProcessorOptions<int> { Name = name, MaxBatchSize = 2, MaxDelay = Timeout.InfiniteTimeSpan, Coalesce = coalesce });
 
         Assert.Throws<InvalidDataException>(() => processor.TryPost(1));
@@ -326,6 +294,30 @@ public class BatchProcessorAppendTests
         listener.Dispose();
         await processor.DisposeAsync().AsTask().WithTimeout();
     }
+
+    /// <summary>A handler that records the items it receives, in order, and returns each item as its result.</summary>
+    private static Func<IReadOnlyList<int>, CancellationToken, ValueTask<IReadOnlyList<int>>> Recording(ConcurrentQueue<int> handled) =>
+        (items, _) =>
+        {
+            foreach (var item in items)
+            {
+                handled.Enqueue(item);
+            }
+
+            return new ValueTask<IReadOnlyList<int>>(items.ToArray());
+        };
+
+    /// <summary>A handler that counts how often it receives each item id and returns <c>id * resultFactor</c>.</summary>
+    private static Func<IReadOnlyList<int>, CancellationToken, ValueTask<IReadOnlyList<int>>> Counting(ConcurrentDictionary<int, int> handled, int resultFactor) =>
+        (items, _) =>
+        {
+            foreach (var id in items)
+            {
+                handled.AddOrUpdate(id, 1, (_, n) => n + 1);
+            }
+
+            return new ValueTask<IReadOnlyList<int>>(items.Select(i => i * resultFactor).ToArray());
+        };
 
     private static async Task DrainAsync(
         List<(int Id, ValueTask<int> Task, CancellationTokenSource? Source)> awaited,
