@@ -66,7 +66,9 @@ public sealed class ShutdownTests
             pe => pe.AddWorkerPool("slow", pool => pool
                 .WithMaxDegreeOfParallelism(1)
                 .OnDropped(item => Assert.True(outcomes.TryAdd((int)item.Key!, item.Reason.ToString())))),
-            shutdownTimeout: TimeSpan.FromSeconds(1));
+            // 3 s, so that the grace (a tenth) leaves the cut work 300 ms to end and be reported: with 1 s (100 ms of
+            // grace) a loaded CI machine once reached the host's deadline before the first drop was reported.
+            shutdownTimeout: TimeSpan.FromSeconds(3));
         await host.StartAsync().WithTimeout();
         var pool = host.Services.GetRequiredKeyedService<WorkerPool>("slow");
 
@@ -86,8 +88,8 @@ public sealed class ShutdownTests
         await host.StopAsync().WithTimeout();
         clock.Stop();
 
-        // Drain window = 1 s less a grace of 0.1 s: never past the host's deadline, and not much earlier either.
-        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(850), TimeSpan.FromSeconds(5));
+        // Drain window = 3 s less a grace of 0.3 s: never past the host's deadline, and not much earlier either.
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(2650), TimeSpan.FromSeconds(8));
         Assert.Equal(6, outcomes.Count);
         Assert.Equal(["DrainTimeout", "DrainTimeout", "DrainTimeout", "DrainTimeout", "DrainTimeout"], Enumerable.Range(1, 5).Select(i => outcomes[i]));
         Assert.Contains(outcomes[0], new[] { "DrainTimeout", "Cancelled" });
