@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using ParallelExec.Batching;
+using ParallelExec.Hosting.Lifetime;
 using ParallelExec.Hosting.Tests.Infrastructure;
 using ParallelExec.Tests.Infrastructure;
 using ParallelExec.Workers;
@@ -57,6 +58,24 @@ public sealed class ShutdownTests
         Assert.True(ledger.IsBalanced, ledger.ToString());
         Assert.Throws<ObjectDisposedException>(() => pool.TryPost(_ => ValueTask.CompletedTask));
     }
+
+    [Theory]
+    [InlineData(30_000, 2_000)] // a tenth would be 3 s: capped at 2 s
+    [InlineData(5_000, 500)] // a tenth
+    [InlineData(1_000, 250)] // a tenth would be 100 ms: raised to the floor
+    [InlineData(400, 200)] // the floor would be more than half: half
+    [InlineData(2, 1)]
+    public void The_grace_is_a_tenth_of_the_timeout_at_least_250_ms_but_at_most_half_and_at_most_2_s(int timeoutMs, int graceMs)
+    {
+        var timeout = TimeSpan.FromMilliseconds(timeoutMs);
+
+        Assert.Equal(TimeSpan.FromMilliseconds(graceMs), ShutdownDrain.Grace(timeout));
+        Assert.Equal(timeout - TimeSpan.FromMilliseconds(graceMs), ShutdownDrain.DrainWindow(timeout));
+    }
+
+    [Fact]
+    public void An_infinite_shutdown_timeout_drains_without_a_window() =>
+        Assert.Equal(Timeout.InfiniteTimeSpan, ShutdownDrain.DrainWindow(Timeout.InfiniteTimeSpan));
 
     [Fact]
     public async Task Work_left_at_the_hosts_deadline_is_cancelled_and_reported_once_as_drain_timeout()

@@ -10,11 +10,12 @@ namespace ParallelExec.Hosting.Lifetime;
 /// gets <c>Complete()</c>, then its accepted work runs until it ends, its own <c>DrainTimeout</c> passes, or the drain
 /// window closes; then <c>DisposeAsync</c> (a zero drain timeout, see <see cref="HostedComponent.DrainTimeout"/>)
 /// cancels what is left and reports each item as dropped. The drain window is the host's shutdown timeout less a
-/// grace (a tenth, at most two seconds) in which cancelled work ends and is reported before the host's own deadline.
+/// grace in which cancelled work ends and is reported before the host's own deadline (see <see cref="Grace"/>).
 /// </summary>
 internal sealed class ShutdownDrain(HostedComponent[] components, TimeSpan shutdownTimeout, TimeProvider timeProvider, ILogger logger)
 {
     private static readonly TimeSpan MaxGrace = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan MinGrace = TimeSpan.FromMilliseconds(250);
 
     public async Task RunAsync(CancellationToken hostToken)
     {
@@ -43,8 +44,22 @@ internal sealed class ShutdownDrain(HostedComponent[] components, TimeSpan shutd
             return Timeout.InfiniteTimeSpan;
         }
 
-        var grace = TimeSpan.FromTicks(Math.Min(shutdownTimeout.Ticks / 10, MaxGrace.Ticks));
-        return shutdownTimeout - grace;
+        return shutdownTimeout - Grace(shutdownTimeout);
+    }
+
+    /// <summary>
+    /// The time kept back from the drain for the cut: a tenth of the shutdown timeout, at least 250 ms but never more
+    /// than half of it, and at most two seconds.
+    /// </summary>
+    /// <remarks>A tenth alone left a host configured with a one-second timeout 100 ms to cancel its work and report
+    /// every item dropped; a loaded machine missed that (the drops were then reported after the host stopped waiting,
+    /// and it logged <c>StopAbandoned</c>). The floor gives cancellation callbacks and handlers observing their token
+    /// time to run; the half keeps very short timeouts (tests, mostly) draining for at least as long as they cut.</remarks>
+    public static TimeSpan Grace(TimeSpan shutdownTimeout)
+    {
+        var grace = TimeSpan.FromTicks(Math.Max(shutdownTimeout.Ticks / 10, MinGrace.Ticks));
+        grace = TimeSpan.FromTicks(Math.Min(grace.Ticks, shutdownTimeout.Ticks / 2));
+        return grace < MaxGrace ? grace : MaxGrace;
     }
 
     /// <summary>Stops one component; <see langword="false"/> when the drain window closed first (the component is left to <see cref="CutAsync"/>).</summary>
