@@ -25,7 +25,9 @@ public sealed partial class CoordinationBus
     /// <remarks>When every responder fails, the exception of the first failure is thrown.</remarks>
     public Task<TReply> RequestAsync<TRequest, TReply>(string topic, TRequest request, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        TopicPattern.ValidateTopic(topic);
+        // Route validates the topic when it is not cached yet (a cached route proves it valid), as for PublishAsync:
+        // validating here too cost a scan of the topic on every request.
+        ArgumentNullException.ThrowIfNull(topic);
         var wait = timeout ?? Options.RequestTimeout;
         ValidateTimeout(wait, nameof(timeout));
         ThrowIfNotOpen();
@@ -75,7 +77,7 @@ public sealed partial class CoordinationBus
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<ScatterGatherResult<TReply>> ScatterGatherAsync<TRequest, TReply>(string topic, TRequest request, TimeSpan window, int maxReplies = int.MaxValue, CancellationToken cancellationToken = default)
     {
-        TopicPattern.ValidateTopic(topic);
+        ArgumentNullException.ThrowIfNull(topic);
         ValidateTimeout(window, nameof(window));
         ArgumentOutOfRangeException.ThrowIfLessThan(maxReplies, 1);
         ThrowIfNotOpen();

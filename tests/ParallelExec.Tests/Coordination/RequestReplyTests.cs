@@ -33,6 +33,30 @@ public class RequestReplyTests
         await Assert.ThrowsAsync<NoResponderException>(() => bus.ScatterGatherAsync<int, string>("math.cube", 2, TimeSpan.FromSeconds(1)));
     }
 
+    [Theory]
+    [InlineData("math..square")]
+    [InlineData("math.*")]
+    [InlineData("math.>")]
+    [InlineData("math. square")]
+    [InlineData("")]
+    public async Task Requests_to_an_invalid_topic_throw_naming_the_topic_every_time(string topic)
+    {
+        await using var bus = Exec.Bus().Build();
+        using var responder = bus.Respond<int, int>("math.>", (m, ct) => new ValueTask<int>(m.Message));
+
+        // Twice: an invalid topic must not be cached as a route that later skips the check.
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            // Thrown at the call, not through the task.
+            var exception = Assert.Throws<ArgumentException>("topic", () => { _ = bus.RequestAsync<int, int>(topic, 1); });
+            Assert.Contains($"\"{topic}\"", exception.Message, StringComparison.Ordinal);
+            await Assert.ThrowsAsync<ArgumentException>("topic", () => bus.ScatterGatherAsync<int, int>(topic, 1, TimeSpan.FromSeconds(1)));
+        }
+
+        Assert.Throws<ArgumentNullException>("topic", () => { _ = bus.RequestAsync<int, int>(null!, 1); });
+        Assert.Equal(2, await bus.RequestAsync<int, int>("math.add", 2).WithTimeout());
+    }
+
     [Fact]
     public async Task RequestAsync_times_out_on_the_injected_clock()
     {
