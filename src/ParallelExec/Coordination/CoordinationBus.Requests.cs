@@ -22,7 +22,9 @@ public sealed partial class CoordinationBus
     /// <exception cref="InvalidOperationException"><see cref="Complete"/> was called.</exception>
     /// <exception cref="ObjectDisposedException">The bus has been (or was, while waiting) disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    /// <remarks>When every responder fails, the exception of the first failure is thrown.</remarks>
+    /// <remarks>When every responder fails, the exception of the first failure is thrown. A request never times out
+    /// before <paramref name="timeout"/>; with the system clock it may time out up to a few tens of milliseconds after it
+    /// (the bus keeps deadlines on the runtime's coarse tick count, which its timers run on anyway).</remarks>
     public Task<TReply> RequestAsync<TRequest, TReply>(string topic, TRequest request, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         // Route validates the topic when it is not cached yet (a cached route proves it valid), as for PublishAsync:

@@ -6,6 +6,10 @@ internal interface IPendingRequest
     /// <summary>Gets the request's place in its list (a field of the request: linking allocates nothing).</summary>
     ref PendingRequestLink Link { get; }
 
+    /// <summary>Gets a value indicating whether the request has ended (replied, failed, cancelled): the list unlinks
+    /// it when it next passes by (see <see cref="PendingRequests"/>, "Why a reply does not unlink").</summary>
+    bool HasEnded { get; }
+
     /// <summary>Its timeout passed. Called once, outside the list's lock, after it was unlinked.</summary>
     void Expire();
 
@@ -13,7 +17,8 @@ internal interface IPendingRequest
     void BusDisposed();
 }
 
-/// <summary>Where a request sits: its neighbours in its lane, the lane, and its deadline on the bus's clock.</summary>
+/// <summary>Where a request sits: its neighbours in its lane, the lane, and its deadline on the list's clock
+/// (<see cref="PendingRequests"/>, "Which clock").</summary>
 internal struct PendingRequestLink
 {
     public IPendingRequest? Previous;
@@ -43,13 +48,29 @@ internal enum PendingAdd
 /// <remarks>
 /// <para><b>Why not a timer and a disposal registration per request.</b> They cost a timer object (about 120 B) and
 /// four lock round trips inside the runtime's timer queue and the cancellation source per request, for a timeout that
-/// almost never fires. Here a request costs two short uncontended locks and no allocation: it is linked through fields
+/// almost never fires. Here a request costs one short lock and no allocation: it is linked through fields
 /// of its own (<see cref="PendingRequestLink"/>), and since a lane's requests share one timeout, appending keeps the
 /// lane sorted, so the earliest deadline is always a lane's head and the timer is re-armed only when that head times out
 /// (steady traffic re-arms it about once per timeout, not once per request).</para>
+/// <para><b>Why a reply does not unlink.</b> The reply arrives on the responder's thread; unlinking there took the lock
+/// a second time and pulled the lock's and the lane's cache lines to that core on every request, only for the next
+/// request to pull them back (about 60 ns of a 370 ns round trip on the 2-core machine, with the deadline's clock read).
+/// So a request that ended stays linked, and the list drops ended requests as it passes them, under the lock it holds
+/// anyway: a new request first drops the ended ones at its lane's head (replies mostly come in order, so the lane stays
+/// as short as the requests in flight), and sweeps its whole lane when the lane has doubled since the last sweep (so
+/// one slow request at the head cannot keep an unbounded tail of ended ones behind it: at most about twice the requests
+/// in flight, plus <see cref="MinSweep"/>, stay linked; the sweep costs O(1) per request, amortised); the timer drops
+/// ended heads with the due ones; disposal skips them. Expiring or failing an ended request would be harmless (its task
+/// is complete), but none is called.</para>
 /// <para><b>Why a few lanes only.</b> A caller that computes a different timeout per call would make a lane per request
 /// and every tick would scan them all. Past <see cref="MaxLanes"/> distinct timeouts in use, a request gets a timer of its
 /// own (the list still fails it on disposal). An empty lane is reused by the next timeout that needs one.</para>
+/// <para><b>Which clock.</b> With <see cref="TimeProvider.System"/>, deadlines are kept in milliseconds of
+/// <see cref="Environment.TickCount64"/>, the coarse tick count the runtime's own timers run on (a few nanoseconds to
+/// read, against about 20 for a precise timestamp, on every request), plus <see cref="CoarseMarginMilliseconds"/> to
+/// cover the tick's resolution (1 to 16 ms depending on the system), so that a request never times out early; it may
+/// time out up to about twice that margin late, on top of the timer's own lateness. Any other clock (a fake one in tests,
+/// say) is read precisely through <see cref="TimeProvider.GetTimestamp"/>.</para>
 /// <para><b>Locking.</b> <see cref="_lock"/> guards every field; no request's callbacks run under it (they complete
 /// tasks whose continuations run asynchronously, but they are called after the lock is released regardless).</para>
 /// </remarks>
@@ -57,8 +78,22 @@ internal sealed class PendingRequests
 {
     internal const int MaxLanes = 4;
 
+    /// <summary>The fewest linked requests at which a lane is swept whole for ended ones.</summary>
+    internal const int MinSweep = 64;
+
     private readonly object _lock = new();
+    /// <summary>What the coarse clock adds to every timeout: at least the resolution of <see cref="Environment.TickCount64"/>
+    /// anywhere it runs (15.6 ms on Windows by default, 1 to 10 ms on Linux), so that a deadline read from a tick that
+    /// lags the true time by up to one resolution still falls after the full timeout.</summary>
+    internal const int CoarseMarginMilliseconds = 16;
+
+    /// <summary>The longest wait a timer can be armed for (<see cref="uint.MaxValue"/> - 1 milliseconds).</summary>
+    internal static readonly TimeSpan MaxTimerDue = TimeSpan.FromMilliseconds(uint.MaxValue - 1.0);
+
     private readonly TimeProvider _timeProvider;
+
+    // Deadlines in Environment.TickCount64 milliseconds (the system clock) rather than in the provider's timestamps.
+    private readonly bool _coarse;
     private readonly Lane[] _lanes = new Lane[MaxLanes];
     private readonly Lane _untimed = new();
     private ITimer? _timer;
@@ -71,6 +106,7 @@ internal sealed class PendingRequests
     public PendingRequests(TimeProvider timeProvider)
     {
         _timeProvider = timeProvider;
+        _coarse = ReferenceEquals(timeProvider, TimeProvider.System);
         for (var i = 0; i < _lanes.Length; i++)
         {
             _lanes[i] = new Lane();
@@ -95,6 +131,7 @@ internal sealed class PendingRequests
                 added = PendingAdd.NeedsOwnTimer;
             }
 
+            DropEndedLocked(lane);
             ref var link = ref request.Link;
             link.Lane = lane;
             link.Previous = lane.Tail;
@@ -109,9 +146,12 @@ internal sealed class PendingRequests
             }
 
             lane.Tail = request;
+            lane.Count++;
             if (lane != _untimed)
             {
-                link.Deadline = _timeProvider.GetTimestamp() + lane.TimeoutInTimestampUnits;
+                // Saturating: a timeout near TimeSpan.MaxValue must not wrap into the past.
+                var now = Now();
+                link.Deadline = lane.TimeoutInUnits > long.MaxValue - now ? long.MaxValue : now + lane.TimeoutInUnits;
                 if (link.Deadline < _timerDue)
                 {
                     ArmLocked(link.Deadline, timeout);
@@ -122,12 +162,15 @@ internal sealed class PendingRequests
         }
     }
 
-    /// <summary>Unlinks a request that ended (a reply, a failure, a cancellation). Does nothing if it is not linked.</summary>
-    public void Remove(IPendingRequest request)
+    /// <summary>Gets how many requests are linked, ended ones not dropped yet included (for tests).</summary>
+    internal int LinkedCount
     {
-        lock (_lock)
+        get
         {
-            Unlink(request);
+            lock (_lock)
+            {
+                return _untimed.Count + _lanes.Sum(lane => lane.Count);
+            }
         }
     }
 
@@ -161,27 +204,27 @@ internal sealed class PendingRequests
 
     private Lane? LaneFor(TimeSpan timeout)
     {
-        Lane? free = null;
         foreach (var lane in _lanes)
         {
             if (lane.Timeout == timeout)
             {
                 return lane;
             }
+        }
 
-            if (free is null && lane.Head is null)
+        // A new timeout: it takes a lane that holds no request still waiting (ended ones are dropped first).
+        foreach (var lane in _lanes)
+        {
+            DropEndedLocked(lane);
+            if (lane.Head is null)
             {
-                free = lane;
+                lane.Timeout = timeout;
+                lane.TimeoutInUnits = ToUnits(timeout);
+                return lane;
             }
         }
 
-        if (free is not null)
-        {
-            free.Timeout = timeout;
-            free.TimeoutInTimestampUnits = ToTimestampUnits(timeout);
-        }
-
-        return free;
+        return null;
     }
 
     private void OnTimer()
@@ -194,14 +237,17 @@ internal sealed class PendingRequests
                 return;
             }
 
-            var now = _timeProvider.GetTimestamp();
+            var now = Now();
             var next = long.MaxValue;
             foreach (var lane in _lanes)
             {
-                while (lane.Head is { } head && head.Link.Deadline <= now)
+                while (lane.Head is { } head && (head.Link.Deadline <= now || head.HasEnded))
                 {
                     Unlink(head);
-                    (expired ??= []).Add(head);
+                    if (!head.HasEnded)
+                    {
+                        (expired ??= []).Add(head);
+                    }
                 }
 
                 if (lane.Head is { } first && first.Link.Deadline < next)
@@ -213,7 +259,7 @@ internal sealed class PendingRequests
             _timerDue = long.MaxValue;
             if (next != long.MaxValue)
             {
-                ArmLocked(next, FromTimestampUnits(next - now));
+                ArmLocked(next, FromUnits(next - now));
             }
         }
 
@@ -228,6 +274,13 @@ internal sealed class PendingRequests
 
     private void ArmLocked(long deadline, TimeSpan dueIn)
     {
+        // A timer waits at most about 49.7 days; a later deadline is re-armed for when that wait ends (OnTimer finds
+        // nothing due yet and arms again).
+        if (dueIn > MaxTimerDue)
+        {
+            dueIn = MaxTimerDue;
+        }
+
         _timerDue = deadline;
         if (_timer is null)
         {
@@ -283,6 +336,7 @@ internal sealed class PendingRequests
             lane.Tail = link.Previous;
         }
 
+        lane.Count--;
         link = default;
     }
 
@@ -291,22 +345,75 @@ internal sealed class PendingRequests
         while (lane.Head is { } head)
         {
             Unlink(head);
-            into.Add(head);
+            if (!head.HasEnded)
+            {
+                into.Add(head);
+            }
         }
     }
 
-    private long ToTimestampUnits(TimeSpan timeout) =>
-        (long)Math.Ceiling(timeout.Ticks * ((double)_timeProvider.TimestampFrequency / TimeSpan.TicksPerSecond));
+    /// <summary>Drops the ended requests at the lane's head, and sweeps the whole lane when it has grown to
+    /// <see cref="Lane.SweepAt"/>.</summary>
+    private static void DropEndedLocked(Lane lane)
+    {
+        while (lane.Head is { HasEnded: true } ended)
+        {
+            Unlink(ended);
+        }
 
-    private TimeSpan FromTimestampUnits(long units) =>
-        TimeSpan.FromTicks((long)Math.Ceiling(units * ((double)TimeSpan.TicksPerSecond / _timeProvider.TimestampFrequency)));
+        if (lane.Count < lane.SweepAt)
+        {
+            return;
+        }
+
+        for (var request = lane.Head; request is not null;)
+        {
+            var next = request.Link.Next;
+            if (request.HasEnded)
+            {
+                Unlink(request);
+            }
+
+            request = next;
+        }
+
+        lane.SweepAt = Math.Max(MinSweep, 2 * lane.Count);
+    }
+
+    private long Now() => _coarse ? Environment.TickCount64 : _timeProvider.GetTimestamp();
+
+    private long ToUnits(TimeSpan timeout)
+    {
+        var units = _coarse
+            ? Math.Ceiling(timeout.TotalMilliseconds) + CoarseMarginMilliseconds
+            : Math.Ceiling(timeout.Ticks * ((double)_timeProvider.TimestampFrequency / TimeSpan.TicksPerSecond));
+
+        // Saturating (a double beyond long's range converts differently on .NET 8 and 10).
+        return units >= long.MaxValue ? long.MaxValue : (long)units;
+    }
+
+    /// <summary>A wait in the list's units as a timer's due time, no longer than a timer can wait.</summary>
+    private TimeSpan FromUnits(long units)
+    {
+        var ticks = _coarse
+            ? units * (double)TimeSpan.TicksPerMillisecond
+            : Math.Ceiling(units * ((double)TimeSpan.TicksPerSecond / _timeProvider.TimestampFrequency));
+        return ticks >= MaxTimerDue.Ticks ? MaxTimerDue : TimeSpan.FromTicks((long)ticks);
+    }
 
     /// <summary>The requests that share one timeout, oldest first.</summary>
     internal sealed class Lane
     {
         public TimeSpan Timeout = System.Threading.Timeout.InfiniteTimeSpan;
-        public long TimeoutInTimestampUnits;
+        /// <summary>The timeout in the list's clock units (see <see cref="PendingRequests"/>, "Which clock").</summary>
+        public long TimeoutInUnits;
         public IPendingRequest? Head;
         public IPendingRequest? Tail;
+
+        /// <summary>How many requests are linked, ended ones included.</summary>
+        public int Count;
+
+        /// <summary>The count at which the next request sweeps the whole lane for ended ones.</summary>
+        public int SweepAt = MinSweep;
     }
 }

@@ -49,6 +49,8 @@ internal sealed class SingleReplySink<TReply> : TaskCompletionSource<TReply>, IR
 
     public ref PendingRequestLink Link => ref _link;
 
+    public bool HasEnded => Task.IsCompleted;
+
     public void SetResponders(int count) => _pending = count;
 
     /// <summary>Starts the timeout and listens to the caller's token and the bus's disposal. Called before the request
@@ -63,7 +65,8 @@ internal sealed class SingleReplySink<TReply> : TaskCompletionSource<TReply>, IR
             case PendingAdd.Closed:
                 BusDisposed();
                 return;
-            case PendingAdd.NeedsOwnTimer:
+            case PendingAdd.NeedsOwnTimer when _timeout <= PendingRequests.MaxTimerDue:
+                // (A longer timeout than a timer can wait, about 49.7 days, is left to the bus's disposal.)
                 _timer = _bus.Options.TimeProvider.CreateTimer(static state => ((SingleReplySink<TReply>)state!).Expire(), this, _timeout, Timeout.InfiniteTimeSpan);
                 break;
         }
@@ -121,9 +124,9 @@ internal sealed class SingleReplySink<TReply> : TaskCompletionSource<TReply>, IR
 
     private void Release()
     {
-        // Unregister rather than Dispose: Dispose would wait for a callback running on another thread, and may be
-        // called from inside one of these very callbacks.
-        _bus.PendingRequests.Remove(this);
+        // Not unlinked from the bus's pending requests here: the list drops ended requests itself, on the requesters'
+        // side (see PendingRequests). Unregister rather than Dispose: Dispose would wait for a callback running on
+        // another thread, and may be called from inside one of these very callbacks.
         _timer?.Dispose();
         _cancellation.Unregister();
     }
