@@ -184,6 +184,13 @@ public sealed partial class CoordinationBus
             return await task.ConfigureAwait(false);
         }
 
+        // A timer waits at most about 49.7 days (Task.WaitAsync throws past that, naming its own parameter): a longer
+        // wait is a wait without a limit, never an early one.
+        if (timeout > PendingRequests.MaxTimerDue)
+        {
+            timeout = Timeout.InfiniteTimeSpan;
+        }
+
         // Linking costs an allocation and a registration: only when the caller's token can fire.
         using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token) : null;
         try

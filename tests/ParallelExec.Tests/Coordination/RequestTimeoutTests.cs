@@ -267,6 +267,27 @@ public class RequestTimeoutTests
 
         Assert.Equal(2, await bus.RequestAsync<int, int>("svc.add", 1, TimeSpan.FromDays(60)).WithTimeout());
         Assert.Equal(3, await bus.RequestAsync<int, int>("svc.add", 2, TimeSpan.MaxValue).WithTimeout());
+
+        // The waits that go through Task.WaitAsync: scatter-gather, wait-for and the barrier, each still waiting when
+        // its wait starts (a reply held at a gate, a barrier of two).
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var slow = bus.Respond<int, int>("svc.slow", async (m, ct) =>
+        {
+            await gate.Task.WaitAsync(ct);
+            return m.Message * 10;
+        });
+        var gathering = bus.ScatterGatherAsync<int, int>("svc.slow", 3, TimeSpan.MaxValue);
+        var waiting = bus.WaitForAsync<int>("svc.add", m => m == 5, TimeSpan.FromDays(60));
+        var barrier = bus.CreateBarrier(2);
+        var first = barrier.SignalAndWaitAsync(TimeSpan.MaxValue);
+        Assert.False(first.IsCompleted);
+
+        gate.SetResult();
+        Assert.Equal([30], (await gathering.WithTimeout()).Replies);
+        await bus.PublishAsync("svc.add", 5);
+        Assert.Equal(5, (await waiting.WithTimeout()).Message);
+        Assert.Equal(0, await barrier.SignalAndWaitAsync(TimeSpan.MaxValue).WithTimeout());
+        Assert.Equal(0, await first.WithTimeout());
     }
 
     private sealed class RecordingRequest : IPendingRequest
