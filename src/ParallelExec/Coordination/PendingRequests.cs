@@ -6,10 +6,6 @@ internal interface IPendingRequest
     /// <summary>Gets the request's place in its list (a field of the request: linking allocates nothing).</summary>
     ref PendingRequestLink Link { get; }
 
-    /// <summary>Gets a value indicating whether the request has ended (replied, failed, cancelled): the list unlinks
-    /// it when it next passes by (see <see cref="PendingRequests"/>, "Why a reply does not unlink").</summary>
-    bool HasEnded { get; }
-
     /// <summary>Its timeout passed. Called once, outside the list's lock, after it was unlinked.</summary>
     void Expire();
 
@@ -48,20 +44,10 @@ internal enum PendingAdd
 /// <remarks>
 /// <para><b>Why not a timer and a disposal registration per request.</b> They cost a timer object (about 120 B) and
 /// four lock round trips inside the runtime's timer queue and the cancellation source per request, for a timeout that
-/// almost never fires. Here a request costs one short lock and no allocation: it is linked through fields
+/// almost never fires. Here a request costs two short uncontended locks and no allocation: it is linked through fields
 /// of its own (<see cref="PendingRequestLink"/>), and since a lane's requests share one timeout, appending keeps the
 /// lane sorted, so the earliest deadline is always a lane's head and the timer is re-armed only when that head times out
 /// (steady traffic re-arms it about once per timeout, not once per request).</para>
-/// <para><b>Why a reply does not unlink.</b> The reply arrives on the responder's thread; unlinking there took the lock
-/// a second time and pulled the lock's and the lane's cache lines to that core on every request, only for the next
-/// request to pull them back (about 60 ns of a 370 ns round trip on the 2-core machine, with the deadline's clock read).
-/// So a request that ended stays linked, and the list drops ended requests as it passes them, under the lock it holds
-/// anyway: a new request first drops the ended ones at its lane's head (replies mostly come in order, so the lane stays
-/// as short as the requests in flight), and sweeps its whole lane when the lane has doubled since the last sweep (so
-/// one slow request at the head cannot keep an unbounded tail of ended ones behind it: at most about twice the requests
-/// in flight, plus <see cref="MinSweep"/>, stay linked; the sweep costs O(1) per request, amortised); the timer drops
-/// ended heads with the due ones; disposal skips them. Expiring or failing an ended request would be harmless (its task
-/// is complete), but none is called.</para>
 /// <para><b>Why a few lanes only.</b> A caller that computes a different timeout per call would make a lane per request
 /// and every tick would scan them all. Past <see cref="MaxLanes"/> distinct timeouts in use, a request gets a timer of its
 /// own (the list still fails it on disposal). An empty lane is reused by the next timeout that needs one.</para>
@@ -78,10 +64,6 @@ internal sealed class PendingRequests
 {
     internal const int MaxLanes = 4;
 
-    /// <summary>The fewest linked requests at which a lane is swept whole for ended ones.</summary>
-    internal const int MinSweep = 64;
-
-    private readonly object _lock = new();
     /// <summary>What the coarse clock adds to every timeout: at least the resolution of <see cref="Environment.TickCount64"/>
     /// anywhere it runs (15.6 ms on Windows by default, 1 to 10 ms on Linux), so that a deadline read from a tick that
     /// lags the true time by up to one resolution still falls after the full timeout.</summary>
@@ -90,6 +72,7 @@ internal sealed class PendingRequests
     /// <summary>The longest wait a timer can be armed for (<see cref="uint.MaxValue"/> - 1 milliseconds).</summary>
     internal static readonly TimeSpan MaxTimerDue = TimeSpan.FromMilliseconds(uint.MaxValue - 1.0);
 
+    private readonly object _lock = new();
     private readonly TimeProvider _timeProvider;
 
     // Deadlines in Environment.TickCount64 milliseconds (the system clock) rather than in the provider's timestamps.
@@ -131,7 +114,6 @@ internal sealed class PendingRequests
                 added = PendingAdd.NeedsOwnTimer;
             }
 
-            DropEndedLocked(lane);
             ref var link = ref request.Link;
             link.Lane = lane;
             link.Previous = lane.Tail;
@@ -146,7 +128,6 @@ internal sealed class PendingRequests
             }
 
             lane.Tail = request;
-            lane.Count++;
             if (lane != _untimed)
             {
                 // Saturating: a timeout near TimeSpan.MaxValue must not wrap into the past.
@@ -162,14 +143,32 @@ internal sealed class PendingRequests
         }
     }
 
-    /// <summary>Gets how many requests are linked, ended ones not dropped yet included (for tests).</summary>
+    /// <summary>Unlinks a request that ended (a reply, a failure, a cancellation). Does nothing if it is not linked.</summary>
+    public void Remove(IPendingRequest request)
+    {
+        lock (_lock)
+        {
+            Unlink(request);
+        }
+    }
+
+    /// <summary>Gets how many requests are linked (for tests).</summary>
     internal int LinkedCount
     {
         get
         {
             lock (_lock)
             {
-                return _untimed.Count + _lanes.Sum(lane => lane.Count);
+                var count = 0;
+                foreach (var lane in _lanes.Append(_untimed))
+                {
+                    for (var request = lane.Head; request is not null; request = request.Link.Next)
+                    {
+                        count++;
+                    }
+                }
+
+                return count;
             }
         }
     }
@@ -204,27 +203,27 @@ internal sealed class PendingRequests
 
     private Lane? LaneFor(TimeSpan timeout)
     {
+        Lane? free = null;
         foreach (var lane in _lanes)
         {
             if (lane.Timeout == timeout)
             {
                 return lane;
             }
-        }
 
-        // A new timeout: it takes a lane that holds no request still waiting (ended ones are dropped first).
-        foreach (var lane in _lanes)
-        {
-            DropEndedLocked(lane);
-            if (lane.Head is null)
+            if (free is null && lane.Head is null)
             {
-                lane.Timeout = timeout;
-                lane.TimeoutInUnits = ToUnits(timeout);
-                return lane;
+                free = lane;
             }
         }
 
-        return null;
+        if (free is not null)
+        {
+            free.Timeout = timeout;
+            free.TimeoutInUnits = ToUnits(timeout);
+        }
+
+        return free;
     }
 
     private void OnTimer()
@@ -241,13 +240,10 @@ internal sealed class PendingRequests
             var next = long.MaxValue;
             foreach (var lane in _lanes)
             {
-                while (lane.Head is { } head && (head.Link.Deadline <= now || head.HasEnded))
+                while (lane.Head is { } head && head.Link.Deadline <= now)
                 {
                     Unlink(head);
-                    if (!head.HasEnded)
-                    {
-                        (expired ??= []).Add(head);
-                    }
+                    (expired ??= []).Add(head);
                 }
 
                 if (lane.Head is { } first && first.Link.Deadline < next)
@@ -336,7 +332,6 @@ internal sealed class PendingRequests
             lane.Tail = link.Previous;
         }
 
-        lane.Count--;
         link = default;
     }
 
@@ -345,39 +340,8 @@ internal sealed class PendingRequests
         while (lane.Head is { } head)
         {
             Unlink(head);
-            if (!head.HasEnded)
-            {
-                into.Add(head);
-            }
+            into.Add(head);
         }
-    }
-
-    /// <summary>Drops the ended requests at the lane's head, and sweeps the whole lane when it has grown to
-    /// <see cref="Lane.SweepAt"/>.</summary>
-    private static void DropEndedLocked(Lane lane)
-    {
-        while (lane.Head is { HasEnded: true } ended)
-        {
-            Unlink(ended);
-        }
-
-        if (lane.Count < lane.SweepAt)
-        {
-            return;
-        }
-
-        for (var request = lane.Head; request is not null;)
-        {
-            var next = request.Link.Next;
-            if (request.HasEnded)
-            {
-                Unlink(request);
-            }
-
-            request = next;
-        }
-
-        lane.SweepAt = Math.Max(MinSweep, 2 * lane.Count);
     }
 
     private long Now() => _coarse ? Environment.TickCount64 : _timeProvider.GetTimestamp();
@@ -409,11 +373,5 @@ internal sealed class PendingRequests
         public long TimeoutInUnits;
         public IPendingRequest? Head;
         public IPendingRequest? Tail;
-
-        /// <summary>How many requests are linked, ended ones included.</summary>
-        public int Count;
-
-        /// <summary>The count at which the next request sweeps the whole lane for ended ones.</summary>
-        public int SweepAt = MinSweep;
     }
 }

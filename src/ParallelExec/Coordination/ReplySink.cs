@@ -49,8 +49,6 @@ internal sealed class SingleReplySink<TReply> : TaskCompletionSource<TReply>, IR
 
     public ref PendingRequestLink Link => ref _link;
 
-    public bool HasEnded => Task.IsCompleted;
-
     public void SetResponders(int count) => _pending = count;
 
     /// <summary>Starts the timeout and listens to the caller's token and the bus's disposal. Called before the request
@@ -124,9 +122,9 @@ internal sealed class SingleReplySink<TReply> : TaskCompletionSource<TReply>, IR
 
     private void Release()
     {
-        // Not unlinked from the bus's pending requests here: the list drops ended requests itself, on the requesters'
-        // side (see PendingRequests). Unregister rather than Dispose: Dispose would wait for a callback running on
-        // another thread, and may be called from inside one of these very callbacks.
+        // Unregister rather than Dispose: Dispose would wait for a callback running on another thread, and may be
+        // called from inside one of these very callbacks.
+        _bus.PendingRequests.Remove(this);
         _timer?.Dispose();
         _cancellation.Unregister();
     }
