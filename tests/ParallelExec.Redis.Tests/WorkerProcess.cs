@@ -41,6 +41,15 @@ internal sealed class WorkerProcess : IAsyncDisposable
         Assert.True(_process.ExitCode == 0, $"RedisWorker exited with {_process.ExitCode}: {await _process.StandardError.ReadToEndAsync()}");
     }
 
+    /// <summary>SIGSTOP (<paramref name="frozen"/>) or SIGCONT: a frozen worker sends nothing more until thawed; what it
+    /// wrote to its sockets before still reaches the server.</summary>
+    public async Task FreezeAsync(bool frozen)
+    {
+        using var signal = Process.Start("kill", [frozen ? "-STOP" : "-CONT", Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await signal.WaitForExitAsync().WithTimeout();
+        Assert.Equal(0, signal.ExitCode);
+    }
+
     /// <summary>SIGKILL: the worker dies at once, acknowledging nothing more.</summary>
     public void Kill()
     {
