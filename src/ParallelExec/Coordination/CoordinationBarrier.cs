@@ -57,17 +57,15 @@ public sealed class CoordinationBarrier
     /// <param name="timeout">How long to wait; null or <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</param>
     /// <param name="cancellationToken">Cancels the wait (the arrival is withdrawn).</param>
     /// <returns>The number of the phase that completed.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is zero or negative (and not infinite).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is zero or negative (and not infinite), or
+    /// longer than <see cref="OptionsValidator.MaxTimerSpan"/> (about 49.7 days).</exception>
     /// <exception cref="TimeoutException">The phase did not complete in time (the arrival is withdrawn).</exception>
     /// <exception cref="ObjectDisposedException">The bus has been (or was, while waiting) disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<long> SignalAndWaitAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         var wait = timeout ?? Timeout.InfiniteTimeSpan;
-        if (wait <= TimeSpan.Zero && wait != Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "timeout must be greater than zero or Timeout.InfiniteTimeSpan.");
-        }
+        CoordinationBus.ValidateTimeout(wait, nameof(timeout));
 
         _bus.ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();

@@ -14,7 +14,8 @@ public sealed partial class CoordinationBus
     /// <returns>The first reply.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="topic"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="topic"/> is not a valid topic.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is zero or negative (and not infinite).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is zero or negative (and not infinite), or
+    /// longer than <see cref="OptionsValidator.MaxTimerSpan"/> (about 49.7 days).</exception>
     /// <exception cref="NoResponderException">No responder matches the topic and types (thrown at once), or every
     /// responder unsubscribed before the request reached it.</exception>
     /// <exception cref="TimeoutException">No reply arrived within the timeout.</exception>
@@ -71,8 +72,8 @@ public sealed partial class CoordinationBus
     /// <returns>The replies, the failures, and whether the window ended first.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="topic"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="topic"/> is not a valid topic.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="window"/> is zero or negative (and not infinite),
-    /// or <paramref name="maxReplies"/> is less than one.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="window"/> is zero or negative (and not infinite) or
+    /// longer than <see cref="OptionsValidator.MaxTimerSpan"/>, or <paramref name="maxReplies"/> is less than one.</exception>
     /// <exception cref="NoResponderException">No responder matches the topic and types (thrown at once).</exception>
     /// <exception cref="InvalidOperationException"><see cref="Complete"/> was called.</exception>
     /// <exception cref="ObjectDisposedException">The bus has been (or was, while waiting) disposed.</exception>
@@ -118,7 +119,8 @@ public sealed partial class CoordinationBus
     /// <see cref="QueueFullMode.DropOldest"/> mailbox, so it never slows publishers) that counts as a subscriber while it lasts.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="pattern"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="pattern"/> is invalid.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is zero or negative (and not infinite).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is zero or negative (and not infinite), or
+    /// longer than <see cref="OptionsValidator.MaxTimerSpan"/>.</exception>
     /// <exception cref="TimeoutException">No such message arrived in time.</exception>
     /// <exception cref="InvalidOperationException"><see cref="Complete"/> was called.</exception>
     /// <exception cref="ObjectDisposedException">The bus has been (or was, while waiting) disposed.</exception>
@@ -184,13 +186,6 @@ public sealed partial class CoordinationBus
             return await task.ConfigureAwait(false);
         }
 
-        // A timer waits at most about 49.7 days (Task.WaitAsync throws past that, naming its own parameter): a longer
-        // wait is a wait without a limit, never an early one.
-        if (timeout > PendingRequests.MaxTimerDue)
-        {
-            timeout = Timeout.InfiniteTimeSpan;
-        }
-
         // Linking costs an allocation and a registration: only when the caller's token can fire.
         using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token) : null;
         try
@@ -213,11 +208,18 @@ public sealed partial class CoordinationBus
         return true;
     }
 
-    private static void ValidateTimeout(TimeSpan timeout, string paramName)
+    /// <summary>Refuses a wait that is not positive (and not infinite), or longer than a timer can wait (as the options'
+    /// timeouts are refused: past it the runtime's timers throw, naming their own parameter, inside the wait).</summary>
+    internal static void ValidateTimeout(TimeSpan timeout, string paramName)
     {
         if (timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(paramName, timeout, $"{paramName} must be greater than zero or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (timeout > OptionsValidator.MaxTimerSpan)
+        {
+            throw new ArgumentOutOfRangeException(paramName, timeout, $"{paramName} must be at most {OptionsValidator.MaxTimerSpan} (the longest timer) or Timeout.InfiniteTimeSpan.");
         }
     }
 

@@ -69,9 +69,6 @@ internal sealed class PendingRequests
     /// lags the true time by up to one resolution still falls after the full timeout.</summary>
     internal const int CoarseMarginMilliseconds = 16;
 
-    /// <summary>The longest wait a timer can be armed for (<see cref="uint.MaxValue"/> - 1 milliseconds).</summary>
-    internal static readonly TimeSpan MaxTimerDue = TimeSpan.FromMilliseconds(uint.MaxValue - 1.0);
-
     private readonly object _lock = new();
     private readonly TimeProvider _timeProvider;
 
@@ -130,12 +127,13 @@ internal sealed class PendingRequests
             lane.Tail = request;
             if (lane != _untimed)
             {
-                // Saturating: a timeout near TimeSpan.MaxValue must not wrap into the past.
                 var now = Now();
-                link.Deadline = lane.TimeoutInUnits > long.MaxValue - now ? long.MaxValue : now + lane.TimeoutInUnits;
+                link.Deadline = now + lane.TimeoutInUnits;
                 if (link.Deadline < _timerDue)
                 {
-                    ArmLocked(link.Deadline, timeout);
+                    // Armed for the deadline, margin included: armed for the bare timeout, the coarse clock's timer
+                    // would fire once with nothing due and again after the margin.
+                    ArmLocked(link.Deadline, FromUnits(link.Deadline - now));
                 }
             }
 
@@ -270,13 +268,6 @@ internal sealed class PendingRequests
 
     private void ArmLocked(long deadline, TimeSpan dueIn)
     {
-        // A timer waits at most about 49.7 days; a later deadline is re-armed for when that wait ends (OnTimer finds
-        // nothing due yet and arms again).
-        if (dueIn > MaxTimerDue)
-        {
-            dueIn = MaxTimerDue;
-        }
-
         _timerDue = deadline;
         if (_timer is null)
         {
@@ -346,23 +337,20 @@ internal sealed class PendingRequests
 
     private long Now() => _coarse ? Environment.TickCount64 : _timeProvider.GetTimestamp();
 
-    private long ToUnits(TimeSpan timeout)
-    {
-        var units = _coarse
-            ? Math.Ceiling(timeout.TotalMilliseconds) + CoarseMarginMilliseconds
-            : Math.Ceiling(timeout.Ticks * ((double)_timeProvider.TimestampFrequency / TimeSpan.TicksPerSecond));
+    /// <summary>A timeout (at most <see cref="OptionsValidator.MaxTimerSpan"/>: the bus refuses longer ones) in the list's units.</summary>
+    private long ToUnits(TimeSpan timeout) => _coarse
+        ? (long)Math.Ceiling(timeout.TotalMilliseconds) + CoarseMarginMilliseconds
+        : (long)Math.Ceiling(timeout.Ticks * ((double)_timeProvider.TimestampFrequency / TimeSpan.TicksPerSecond));
 
-        // Saturating (a double beyond long's range converts differently on .NET 8 and 10).
-        return units >= long.MaxValue ? long.MaxValue : (long)units;
-    }
-
-    /// <summary>A wait in the list's units as a timer's due time, no longer than a timer can wait.</summary>
+    /// <summary>A wait in the list's units as a timer's due time. The coarse clock's margin can take the longest timeout
+    /// past what a timer can wait: such a wait is armed for the longest a timer can, and OnTimer, finding nothing due
+    /// yet, arms again.</summary>
     private TimeSpan FromUnits(long units)
     {
-        var ticks = _coarse
-            ? units * (double)TimeSpan.TicksPerMillisecond
-            : Math.Ceiling(units * ((double)TimeSpan.TicksPerSecond / _timeProvider.TimestampFrequency));
-        return ticks >= MaxTimerDue.Ticks ? MaxTimerDue : TimeSpan.FromTicks((long)ticks);
+        var due = _coarse
+            ? TimeSpan.FromMilliseconds(units)
+            : TimeSpan.FromTicks((long)Math.Ceiling(units * ((double)TimeSpan.TicksPerSecond / _timeProvider.TimestampFrequency)));
+        return due <= OptionsValidator.MaxTimerSpan ? due : OptionsValidator.MaxTimerSpan;
     }
 
     /// <summary>The requests that share one timeout, oldest first.</summary>

@@ -63,8 +63,7 @@ internal sealed class SingleReplySink<TReply> : TaskCompletionSource<TReply>, IR
             case PendingAdd.Closed:
                 BusDisposed();
                 return;
-            case PendingAdd.NeedsOwnTimer when _timeout <= PendingRequests.MaxTimerDue:
-                // (A longer timeout than a timer can wait, about 49.7 days, is left to the bus's disposal.)
+            case PendingAdd.NeedsOwnTimer:
                 _timer = _bus.Options.TimeProvider.CreateTimer(static state => ((SingleReplySink<TReply>)state!).Expire(), this, _timeout, Timeout.InfiniteTimeSpan);
                 break;
         }

@@ -203,11 +203,13 @@ public class RequestTimeoutTests
         never.SetResult(0);
     }
 
-    /// <summary>A timeout longer than a system timer can be armed for (about 49.7 days) is still a timeout.</summary>
+    /// <summary>A wait longer than a timer can take (about 49.7 days) is refused at the call, naming the parameter and
+    /// the value, as the options' timeouts are; before, it threw from inside the runtime's timer, after the request had
+    /// been linked (and stayed linked). The longest allowed wait works.</summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task Requests_with_a_timeout_longer_than_a_timer_can_wait_are_answered(bool fakeClock)
+    public async Task Waits_longer_than_a_timer_can_take_are_refused_at_the_call(bool fakeClock)
     {
         var builder = Exec.Bus();
         if (fakeClock)
@@ -217,30 +219,21 @@ public class RequestTimeoutTests
 
         await using var bus = builder.Build();
         using var responder = bus.Respond<int, int>("svc.add", (m, ct) => new ValueTask<int>(m.Message + 1));
+        var tooLong = OptionsValidator.MaxTimerSpan + TimeSpan.FromMilliseconds(1);
 
-        Assert.Equal(2, await bus.RequestAsync<int, int>("svc.add", 1, TimeSpan.FromDays(60)).WithTimeout());
-        Assert.Equal(3, await bus.RequestAsync<int, int>("svc.add", 2, TimeSpan.MaxValue).WithTimeout());
-
-        // The waits that go through Task.WaitAsync: scatter-gather, wait-for and the barrier, each still waiting when
-        // its wait starts (a reply held at a gate, a barrier of two).
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var slow = bus.Respond<int, int>("svc.slow", async (m, ct) =>
+        foreach (var timeout in new[] { tooLong, TimeSpan.MaxValue })
         {
-            await gate.Task.WaitAsync(ct);
-            return m.Message * 10;
-        });
-        var gathering = bus.ScatterGatherAsync<int, int>("svc.slow", 3, TimeSpan.MaxValue);
-        var waiting = bus.WaitForAsync<int>("svc.add", m => m == 5, TimeSpan.FromDays(60));
-        var barrier = bus.CreateBarrier(2);
-        var first = barrier.SignalAndWaitAsync(TimeSpan.MaxValue);
-        Assert.False(first.IsCompleted);
+            var refused = Assert.Throws<ArgumentOutOfRangeException>("timeout", () => { _ = bus.RequestAsync<int, int>("svc.add", 1, timeout); });
+            Assert.Equal(timeout, refused.ActualValue);
+            Assert.Contains("the longest timer", refused.Message, StringComparison.Ordinal);
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>("window", () => bus.ScatterGatherAsync<int, int>("svc.add", 1, timeout));
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>("timeout", () => bus.WaitForAsync<int>("svc.add", null, timeout));
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>("timeout", () => bus.CreateBarrier(2).SignalAndWaitAsync(timeout));
+        }
 
-        gate.SetResult();
-        Assert.Equal([30], (await gathering.WithTimeout()).Replies);
-        await bus.PublishAsync("svc.add", 5);
-        Assert.Equal(5, (await waiting.WithTimeout()).Message);
-        Assert.Equal(0, await barrier.SignalAndWaitAsync(TimeSpan.MaxValue).WithTimeout());
-        Assert.Equal(0, await first.WithTimeout());
+        Assert.Equal(0, bus.PendingRequests.LinkedCount);
+        Assert.Equal(2, await bus.RequestAsync<int, int>("svc.add", 1, OptionsValidator.MaxTimerSpan).WithTimeout());
+        Assert.Equal([3], (await bus.ScatterGatherAsync<int, int>("svc.add", 2, OptionsValidator.MaxTimerSpan).WithTimeout()).Replies);
     }
 
     private sealed class RecordingRequest : IPendingRequest
